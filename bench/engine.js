@@ -1,0 +1,76 @@
+'use strict';
+// The engine as the bench drives it: compiled by `node esbuild.js --tests`
+// into out/src/core, called the way the extension calls it.
+const fs = require('fs');
+const path = require('path');
+const { ROOT } = require('./lib');
+
+const CORE = path.join(ROOT, 'out', 'src', 'core');
+
+/** Transpiles src/ into out/ (esbuild, no type check; about a second). */
+function buildCore() {
+  const { execFileSync } = require('child_process');
+  execFileSync(process.execPath, ['esbuild.js', '--tests'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** Why the engine cannot run yet, or undefined when its modules load. */
+function engineMissing() {
+  for (const m of ['engine.js', 'profile.js', 'keys.js']) {
+    if (!fs.existsSync(path.join(CORE, m))) return `out/src/core/${m} is missing (src/core/${m.replace('.js', '.ts')} not written yet?)`;
+  }
+  try {
+    loadCore();
+  } catch (e) {
+    return `the engine does not load: ${e.message.split('\n')[0]}`;
+  }
+  return undefined;
+}
+
+function loadCore() {
+  const { BackupEngine } = require(path.join(CORE, 'engine.js'));
+  const { normalizeProfile } = require(path.join(CORE, 'profile.js'));
+  const { makeBackupKey } = require(path.join(CORE, 'keys.js'));
+  if (typeof BackupEngine !== 'function' || typeof normalizeProfile !== 'function') throw new Error('unexpected exports');
+  return { BackupEngine, normalizeProfile, makeBackupKey };
+}
+
+const drop = () => undefined;
+
+/** A BackupEngine on `bucket`/`rootPath` of the bench's server. */
+function makeEngine(server, bucket, rootPath, o = {}) {
+  const { BackupEngine, normalizeProfile } = loadCore();
+  const r = normalizeProfile({
+    endpoint: server.endpoint,
+    region: server.region,
+    bucket,
+    accessKeyId: server.accessKeyId,
+    secretAccessKey: server.secretAccessKey,
+    rootPath,
+    addressingStyle: 'path',
+  });
+  if (!r.ok) throw new Error(`profile refused: ${r.errors.map((e) => e.message).join(' ')}`);
+  // Like the extension's EngineHost: a logger, a temp folder and a snapshot folder of its own.
+  const logger = { trace: drop, debug: drop, info: drop, warn: drop, error: drop };
+  return new BackupEngine(r.profile, { logger, hostname: 'bench', tmpDir: o.tmpDir, snapshotRoot: o.tmpDir && path.join(o.tmpDir, 'snapshots') });
+}
+
+/** Our backup of one folder, as the extension's "Back Up Workspace" does it (progress listener included). */
+async function ourBackup(engine, dir, name) {
+  let events = 0;
+  const ref = await engine.backup({ kind: 'workspace', folders: [{ name, path: dir }] }, { onProgress: () => { events++; } });
+  return { key: ref.key, size: ref.size, files: ref.files, skipped: (ref.skipped || []).length, progressEvents: events };
+}
+
+/** Our restore of a backup into an empty folder: download + verify, plan, apply, clean-up. */
+async function ourRestore(engine, key, name, dest) {
+  const fetched = await engine.fetch(key, { onProgress: () => undefined });
+  try {
+    const plan = await engine.plan(fetched, { [`workspace/${name}`]: dest });
+    const result = await engine.apply(plan, { onProgress: () => undefined });
+    return { written: result.written, counts: plan.counts };
+  } finally {
+    await fetched.dispose();
+  }
+}
+
+module.exports = { CORE, buildCore, engineMissing, loadCore, makeEngine, ourBackup, ourRestore };

@@ -1,0 +1,346 @@
+#!/usr/bin/env node
+/*
+ * `npm test [core] [integration] [e2e]`: installs what the tests need, builds,
+ * type-checks, starts a private Ceph RGW (unless S3_TEST_ENDPOINT is already
+ * set), runs the selected suites (all by default) and stops everything it
+ * started, also on failure, Ctrl-C and SIGTERM.
+ *
+ * Suite runner contract: each runner writes {passed, failed, skipped} as JSON to
+ * the file named by S3B_RESULT_FILE (test/helpers/mochaCount.ts does it for mocha)
+ * and exits non-zero on failure. Runners get S3_TEST_* and S3B_ARTIFACTS_DIR.
+ *
+ * The last line printed is always `N passed, N failed[, N skipped]`.
+ */
+'use strict';
+
+const fs = require('fs');
+const os = require('os');
+const net = require('net');
+const path = require('path');
+const { spawn, spawnSync } = require('child_process');
+
+const ROOT = path.resolve(__dirname, '..');
+const ARTIFACTS = path.join(ROOT, '.test-artifacts');
+const RGW_SH = path.join(ROOT, 'test', 'setup', 'rgw.sh');
+const SUITES = ['core', 'integration', 'e2e'];
+const SUITE_TIMEOUT_MS = 30 * 60 * 1000;
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const failures = [];
+const children = new Set();
+let rgwDir = null;
+let finishing = false;
+const t0 = Date.now();
+
+function log(msg) {
+  process.stderr.write(`[test] ${msg}\n`);
+}
+
+function secs(since) {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
+}
+
+function fail(what) {
+  totals.failed += 1;
+  failures.push(what);
+  log(`FAILED: ${what}`);
+}
+
+/** Runs a command with its output shown and copied to a log file; resolves with the exit code. */
+function run(cmd, args, { env = process.env, logName, timeoutMs = SUITE_TIMEOUT_MS, quiet = false } = {}) {
+  return new Promise((resolve) => {
+    // Own process group, so cleanup can end the command and everything it spawned.
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    children.add(child);
+    const logFile = logName ? fs.createWriteStream(path.join(ARTIFACTS, logName)) : null;
+    const chunks = [];
+    const forward = (stream, out) =>
+      stream.on('data', (d) => {
+        logFile?.write(d);
+        if (quiet) chunks.push(d);
+        else out.write(d);
+      });
+    forward(child.stdout, process.stdout);
+    forward(child.stderr, process.stderr);
+    const timer = setTimeout(() => {
+      log(`${cmd} ${args.join(' ')}: timed out after ${timeoutMs / 1000} s, killing it`);
+      killGroup(child, 'SIGKILL');
+    }, timeoutMs);
+    child.on('error', (e) => {
+      log(`${cmd}: ${e.message}`);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      logFile?.end();
+      resolve({ code: code ?? (signal ? 128 : 1), output: Buffer.concat(chunks).toString() });
+    });
+  });
+}
+
+function killGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+function canListen(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A port P with P+1 and P+2 free too (rgw.sh puts the mon there). */
+async function freePortTriple() {
+  for (let i = 0; i < 50; i++) {
+    const p = await new Promise((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
+    });
+    if (p + 2 < 65536 && (await canListen(p + 1)) && (await canListen(p + 2))) return p;
+  }
+  throw new Error('no free port triple found');
+}
+
+function parseEnvFile(file) {
+  const env = {};
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (m) env[m[1]] = m[2];
+  }
+  return env;
+}
+
+async function startRgw() {
+  const t = Date.now();
+  const port = await freePortTriple();
+  // A short path: Ceph's admin sockets are Unix sockets (108-byte path limit).
+  rgwDir = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-rgw-'));
+  const { code } = await run('bash', [RGW_SH, 'start', rgwDir, String(port)], { logName: 'rgw-start.log', timeoutMs: 180000 });
+  if (code !== 0) throw new Error(`rgw.sh start exited with ${code} (logs: .test-artifacts/rgw)`);
+  log(`Ceph RGW up on 127.0.0.1:${port} in ${secs(t)}`);
+  return parseEnvFile(path.join(rgwDir, 'env'));
+}
+
+/** Stops our RGW synchronously (also used from signal handlers) and keeps its logs. */
+function stopRgw() {
+  if (!rgwDir) return;
+  const dir = rgwDir;
+  rgwDir = null;
+  const t = Date.now();
+  spawnSync('bash', [RGW_SH, 'stop', dir], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60000 });
+  try {
+    fs.cpSync(path.join(dir, 'log'), path.join(ARTIFACTS, 'rgw'), { recursive: true });
+  } catch {
+    /* no logs if it never started */
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  log(`Ceph RGW stopped in ${secs(t)}`);
+}
+
+function killChildren() {
+  for (const c of children) killGroup(c, 'SIGTERM');
+  const deadline = Date.now() + 5000;
+  // Synchronous wait: this also runs from signal handlers, where the loop may not turn again.
+  while (Date.now() < deadline && [...children].some((c) => isAlive(c.pid))) spawnSync('sleep', ['0.1']);
+  for (const c of children) if (isAlive(c.pid)) killGroup(c, 'SIGKILL');
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function walk(dir, test) {
+  if (!fs.existsSync(dir)) return [];
+  const out = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...walk(p, test));
+    else if (test(p)) out.push(p);
+  }
+  return out.sort();
+}
+
+/** Drops out/ files whose source is gone, so a deleted test does not keep running from a stale build. */
+function pruneStaleOutput() {
+  for (const f of walk(path.join(ROOT, 'out'), (p) => /\.js(\.map)?$/.test(p))) {
+    const src = path.join(ROOT, path.relative(path.join(ROOT, 'out'), f)).replace(/\.js(\.map)?$/, '.ts');
+    if (!fs.existsSync(src)) fs.rmSync(f);
+  }
+}
+
+async function step(name, cmd, args, opts) {
+  const t = Date.now();
+  const { code } = await run(cmd, args, opts);
+  log(`${name}: ${code === 0 ? 'ok' : `exit ${code}`} (${secs(t)})`);
+  if (code !== 0) fail(name);
+  return code === 0;
+}
+
+async function typecheck() {
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  await step('typecheck', process.execPath, [tsc, '-p', '.', '--noEmit', '--pretty', 'false'], { logName: 'typecheck.log' });
+  const webview = path.join(ROOT, 'src', 'webview');
+  if (fs.existsSync(path.join(webview, 'tsconfig.json')) && walk(webview, (p) => p.endsWith('.ts')).length) {
+    await step('typecheck (webview)', process.execPath, [tsc, '-p', 'src/webview', '--noEmit', '--pretty', 'false'], {
+      logName: 'typecheck-webview.log',
+    });
+  }
+}
+
+/** The command for one suite, or null when the suite has no tests yet. */
+function suiteCommand(suite) {
+  const out = path.join(ROOT, 'out', 'test');
+  if (suite === 'core') {
+    const files = [
+      ...walk(path.join(out, 'core'), (p) => p.endsWith('.test.js')),
+      ...walk(path.join(out, 'cli'), (p) => p.endsWith('.test.js')),
+    ].map((f) => path.relative(ROOT, f));
+    if (!files.length) return null;
+    const mocha = path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');
+    const args = [mocha, '--timeout', '120000', '--exit', '--reporter', 'out/test/helpers/mochaCount.js'];
+    if (process.stdout.isTTY) args.push('--color');
+    return [process.execPath, [...args, ...files]];
+  }
+  const runner = path.join(out, suite, 'run.js');
+  return fs.existsSync(runner) ? [process.execPath, [runner]] : null;
+}
+
+async function runSuite(suite, env) {
+  const cmd = suiteCommand(suite);
+  if (!cmd) {
+    log(`${suite}: no tests, skipped`);
+    return;
+  }
+  const resultFile = path.join(ARTIFACTS, `${suite}.result.json`);
+  const artifacts = path.join(ARTIFACTS, suite);
+  fs.mkdirSync(artifacts, { recursive: true });
+  const t = Date.now();
+  log(`${suite}: running`);
+  const { code } = await run(cmd[0], cmd[1], {
+    env: { ...env, S3B_RESULT_FILE: resultFile, S3B_ARTIFACTS_DIR: artifacts },
+    logName: `${suite}.log`,
+  });
+  let counts = null;
+  try {
+    counts = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
+  } catch {
+    /* handled below */
+  }
+  if (counts) {
+    for (const k of ['passed', 'failed', 'skipped']) totals[k] += Number(counts[k]) || 0;
+    log(`${suite}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped || 0} skipped, exit ${code} (${secs(t)})`);
+    if (counts.failed > 0) failures.push(`${suite} (${counts.failed})`);
+  }
+  if (!counts) fail(`${suite}: runner exited ${code} without writing its counts`);
+  else if (code !== 0 && !(counts.failed > 0)) fail(`${suite}: runner exited ${code}`);
+}
+
+function summaryLine() {
+  let line = `${totals.passed} passed, ${totals.failed} failed`;
+  if (totals.skipped) line += `, ${totals.skipped} skipped`;
+  return line;
+}
+
+function finish(exitCode) {
+  if (finishing) return;
+  finishing = true;
+  killChildren();
+  stopRgw();
+  if (failures.length) log(`failures: ${failures.join('; ')}`);
+  log(`total ${secs(t0)}`);
+  const bad = totals.failed > 0 || totals.passed === 0 || exitCode !== 0;
+  if (totals.passed === 0 && totals.failed === 0) log('no test ran');
+  process.stdout.write(`${summaryLine()}\n`, () => process.exit(exitCode || (bad ? 1 : 0)));
+}
+
+async function main() {
+  const selected = process.argv.slice(2);
+  const unknown = selected.filter((s) => !SUITES.includes(s));
+  if (unknown.length) {
+    process.stderr.write(`usage: npm test [-- ${SUITES.join('|')} ...] (unknown: ${unknown.join(' ')})\n`);
+    process.exit(2);
+  }
+  const suites = selected.length ? SUITES.filter((s) => selected.includes(s)) : SUITES;
+
+  fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+  let t = Date.now();
+  if (!(await step('install', 'bash', [path.join(ROOT, 'test', 'setup', 'install.sh')], { logName: 'install.log' }))) {
+    return finish(1);
+  }
+  const needsCodeServer = suites.some((s) => s !== 'core');
+  const codeServerJs = path.join(ROOT, 'scripts', 'codeServer.js');
+  // Installs in the background while the build and type check run; awaited before the UI suites.
+  const codeServerInstall =
+    needsCodeServer && fs.existsSync(codeServerJs)
+      ? step('code-server install', process.execPath, [codeServerJs, 'install'], { logName: 'code-server-install.log' })
+      : Promise.resolve(true);
+
+  // Ceph spends most of its start-up waiting: overlap it with the build and the type check.
+  const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  let rgw;
+  if (env.S3_TEST_ENDPOINT) {
+    log(`using S3_TEST_ENDPOINT=${env.S3_TEST_ENDPOINT}`);
+    rgw = Promise.resolve({});
+  } else {
+    rgw = startRgw();
+    rgw.catch(() => {}); // awaited below; avoid an early unhandled rejection
+  }
+
+  t = Date.now();
+  pruneStaleOutput();
+  await step('build', process.execPath, ['esbuild.js'], { logName: 'build.log' });
+  const testsBuilt = await step('build tests', process.execPath, ['esbuild.js', '--tests'], { logName: 'build-tests.log' });
+  await typecheck();
+  log(`build and type check: ${secs(t)}`);
+
+  try {
+    Object.assign(env, await rgw);
+  } catch (e) {
+    fail(`S3 server: ${e.message}`);
+    return finish(1);
+  }
+  await codeServerInstall;
+
+  if (testsBuilt) {
+    for (const suite of suites) {
+      if (finishing) return;
+      await runSuite(suite, env);
+    }
+  }
+  finish(0);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    log(`${sig}: stopping`);
+    fail(`interrupted by ${sig}`);
+    finish(130);
+  });
+}
+process.on('uncaughtException', (e) => {
+  log(`internal error: ${e.stack || e}`);
+  fail('scripts/test.js crashed');
+  finish(1);
+});
+
+main().catch((e) => {
+  log(`internal error: ${e.stack || e}`);
+  fail('scripts/test.js crashed');
+  finish(1);
+});

@@ -1,0 +1,386 @@
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import { pipeline } from 'stream/promises';
+import { Readable, Writable } from 'stream';
+import * as zlib from 'zlib';
+import * as yauzl from 'yauzl';
+import { BackupError, CancelledError, throwIfAborted } from './errors';
+import { MANIFEST_NAME, parseManifest, printable, type Manifest, type ManifestFile } from './manifest';
+import { archivePathProblem } from './paths';
+import type { ProgressListener } from './progress';
+
+/** Our writer never holds more (no ZIP64): anything bigger is hostile. */
+export const DEFAULT_MAX_TOTAL_BYTES = 0x100000000;
+const MAX_ENTRIES = 65535;
+const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+// Deflate cannot exceed ~1032:1; a larger declared ratio is a lie.
+const MAX_RATIO = 1100;
+const READ_CHUNK = 256 * 1024;
+const PARALLEL = 4;
+
+const INTEGRITY_HINT = 'The backup is damaged or incomplete. Download it again, or pick another backup.';
+const UNSAFE_HINT = 'This archive was not made by S3 Backup or was tampered with; nothing was restored.';
+
+/** One file entry of an opened archive, as its central directory describes it. */
+export interface ArchiveEntry {
+  name: string;
+  method: 0 | 8;
+  crc32: number;
+  compressedSize: number;
+  size: number;
+  localHeaderOffset: number;
+}
+
+/** An opened archive: structure and manifest checked, contents not yet. */
+export interface OpenedArchive {
+  manifest: Manifest;
+  /** File entries in archive order (the manifest's own entry excluded). */
+  entries: ArchiveEntry[];
+  /** Streams one entry's content, checking its size, crc32 and the manifest's sha256. */
+  read(entry: ArchiveEntry, sink: (chunk: Buffer) => void | Promise<void>, signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+function integrity(message: string, entry: string, detail?: string, cause?: unknown): BackupError {
+  return new BackupError('Integrity', message, INTEGRITY_HINT, { cause, params: { entry: printable(entry), ...(detail ? { detail } : {}) } });
+}
+
+function unsafe(message: string, entry: string, detail?: string): BackupError {
+  return new BackupError('UnsafeArchive', message, UNSAFE_HINT, { params: { entry: printable(entry), ...(detail ? { detail } : {}) } });
+}
+
+function openZip(file: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true }, (err, zip) => {
+      if (err) reject(integrity(`The backup archive is damaged or incomplete (${err.message}).`, file, err.message, err));
+      else resolve(zip);
+    });
+  });
+}
+
+function readCentral(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {
+  return new Promise((resolve, reject) => {
+    const entries: yauzl.Entry[] = [];
+    zip.on('entry', (e: yauzl.Entry) => {
+      entries.push(e);
+      zip.readEntry();
+    });
+    zip.on('end', () => resolve(entries));
+    zip.on('error', (err: Error) => reject(integrity(`The backup archive's table of contents is damaged (${err.message}).`, '', err.message, err)));
+    zip.readEntry();
+  });
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function entryName(e: yauzl.Entry): string {
+  const raw = e.fileName as unknown as Buffer;
+  const isUtf8 = (e.generalPurposeBitFlag & 0x800) !== 0;
+  let name: string;
+  try {
+    name = utf8.decode(raw);
+  } catch {
+    throw unsafe('The backup holds an entry whose name is not valid UTF-8.', raw.toString('latin1'), 'encoding');
+  }
+  if (!isUtf8 && /[^\x00-\x7f]/.test(name)) throw unsafe(`The backup holds "${printable(name)}", whose name encoding is not declared.`, name, 'encoding');
+  return name;
+}
+
+/**
+ * Opens a downloaded archive and checks its structure before any content is
+ * read: the manifest is the first entry and well-formed; every entry name is
+ * safe, unique, a plain file, and listed in the manifest with the same size
+ * (and every listed file present); entries do not overlap; the declared total
+ * stays under `maxTotalBytes` and no entry claims an impossible ratio.
+ */
+export async function openArchive(file: string, o: { signal?: AbortSignal; maxTotalBytes?: number } = {}): Promise<OpenedArchive> {
+  throwIfAborted(o.signal);
+  const zip = await openZip(file);
+  let fh: fs.promises.FileHandle | undefined;
+  try {
+    if (zip.entryCount > MAX_ENTRIES) throw unsafe(`The backup archive holds ${zip.entryCount} entries, more than a backup can.`, '', 'entries');
+    // yauzl starts its cursor at the central directory: where the last entry's data must end.
+    const cursor = (zip as unknown as { readEntryCursor?: unknown }).readEntryCursor;
+    const central = await readCentral(zip);
+    fh = await fs.promises.open(file, 'r');
+    const fileSize = (await fh.stat()).size;
+    const maxTotal = o.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES;
+    const seen = new Set<string>();
+    const all: ArchiveEntry[] = [];
+    let declared = 0;
+    for (const e of central) {
+      const name = entryName(e);
+      const problem = archivePathProblem(name);
+      if (problem) throw unsafe(`The backup holds "${printable(name)}", which is unsafe: ${problem}.`, name, problem);
+      if (seen.has(name)) throw unsafe(`The backup holds "${printable(name)}" twice.`, name, 'duplicate');
+      seen.add(name);
+      const fileType = (e.externalFileAttributes >>> 16) & 0o170000;
+      const madeBy = e.versionMadeBy >> 8;
+      if (madeBy === 3 && fileType !== 0 && fileType !== 0o100000) {
+        throw unsafe(`The backup holds "${printable(name)}", which is not a plain file (${fileType === 0o120000 ? 'a symbolic link' : 'a special file'}).`, name, 'type');
+      }
+      if (e.generalPurposeBitFlag & 0x1) throw integrity(`The backup holds "${printable(name)}" encrypted, which S3 Backup does not do.`, name, 'encrypted');
+      if (e.compressionMethod !== 0 && e.compressionMethod !== 8) throw integrity(`The backup holds "${printable(name)}" with an unknown compression method.`, name, 'method');
+      declared += e.uncompressedSize;
+      if (declared > maxTotal) {
+        throw unsafe(`The backup archive claims more than ${formatBytes(maxTotal)} of content, over the safety limit.`, name, 'total');
+      }
+      if (e.uncompressedSize > e.compressedSize * MAX_RATIO + 1024) {
+        throw unsafe(`The backup holds "${printable(name)}", which claims an impossible compression ratio.`, name, 'ratio');
+      }
+      all.push({
+        name,
+        method: e.compressionMethod as 0 | 8,
+        crc32: e.crc32 >>> 0,
+        compressedSize: e.compressedSize,
+        size: e.uncompressedSize,
+        localHeaderOffset: e.relativeOffsetOfLocalHeader,
+      });
+    }
+    if (all.length === 0 || all[0].name !== MANIFEST_NAME) {
+      throw integrity(seen.has(MANIFEST_NAME) ? 'The backup manifest is not the first entry of the archive.' : 'The backup archive has no manifest.', MANIFEST_NAME, 'manifest');
+    }
+    // Entries must follow one another without overlapping: overlapping entries are the classic zip bomb.
+    const cdOffset = typeof cursor === 'number' ? Math.min(cursor, fileSize) : fileSize;
+    for (let i = 0; i < all.length; i++) {
+      const end = i + 1 < all.length ? all[i + 1].localHeaderOffset : cdOffset;
+      if (all[i].localHeaderOffset + 30 + all[i].compressedSize > end) {
+        throw unsafe(`The backup holds "${printable(all[i].name)}", which overlaps another entry.`, all[i].name, 'overlap');
+      }
+    }
+
+    const manifestEntry = all[0];
+    if (manifestEntry.size > MAX_MANIFEST_BYTES) throw unsafe('The backup manifest is implausibly large.', MANIFEST_NAME, 'size');
+    const parts: Buffer[] = [];
+    await readEntryData(fh, fileSize, manifestEntry, end(all, 0, cdOffset), (c) => void parts.push(c), o.signal);
+    const manifest = parseManifest(Buffer.concat(parts));
+
+    const byPath = new Map<string, ManifestFile>();
+    for (const f of manifest.files) byPath.set(f.path, f);
+    const entries = all.slice(1);
+    for (const e of entries) {
+      const f = byPath.get(e.name);
+      if (!f) throw integrity(`The backup holds "${printable(e.name)}", which its manifest does not list.`, e.name, 'unlisted');
+      if (f.size !== e.size) throw integrity(`The size of "${printable(e.name)}" in the backup does not match its manifest.`, e.name, 'size');
+    }
+    if (entries.length !== manifest.files.length) {
+      const missing = manifest.files.find((f) => !seen.has(f.path));
+      throw integrity(`The backup is missing "${printable(missing?.path ?? '?')}", which its manifest lists.`, missing?.path ?? '', 'missing');
+    }
+
+    const handle = fh;
+    const ends = new Map<ArchiveEntry, number>(all.map((e, i) => [e, end(all, i, cdOffset)]));
+    const opened: OpenedArchive = {
+      manifest,
+      entries,
+      read: (entry, sink, signal) => readEntryData(handle, fileSize, entry, ends.get(entry) ?? fileSize, sink, signal, byPath.get(entry.name)?.sha256),
+      close: async () => {
+        await handle.close().catch(() => undefined);
+        zip.close();
+      },
+    };
+    fh = undefined;
+    return opened;
+  } catch (e) {
+    await fh?.close().catch(() => undefined);
+    zip.close();
+    throw e;
+  }
+}
+
+function end(all: ArchiveEntry[], i: number, cdOffset: number): number {
+  return i + 1 < all.length ? all[i + 1].localHeaderOffset : cdOffset;
+}
+
+/**
+ * Streams one entry's content into `sink`, checking on the way that it never
+ * exceeds the declared size, and at the end its size, crc32 and (when given)
+ * sha256. Throws 'Integrity' naming the entry.
+ */
+async function readEntryData(
+  fh: fs.promises.FileHandle,
+  fileSize: number,
+  entry: ArchiveEntry,
+  limit: number,
+  sink: (chunk: Buffer) => void | Promise<void>,
+  signal?: AbortSignal,
+  sha256?: string,
+): Promise<void> {
+  const name = printable(entry.name);
+  const header = Buffer.alloc(30);
+  const { bytesRead } = await fh.read(header, 0, 30, entry.localHeaderOffset);
+  if (bytesRead !== 30 || header.readUInt32LE(0) !== 0x04034b50) throw integrity(`The backup archive is damaged at "${name}".`, entry.name, 'local header');
+  const dataStart = entry.localHeaderOffset + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
+  if (dataStart + entry.compressedSize > fileSize) throw integrity(`The backup archive is truncated at "${name}".`, entry.name, 'truncated');
+  if (dataStart + entry.compressedSize > limit) throw unsafe(`The backup holds "${name}", which overlaps another entry.`, entry.name, 'overlap');
+
+  const hash = sha256 !== undefined ? createHash('sha256') : undefined;
+  let crc = 0;
+  let size = 0;
+  const check = new Writable({
+    highWaterMark: READ_CHUNK,
+    write(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > entry.size) {
+        cb(integrity(`"${name}" in the backup is larger than declared.`, entry.name, 'size'));
+        return;
+      }
+      hash?.update(chunk);
+      crc = zlib.crc32(chunk, crc);
+      let r: void | Promise<void>;
+      try {
+        r = sink(chunk);
+      } catch (e) {
+        cb(e as Error);
+        return;
+      }
+      if (r) r.then(() => cb(), cb);
+      else cb();
+    },
+  });
+  const source = Readable.from(readRange(fh, dataStart, entry.compressedSize, signal), { objectMode: false });
+  try {
+    if (entry.method === 8) {
+      await pipeline(source, zlib.createInflateRaw({ chunkSize: 64 * 1024 }), check, signal ? { signal } : {});
+    } else {
+      await pipeline(source, check, signal ? { signal } : {});
+    }
+  } catch (e) {
+    if (signal?.aborted) throw new CancelledError(signal.reason);
+    if (e instanceof BackupError) throw e;
+    throw integrity(`"${name}" in the backup is damaged (${(e as Error).message}).`, entry.name, 'data', e);
+  }
+  if (size !== entry.size) throw integrity(`"${name}" in the backup is smaller than declared.`, entry.name, 'size');
+  if (crc >>> 0 !== entry.crc32) throw integrity(`"${name}" in the backup is damaged (checksum mismatch).`, entry.name, 'crc32');
+  if (hash && hash.digest('hex') !== sha256) throw integrity(`"${name}" in the backup does not match its recorded checksum.`, entry.name, 'sha256');
+}
+
+async function* readRange(fh: fs.promises.FileHandle, start: number, length: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  let pos = start;
+  const endPos = start + length;
+  while (pos < endPos) {
+    throwIfAborted(signal);
+    const n = Math.min(READ_CHUNK, endPos - pos);
+    const buf = Buffer.allocUnsafe(n);
+    const { bytesRead } = await fh.read(buf, 0, n, pos);
+    if (bytesRead === 0) throw integrity('The backup archive is truncated.', '', 'truncated');
+    pos += bytesRead;
+    yield bytesRead === n ? buf : buf.subarray(0, bytesRead);
+  }
+}
+
+async function forEachEntry(
+  entries: ArchiveEntry[],
+  fn: (e: ArchiveEntry) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < entries.length && failed === undefined) {
+      throwIfAborted(signal);
+      const e = entries[next++];
+      try {
+        await fn(e);
+      } catch (err) {
+        if (failed === undefined) failed = err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, entries.length) }, worker));
+  if (failed !== undefined) throw failed;
+}
+
+/**
+ * Checks a downloaded archive completely without writing anything: the
+ * structure (see `openArchive`) and every entry's size, crc32 and sha256.
+ * Any problem rejects with 'Integrity' or 'UnsafeArchive' naming the entry.
+ */
+export async function verifyArchive(
+  file: string,
+  o: { signal?: AbortSignal; onProgress?: ProgressListener; maxTotalBytes?: number } = {},
+): Promise<Manifest> {
+  const a = await openArchive(file, o);
+  try {
+    const bytesTotal = a.manifest.totals.bytes;
+    let bytesDone = 0;
+    let filesDone = 0;
+    const report = (): void => o.onProgress?.({ phase: 'verify', bytesDone, bytesTotal, filesDone, filesTotal: a.entries.length });
+    report();
+    await forEachEntry(
+      a.entries,
+      async (e) => {
+        await a.read(
+          e,
+          (c) => {
+            bytesDone += c.length;
+          },
+          o.signal,
+        );
+        filesDone++;
+        report();
+      },
+      o.signal,
+    );
+    return a.manifest;
+  } finally {
+    await a.close();
+  }
+}
+
+/**
+ * Writes the entries `select` maps to a destination (an absolute file path,
+ * created exclusively) while checking each against `manifest` (size, crc32,
+ * sha256). Rejects on the first problem; the caller removes what was written.
+ */
+export async function extractEntries(
+  file: string,
+  manifest: Manifest,
+  select: (path: string) => string | undefined,
+  o: { signal?: AbortSignal; onProgress?: ProgressListener; maxTotalBytes?: number } = {},
+): Promise<void> {
+  const a = await openArchive(file, o);
+  try {
+    if (a.manifest.files.length !== manifest.files.length || a.manifest.files.some((f, i) => f.path !== manifest.files[i].path || f.sha256 !== manifest.files[i].sha256)) {
+      throw integrity('The backup archive changed since it was checked.', MANIFEST_NAME, 'manifest');
+    }
+    const wanted = a.entries.map((e) => ({ e, dest: select(e.name) })).filter((x): x is { e: ArchiveEntry; dest: string } => x.dest !== undefined);
+    const dests = new Map(wanted.map((w) => [w.e, w.dest]));
+    const bytesTotal = wanted.reduce((s, w) => s + w.e.size, 0);
+    let bytesDone = 0;
+    let filesDone = 0;
+    const report = (): void => o.onProgress?.({ phase: 'write', bytesDone, bytesTotal, filesDone, filesTotal: wanted.length });
+    report();
+    await forEachEntry(
+      wanted.map((w) => w.e),
+      async (e) => {
+        const dest = dests.get(e)!;
+        const out = await fs.promises.open(dest, 'wx', 0o600);
+        try {
+          await a.read(
+            e,
+            async (c) => {
+              let off = 0;
+              while (off < c.length) off += (await out.write(c, off, c.length - off)).bytesWritten;
+              bytesDone += c.length;
+            },
+            o.signal,
+          );
+        } finally {
+          await out.close();
+        }
+        filesDone++;
+        report();
+      },
+      o.signal,
+    );
+  } finally {
+    await a.close();
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${n} bytes`;
+}

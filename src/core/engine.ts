@@ -1,0 +1,408 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { ArchiveSource } from './archiveWriter';
+import { writeArchive } from './archiveWriter';
+import { verifyArchive } from './archiveReader';
+import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from './errors';
+import { backupPrefix, compareNewestFirst, makeBackupKey, parseBackupKey, type BackupKind, type BackupRef } from './keys';
+import { nullLogger, prefixed, type Logger } from './log';
+import type { Manifest, ManifestMeta } from './manifest';
+import type { Profile } from './profile';
+import { throttleProgress, type Progress, type ProgressListener } from './progress';
+import { applyRestore, planRestore, undoRestore, type RestorePlan, type RestoreResult } from './restore';
+import { S3Store, type ConnectionReport, type ConnectionStep } from './s3';
+import { selectFiles, type SkippedFile } from './select';
+import { toolVersion } from './version';
+
+export interface BackupEngineOptions {
+  logger?: Logger;
+  /** Host name written into keys and manifests; defaults to `os.hostname()`. */
+  hostname?: string;
+  /** Where fetched archives are downloaded; defaults to `os.tmpdir()`. */
+  tmpDir?: string;
+  /** Where `apply` keeps safety snapshots unless the call names another folder. */
+  snapshotRoot?: string;
+  /** Replaces the S3 access, for tests that inject failures. */
+  store?: S3Store;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+}
+
+export interface BackupFolder {
+  /** Folder name shown to the user; becomes `workspace/<name>/` in the archive (made unique). */
+  name: string;
+  path: string;
+  /** Extra exclude globs (gitignore syntax), on top of the default excludes. */
+  excludes?: string[];
+  /** Honour `.gitignore` files (default true). */
+  useGitignore?: boolean;
+}
+
+export interface BackupRequest {
+  kind: BackupKind;
+  folders: BackupFolder[];
+  /** Ready-made entries (app data); their archive paths must start with `appdata/`. */
+  extra?: ArchiveSource[];
+}
+
+export type BackupResult = BackupRef & {
+  /** Files in the archive (manifest excluded). */
+  files: number;
+  /** Source bytes archived. */
+  bytes: number;
+  /** Files left out; `relPath` is the archive path they would have had (`workspace/<name>/...`). */
+  skipped: SkippedFile[];
+  manifest: Manifest;
+};
+
+export interface FetchedBackup {
+  key: string;
+  /** The verified archive, in a temp folder of its own. */
+  archiveFile: string;
+  manifest: Manifest;
+  /** Removes the temp folder; safe to call twice. */
+  dispose(): Promise<void>;
+}
+
+export type { ConnectionReport, ConnectionStep };
+
+export interface ListPage {
+  backups: BackupRef[];
+  nextToken?: string;
+}
+
+/**
+ * The two data paths (backup = select -> archive -> upload; restore = list ->
+ * download -> verify -> plan -> apply) behind one object, shared by the CLI,
+ * the extension and the benchmark.
+ */
+export class BackupEngine {
+  readonly store: S3Store;
+  private readonly log: Logger;
+  private readonly hostname: string;
+  private readonly tmpDir: string;
+  private readonly snapshotRoot: string | undefined;
+  private readonly wrap: ReturnType<typeof wrapWith>;
+
+  constructor(
+    readonly profile: Profile,
+    o: BackupEngineOptions = {},
+  ) {
+    const logger = o.logger ?? nullLogger;
+    this.log = prefixed(logger, 'engine');
+    this.store = o.store ?? new S3Store(profile, { logger, tmpDir: o.tmpDir });
+    this.hostname = o.hostname ?? os.hostname();
+    this.tmpDir = o.tmpDir ?? os.tmpdir();
+    this.snapshotRoot = o.snapshotRoot;
+    this.wrap = wrapWith(profile);
+  }
+
+  /**
+   * Selects the folders' files, writes one archive and streams it to a new key
+   * (never overwriting). On failure or cancel the upload is aborted and no
+   * object is left in the bucket.
+   */
+  async backup(req: BackupRequest, o: CallOptions = {}): Promise<BackupResult> {
+    const { signal } = o;
+    const progress = throttleProgress(o.onProgress);
+    throwIfAborted(signal);
+    if (req.folders.length === 0 && (req.extra?.length ?? 0) === 0) {
+      throw new BackupError('NotFound', 'There is nothing to back up: no folder was given.', 'Open a folder first.', {
+        params: { reason: 'empty' },
+      });
+    }
+    for (const e of req.extra ?? []) {
+      if (!e.archivePath.startsWith('appdata/')) {
+        throw new BackupError('UnsafeArchive', `The extra entry "${e.archivePath}" must live under appdata/.`, undefined, {
+          params: { path: e.archivePath },
+        });
+      }
+    }
+
+    const names = uniqueFolderNames(req.folders.map((f) => f.name));
+    const sources: ArchiveSource[] = [];
+    const skipped: SkippedFile[] = [];
+    let scanned = 0;
+    let scannedBytes = 0;
+    for (let i = 0; i < req.folders.length; i++) {
+      const folder = req.folders[i];
+      const prefix = `workspace/${names[i]}`;
+      progress({ phase: 'scan', bytesDone: scannedBytes, bytesTotal: 0, filesDone: scanned, filesTotal: 0 });
+      let sel;
+      try {
+        sel = await selectFiles(folder.path, { excludes: folder.excludes, useGitignore: folder.useGitignore ?? true, signal });
+      } catch (e) {
+        throw this.wrap(e, signal);
+      }
+      for (const f of sel.files) {
+        sources.push({ archivePath: `${prefix}/${f.relPath}`, absPath: f.absPath, size: f.size, mtimeMs: f.mtimeMs, mode: f.mode });
+      }
+      for (const s of sel.skipped) skipped.push({ ...s, relPath: `${prefix}/${s.relPath}` });
+      scanned += sel.files.length;
+      scannedBytes += sel.totalBytes;
+      this.log.info(`${folder.path}: ${sel.files.length} files, ${sel.totalBytes} bytes, ${sel.skipped.length} skipped`);
+    }
+    for (const e of req.extra ?? []) {
+      sources.push(e);
+      scanned++;
+      scannedBytes += e.size;
+    }
+    progress({ phase: 'scan', bytesDone: scannedBytes, bytesTotal: scannedBytes, filesDone: scanned, filesTotal: scanned });
+
+    const time = new Date();
+    const key = makeBackupKey(this.profile.rootPath, { time, host: this.hostname, kind: req.kind });
+    const meta: ManifestMeta = {
+      kind: req.kind,
+      hostname: this.hostname,
+      platform: process.platform,
+      created: time.toISOString(),
+      sources: [...names.map((n) => `workspace/${n}`), ...((req.extra?.length ?? 0) > 0 ? ['appdata'] : [])],
+      toolVersion: toolVersion(),
+    };
+
+    // One controller for both halves: whichever fails first stops the other.
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let uploaded = false;
+    let firstError: unknown;
+    const fail = (e: unknown): void => {
+      firstError ??= e;
+      if (!controller.signal.aborted) controller.abort(e);
+    };
+    // Archiving and uploading overlap (back-pressure ties them): report them as one
+    // 'upload' phase counted in source bytes, since the archive's size is not known
+    // in advance. Interleaving two phases would also defeat the throttle.
+    const streaming = (p: Progress): void => progress(p.phase === 'archive' ? { ...p, phase: 'upload' } : p);
+    try {
+      throwIfAborted(signal);
+      const archive = writeArchive(sources, meta, { signal: controller.signal, onProgress: streaming });
+      // The writer reports its failures through `done`; an 'error' event with no
+      // listener yet (the upload first checks the key) would crash the process.
+      archive.stream.on('error', fail);
+      const upload = this.store.upload(key, archive.stream, { signal: controller.signal }).then((r) => {
+        uploaded = true;
+        return r;
+      });
+      upload.catch(fail);
+      archive.done.catch(fail);
+      archive.manifest.catch(fail);
+      const [stored, manifest] = await Promise.all([upload, archive.manifest, archive.done]);
+      throwIfAborted(signal);
+      const { files, bytes } = manifest.totals;
+      progress({ phase: 'upload', bytesDone: bytes, bytesTotal: bytes, filesDone: files, filesTotal: files });
+      this.log.info(`uploaded ${key}: ${stored.size} bytes, ${files} files (${bytes} bytes)`);
+      const ref = parseBackupKey(this.profile.rootPath, key, stored.size);
+      return {
+        key,
+        time: ref?.time ?? time,
+        host: ref?.host ?? this.hostname,
+        kind: req.kind,
+        size: stored.size,
+        files,
+        bytes,
+        skipped,
+        manifest,
+      };
+    } catch (e) {
+      fail(e);
+      // The first failure is the story; the other half then only saw our abort.
+      const err = this.wrap(signal?.aborted ? e : firstError, signal, { key });
+      // The upload may have finished just before the other half failed: never leave that object.
+      if (uploaded) {
+        await this.store.delete(key).catch((d: unknown) => this.log.warn(`could not remove ${key} after a failed backup: ${String(d)}`));
+      }
+      this.log.warn(`backup failed: ${err.code}: ${err.message}`);
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * One page of backups (S3 returns keys in ascending order, and keys start
+   * with the UTC time, so a page is a time slice; it is sorted newest first).
+   * Objects under the root path that are not backups are skipped.
+   */
+  async list(o: { signal?: AbortSignal; pageSize?: number; continuationToken?: string } = {}): Promise<ListPage> {
+    throwIfAborted(o.signal);
+    let page;
+    try {
+      page = await this.store.list({ prefix: this.prefix(), maxKeys: o.pageSize, continuationToken: o.continuationToken, signal: o.signal });
+    } catch (e) {
+      throw this.wrap(e, o.signal);
+    }
+    const backups: BackupRef[] = [];
+    for (const obj of page.objects) {
+      const ref = parseBackupKey(this.profile.rootPath, obj.key, obj.size);
+      if (!ref) continue;
+      backups.push(obj.lastModified ? { ...ref, lastModified: obj.lastModified } : ref);
+    }
+    return { backups: newestFirst(backups), ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+  }
+
+  /** Every backup under the root path, newest first (follows continuation tokens). */
+  async listAll(o: { signal?: AbortSignal } = {}): Promise<BackupRef[]> {
+    const all: BackupRef[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.list({ signal: o.signal, continuationToken: token });
+      all.push(...page.backups);
+      token = page.nextToken;
+    } while (token);
+    return newestFirst(all);
+  }
+
+  /** Downloads a backup into a temp folder and verifies every entry; nothing else is written. */
+  async fetch(key: string, o: CallOptions = {}): Promise<FetchedBackup> {
+    throwIfAborted(o.signal);
+    const progress = throttleProgress(o.onProgress);
+    let dir: string;
+    try {
+      await fs.promises.mkdir(this.tmpDir, { recursive: true });
+      dir = await fs.promises.mkdtemp(path.join(this.tmpDir, 's3-backup-'));
+    } catch (e) {
+      throw new BackupError('Io', `A temporary folder could not be made in ${this.tmpDir}.`, 'Check the free space and permissions of the temp folder.', {
+        cause: e,
+        params: { path: this.tmpDir },
+      });
+    }
+    const dispose = (): Promise<void> => fs.promises.rm(dir, { recursive: true, force: true });
+    const archiveFile = path.join(dir, 'backup.zip');
+    try {
+      await this.store.download(key, archiveFile, {
+        signal: o.signal,
+        onProgress: (done, total) => progress({ phase: 'download', bytesDone: done, bytesTotal: total || done, filesDone: 0, filesTotal: 0 }),
+      });
+      const manifest = await verifyArchive(archiveFile, { signal: o.signal, onProgress: progress });
+      return { key, archiveFile, manifest, dispose };
+    } catch (e) {
+      await dispose().catch(() => undefined);
+      throw this.wrap(e, o.signal, { key });
+    }
+  }
+
+  /** What a restore of a fetched backup into `targets` (archive prefix -> folder) would do. */
+  async plan(fetched: Pick<FetchedBackup, 'archiveFile' | 'manifest'>, targets: Record<string, string>): Promise<RestorePlan> {
+    try {
+      return await planRestore(fetched.archiveFile, fetched.manifest, targets);
+    } catch (e) {
+      throw this.wrap(e, undefined);
+    }
+  }
+
+  /** Applies a plan; overwritten files go to a safety snapshot first (see `undo`). */
+  async apply(plan: RestorePlan, o: CallOptions & { snapshotRoot?: string } = {}): Promise<RestoreResult> {
+    const snapshotRoot = o.snapshotRoot ?? this.snapshotRoot;
+    try {
+      return await applyRestore(plan, { signal: o.signal, onProgress: throttleProgress(o.onProgress), ...(snapshotRoot ? { snapshotRoot } : {}) });
+    } catch (e) {
+      throw this.wrap(e, o.signal);
+    }
+  }
+
+  /** Puts back what the restore that made `snapshotDir` changed. */
+  undo(snapshotDir: string): Promise<{ restored: number; removed: number }> {
+    return BackupEngine.undo(snapshotDir);
+  }
+
+  /** `undo` without a profile (the CLI's `undo` needs no bucket). */
+  static async undo(snapshotDir: string): Promise<{ restored: number; removed: number }> {
+    try {
+      return await undoRestore(snapshotDir);
+    } catch (e) {
+      throw toBackupError(e);
+    }
+  }
+
+  /** Downloads and fully checks a backup; returns its manifest. */
+  async verify(key: string, o: CallOptions = {}): Promise<Manifest> {
+    const fetched = await this.fetch(key, o);
+    await fetched.dispose();
+    return fetched.manifest;
+  }
+
+  /** Saves the raw archive to `file` (written to a temp name beside it, then renamed: never half a file). */
+  async download(key: string, file: string, o: CallOptions = {}): Promise<void> {
+    throwIfAborted(o.signal);
+    const progress = throttleProgress(o.onProgress);
+    try {
+      await this.store.download(key, file, {
+        signal: o.signal,
+        onProgress: (done, total) => progress({ phase: 'download', bytesDone: done, bytesTotal: total || done, filesDone: 0, filesTotal: 0 }),
+      });
+    } catch (e) {
+      throw this.wrap(e, o.signal, { key });
+    }
+  }
+
+  /** Deletes one backup; a key that does not exist is a `NotFound` error. */
+  async delete(key: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+    throwIfAborted(o.signal);
+    try {
+      // DeleteObject succeeds on a missing key, so ask first to tell the user the truth.
+      const head = await this.store.head(key, { signal: o.signal });
+      if (!head) throw notFound(key);
+      await this.store.delete(key, { signal: o.signal });
+    } catch (e) {
+      throw this.wrap(e, o.signal, { key });
+    }
+  }
+
+  /** Bucket reachable, then write, read back and delete a probe object under the root path. */
+  async testConnection(o: { signal?: AbortSignal } = {}): Promise<ConnectionReport> {
+    return this.store.testConnection({ signal: o.signal });
+  }
+
+  /** Closes the S3 connections; the engine must not be used afterwards. */
+  dispose(): void {
+    this.store.destroy();
+  }
+
+  private prefix(): string {
+    return backupPrefix(this.profile.rootPath);
+  }
+}
+
+function notFound(key: string): BackupError {
+  return new BackupError('NotFound', `The backup "${key}" does not exist in the bucket.`, 'Refresh the list of backups.', { params: { key } });
+}
+
+function wrapWith(profile: Profile) {
+  return (e: unknown, signal: AbortSignal | undefined, ctx?: { key?: string }): BackupError => {
+    if (e instanceof CancelledError) return e;
+    if (signal?.aborted || isCancelled(e)) return new CancelledError(e);
+    if (e instanceof BackupError) return e;
+    return toBackupError(e, { bucket: profile.bucket, endpoint: profile.endpoint, key: ctx?.key, secrets: [profile.secretAccessKey] });
+  };
+}
+
+function newestFirst(refs: BackupRef[]): BackupRef[] {
+  return refs.sort(compareNewestFirst);
+}
+
+const RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)$/i;
+
+/**
+ * Folder names made safe as one archive path segment and unique without
+ * regard to case (a restore may land on a case-insensitive file system).
+ */
+export function uniqueFolderNames(names: string[]): string[] {
+  const seen = new Set<string>();
+  return names.map((raw) => {
+    let base = raw
+      .normalize('NFC')
+      .replace(/[\u0000-\u001f\u007f/\\:*?"<>|]/g, '_')
+      .trim()
+      .replace(/[. ]+$/, '');
+    if (base === '' || base === '.' || base === '..' || RESERVED.test(base)) base = base ? `_${base}` : 'folder';
+    let name = base;
+    for (let n = 2; seen.has(name.toLowerCase()); n++) name = `${base}-${n}`;
+    seen.add(name.toLowerCase());
+    return name;
+  });
+}

@@ -1,0 +1,283 @@
+import * as assert from 'assert';
+import { spawn, spawnSync } from 'child_process';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { createTestBucket, s3TestConfigured, s3TestEnv, type TestBucket } from '../helpers/s3';
+
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const CLI = path.join(REPO, 'dist', 'cli.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node dist/cli.js` as a real process, with only the environment given (no S3_BACKUP_* leaking in). */
+function cli(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const base: Record<string, string> = {};
+    for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'SYSTEMROOT']) if (process.env[k]) base[k] = process.env[k]!;
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+function bundleIsStale(): boolean {
+  if (!fs.existsSync(CLI)) return true;
+  const built = fs.statSync(CLI).mtimeMs;
+  const sources = [path.join(REPO, 'src', 'cli.ts'), ...fs.readdirSync(path.join(REPO, 'src', 'core')).map((f) => path.join(REPO, 'src', 'core', f))];
+  return sources.some((f) => fs.statSync(f).mtimeMs > built);
+}
+
+function readTree(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[path.relative(root, p).split(path.sep).join('/')] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+    }
+  };
+  walk(root);
+  return out;
+}
+
+describe('s3-backup CLI (real process)', function () {
+  this.timeout(120_000);
+
+  before(function () {
+    this.timeout(120_000);
+    // The suite tests what users run: the esbuild bundle, built the normal way (`npm test` has just built it).
+    if (bundleIsStale()) {
+      const r = spawnSync(process.execPath, ['esbuild.js'], { cwd: REPO, encoding: 'utf8' });
+      assert.strictEqual(r.status, 0, `node esbuild.js failed:\n${r.stderr}`);
+    }
+    assert.ok(fs.existsSync(CLI), 'dist/cli.js was built');
+  });
+
+  describe('usage', () => {
+    it('--help prints usage and exits 0', async () => {
+      const r = await cli(['--help']);
+      assert.strictEqual(r.code, 0);
+      assert.match(r.stdout, /Usage: s3-backup <command>/);
+      for (const c of ['test-connection', 'backup', 'list', 'restore', 'verify', 'download', 'delete', 'undo']) assert.ok(r.stdout.includes(c), c);
+    });
+
+    it('--version prints the package version', async () => {
+      const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
+      const r = await cli(['--version']);
+      assert.strictEqual(r.code, 0);
+      assert.strictEqual(r.stdout.trim(), pkg.version);
+    });
+
+    it('starts with a shebang so it runs as the package bin', () => {
+      assert.ok(fs.readFileSync(CLI, 'utf8').startsWith('#!/usr/bin/env node\n'));
+    });
+
+    const bad: [string, string[], RegExp][] = [
+      ['no arguments', [], /Usage/],
+      ['an unknown command', ['frobnicate'], /Unknown command "frobnicate"/],
+      ['an unknown option', ['list', '--frob'], /Unknown option '--frob'/],
+      ['a missing argument', ['restore', 'only-a-key'], /Usage: s3-backup restore/],
+      ['too many arguments', ['verify', 'a', 'b'], /Usage: s3-backup verify/],
+      ['missing settings', ['list'], /bucket/i],
+      ['a wrong addressing style', ['list', '--endpoint', 'http://127.0.0.1:1', '--bucket', 'b', '--access-key-id', 'k', '--addressing-style', 'sideways'], /addressing/i],
+    ];
+    for (const [what, args, re] of bad) {
+      it(`${what} is bad usage: exit 2`, async () => {
+        const r = await cli(args, { S3_BACKUP_SECRET_ACCESS_KEY: 'x'.repeat(40) });
+        assert.strictEqual(r.code, 2, r.stderr);
+        assert.match(r.stdout + r.stderr, re);
+      });
+    }
+
+    it('refuses the secret as a flag, without echoing it', async () => {
+      for (const args of [['list', '--secret-access-key', 'TOPSECRETVALUE123'], ['--secret-access-key=TOPSECRETVALUE123', 'list']]) {
+        const r = await cli(args);
+        assert.strictEqual(r.code, 2);
+        assert.match(r.stderr, /never accepted as a command-line flag/);
+        assert.match(r.stderr, /S3_BACKUP_SECRET_ACCESS_KEY/);
+        assert.ok(!(r.stdout + r.stderr).includes('TOPSECRETVALUE123'));
+      }
+    });
+
+    it('reports a missing config file as bad usage', async () => {
+      const r = await cli(['list', '--config', '/nonexistent/s3b.json']);
+      assert.strictEqual(r.code, 2);
+      assert.match(r.stderr, /config file .* does not exist/);
+    });
+  });
+
+  describe('against a real S3 server', () => {
+    let bucket: TestBucket;
+    let work: string;
+    let env: Record<string, string>;
+    let src: string;
+    let key: string;
+
+    before(async function () {
+      if (!s3TestConfigured()) this.skip();
+      bucket = await createTestBucket('cli');
+      const t = s3TestEnv();
+      env = {
+        S3_BACKUP_ENDPOINT: t.endpoint,
+        S3_BACKUP_REGION: t.region,
+        S3_BACKUP_BUCKET: bucket.bucket,
+        S3_BACKUP_ACCESS_KEY_ID: t.accessKeyId,
+        S3_BACKUP_SECRET_ACCESS_KEY: t.secretAccessKey,
+        S3_BACKUP_ROOT_PATH: 'cli/backups',
+      };
+      work = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-cli-'));
+      env.HOME = path.join(work, 'home');
+      fs.mkdirSync(env.HOME);
+      src = path.join(work, 'project');
+      fs.mkdirSync(path.join(src, 'src'), { recursive: true });
+      fs.writeFileSync(path.join(src, 'README.md'), '# project\n');
+      fs.writeFileSync(path.join(src, 'src', 'main.ts'), 'console.log(1);\n'.repeat(100));
+      fs.writeFileSync(path.join(src, 'data.bin'), crypto.randomBytes(100_000));
+      fs.writeFileSync(path.join(src, 'debug.log'), 'noise');
+    });
+
+    after(async () => {
+      await bucket?.cleanup();
+      if (work) fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    it('test-connection exits 0', async () => {
+      const r = await cli(['test-connection'], env);
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.match(r.stdout, /The connection works/);
+    });
+
+    it('backup --json prints the new key; --exclude applies', async () => {
+      const r = await cli(['backup', src, '--exclude', '*.log', '--json'], env);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { key: string; files: number; kind: string; size: number };
+      assert.match(out.key, /^cli\/backups\/\d{8}-\d{6}_.+_workspace_[0-9a-z]+\.zip$/);
+      assert.strictEqual(out.files, 3);
+      assert.strictEqual(out.kind, 'workspace');
+      assert.strictEqual(out.size, (await bucket.listObjects(out.key))[0].size);
+      assert.strictEqual(r.stderr, '', 'no progress or warnings when stderr is not a terminal');
+      key = out.key;
+    });
+
+    it('list --json shows it; plain list prints one line per backup', async () => {
+      const r = await cli(['list', '--json'], env);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const list = JSON.parse(r.stdout) as { key: string; size: number }[];
+      assert.deepStrictEqual(list.map((b) => b.key), [key]);
+      const plain = await cli(['list'], env);
+      assert.strictEqual(plain.code, 0);
+      assert.strictEqual(plain.stdout.trim().split('\n').length, 1);
+      assert.ok(plain.stdout.includes(key));
+    });
+
+    it('restore --dry-run prints the plan and writes nothing', async () => {
+      const dest = path.join(work, 'dry');
+      const r = await cli(['restore', key, dest, '--dry-run', '--json'], env);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const plan = JSON.parse(r.stdout) as { counts: Record<string, number>; items: { path: string; action: string }[] };
+      assert.deepStrictEqual(plan.counts, { create: 3, overwrite: 0, unchanged: 0, onlyLocal: 0 });
+      assert.deepStrictEqual(plan.items.map((i) => i.path).sort(), ['workspace/project/README.md', 'workspace/project/data.bin', 'workspace/project/src/main.ts']);
+      assert.ok(!fs.existsSync(dest));
+      const plain = await cli(['restore', key, dest, '--dry-run'], env);
+      assert.match(plain.stdout, /3 new, 0 overwritten, 0 unchanged, 0 only local/);
+    });
+
+    it('restore without --yes and no terminal refuses with exit 2 and writes nothing', async () => {
+      const dest = path.join(work, 'refused');
+      const r = await cli(['restore', key, dest], env, 'y\n');
+      assert.strictEqual(r.code, 2);
+      assert.match(r.stderr, /--yes/);
+      assert.ok(!fs.existsSync(dest));
+    });
+
+    it('restore --yes restores identical files; a second restore over a change can be undone', async () => {
+      const dest = path.join(work, 'restored');
+      const r = await cli(['restore', key, dest, '--yes'], env);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const expected = readTree(src);
+      delete expected['debug.log'];
+      assert.deepStrictEqual(readTree(dest), expected);
+
+      fs.writeFileSync(path.join(dest, 'README.md'), 'local edit\n');
+      const again = await cli(['restore', key, dest, '--yes', '--json'], env);
+      assert.strictEqual(again.code, 0, again.stderr);
+      const res = JSON.parse(again.stdout) as { written: number; snapshotDir: string };
+      assert.strictEqual(res.written, 1);
+      assert.ok(res.snapshotDir.startsWith(path.join(env.HOME, '.s3-backup', 'snapshots')), res.snapshotDir);
+      assert.deepStrictEqual(readTree(dest), expected);
+
+      const undo = await cli(['undo', res.snapshotDir], {});
+      assert.strictEqual(undo.code, 0, undo.stderr);
+      assert.strictEqual(fs.readFileSync(path.join(dest, 'README.md'), 'utf8'), 'local edit\n');
+    });
+
+    it('verify exits 0 and names the file count', async () => {
+      const r = await cli(['verify', key], env);
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.match(r.stdout, /OK: 3 files/);
+    });
+
+    it('download saves the exact object; refuses to overwrite without --force', async () => {
+      const file = path.join(work, 'copy.zip');
+      const r = await cli(['download', key, file], env);
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.ok(fs.readFileSync(file).equals(await bucket.getObject(key)));
+      const again = await cli(['download', key, file], env);
+      assert.strictEqual(again.code, 1);
+      assert.match(again.stderr, /already exists/);
+      assert.strictEqual((await cli(['download', key, file, '--force'], env)).code, 0);
+    });
+
+    it('settings come from a --config file, flags override the environment', async () => {
+      const t = s3TestEnv();
+      const cfg = path.join(work, 's3b.json');
+      fs.writeFileSync(cfg, JSON.stringify({ endpoint: t.endpoint, region: t.region, bucket: bucket.bucket, accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey, rootPath: 'cli/backups' }), { mode: 0o600 });
+      const r = await cli(['list', '--json', '--config', cfg], {});
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.deepStrictEqual((JSON.parse(r.stdout) as { key: string }[]).map((b) => b.key), [key]);
+      const other = await cli(['list', '--json', '--root-path', 'elsewhere'], env);
+      assert.strictEqual(other.code, 0, other.stderr);
+      assert.deepStrictEqual(JSON.parse(other.stdout), []);
+    });
+
+    it('a wrong secret exits 1 with one plain sentence and never prints the secret', async () => {
+      const wrong = 'WrongSecretValue0123456789abcdefWRONG';
+      const r = await cli(['list'], { ...env, S3_BACKUP_SECRET_ACCESS_KEY: wrong });
+      assert.strictEqual(r.code, 1);
+      assert.strictEqual(r.stdout, '');
+      const lines = r.stderr.trim().split('\n');
+      assert.match(lines[0], /^Error: The secret access key was rejected by the server\.$/);
+      assert.ok(lines.length <= 2, r.stderr);
+      for (const s of [wrong, env.S3_BACKUP_SECRET_ACCESS_KEY]) assert.ok(!(r.stdout + r.stderr).includes(s));
+      const b = await cli(['backup', src], { ...env, S3_BACKUP_SECRET_ACCESS_KEY: wrong });
+      assert.strictEqual(b.code, 1);
+      assert.strictEqual(b.stdout, '');
+      assert.match(b.stderr, /^Error: The secret access key was rejected by the server\.\n/);
+      assert.ok(!b.stderr.includes(wrong));
+      const j = await cli(['list', '--json'], { ...env, S3_BACKUP_SECRET_ACCESS_KEY: wrong });
+      assert.strictEqual(j.code, 1);
+      assert.strictEqual((JSON.parse(j.stderr) as { error: { code: string } }).error.code, 'SignatureMismatch');
+      assert.ok(!j.stderr.includes(wrong));
+    });
+
+    it('delete removes it; deleting again is a failure (exit 1)', async () => {
+      const r = await cli(['delete', key], env);
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.deepStrictEqual(await bucket.listObjects('cli/'), []);
+      const again = await cli(['delete', key], env);
+      assert.strictEqual(again.code, 1);
+      assert.match(again.stderr, /^Error: .*does not exist/);
+    });
+  });
+});

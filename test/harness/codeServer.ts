@@ -1,0 +1,118 @@
+/*
+ * Typed access to scripts/codeServer.js (code-server 4.100.3 from .cache/code-server).
+ *
+ *   const cs = await startCodeServer({ userDataDir, extensionsDir, folder, env });
+ *   ... cs.url ...
+ *   await cs.stop();
+ *
+ * `makeSandbox(name)` gives fresh user-data, extensions and workspace folders in one
+ * temp dir (one per "machine" in e2e tests) and removes them in `dispose()`.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { REPO_ROOT } from './paths';
+
+export interface CodeServerOptions {
+  userDataDir: string;
+  extensionsDir: string;
+  folder?: string;
+  port?: number;
+  /** Extra environment for the server and thus its extension host. */
+  env?: Record<string, string>;
+  /** true: echo server output to stderr; a function receives each line. */
+  log?: boolean | ((line: string) => void);
+  timeoutMs?: number;
+}
+
+export interface CodeServer {
+  url: string;
+  port: number;
+  pid: number;
+  logFile: string;
+  tmpDir: string;
+  stop(): Promise<void>;
+}
+
+interface CodeServerModule {
+  VERSION: string;
+  paths: { root: string; cacheDir: string; entry: string };
+  install(): Promise<{ skipped: boolean; seconds: number }>;
+  isInstalled(): boolean;
+  start(o: CodeServerOptions): Promise<CodeServer>;
+  installExtension(vsix: string, extensionsDir: string): Promise<string>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const mod: CodeServerModule = require(path.join(REPO_ROOT, 'scripts', 'codeServer.js'));
+
+export const CODE_SERVER_VERSION = mod.VERSION;
+
+/** Installs code-server once (minutes the first time, instant afterwards). */
+export function installCodeServer(): Promise<{ skipped: boolean; seconds: number }> {
+  return mod.install();
+}
+
+/** Starts code-server on a free 127.0.0.1 port; resolves when /healthz answers. */
+export function startCodeServer(o: CodeServerOptions): Promise<CodeServer> {
+  return mod.start(o);
+}
+
+/** Installs a .vsix into an extensions dir with code-server's CLI. */
+export function installExtension(vsix: string, extensionsDir: string): Promise<string> {
+  return mod.installExtension(vsix, extensionsDir);
+}
+
+export interface Sandbox {
+  base: string;
+  userDataDir: string;
+  extensionsDir: string;
+  folder: string;
+  dispose(): void;
+}
+
+/**
+ * Fresh folders for one code-server "machine". `files` are written into the workspace folder.
+ */
+export function makeSandbox(name: string, files: Record<string, string | Buffer> = {}): Sandbox {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), `s3b-${name.replace(/[^\w-]/g, '_')}-`));
+  const sb: Sandbox = {
+    base,
+    userDataDir: path.join(base, 'user-data'),
+    extensionsDir: path.join(base, 'extensions'),
+    folder: path.join(base, 'workspace', name.replace(/[^\w-]/g, '_')),
+    dispose: () => {
+      if (!process.env.S3B_KEEP_TMP) fs.rmSync(base, { recursive: true, force: true });
+    },
+  };
+  for (const d of [sb.userDataDir, sb.extensionsDir, sb.folder]) fs.mkdirSync(d, { recursive: true });
+  for (const [rel, content] of Object.entries(files)) {
+    const p = path.join(sb.folder, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, content);
+  }
+  return sb;
+}
+
+/**
+ * User settings that keep a test workbench quiet and offline: no marketplace
+ * look-ups, no welcome page, no telemetry. Merge your own on top.
+ */
+export const TEST_USER_SETTINGS: Record<string, unknown> = {
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'extensions.ignoreRecommendations': true,
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'chat.commandCenter.enabled': false,
+  'security.workspace.trust.enabled': false,
+};
+
+/** Writes a User settings.json for a user-data dir before code-server starts. */
+export function writeUserSettings(userDataDir: string, settings: Record<string, unknown>): void {
+  const dir = path.join(userDataDir, 'User');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify(settings, null, 2) + '\n');
+}

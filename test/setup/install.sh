@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the test suites need on a fresh Debian 12 machine (run as root).
+# Idempotent and quick when everything is already there: it only asks apt when a
+# package is missing and only runs `npm ci` when node_modules is stale.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+# Ceph for a real, signature-checking S3 server; Chromium for the UI tests;
+# restic and zip for the benchmark's reference runs.
+PACKAGES=(radosgw ceph-mon ceph-osd ceph-common chromium restic zip unzip)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "[install] apt packages: ${missing[*]}" >&2
+  SUDO=()
+  ((EUID == 0)) || SUDO=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  apt_install() { "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; }
+  # An old or empty package index is the usual reason an install fails on a new machine.
+  if [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -1) ]] || ! apt_install; then
+    "${SUDO[@]}" apt-get update -q >&2
+    apt_install
+  fi
+fi
+
+# npm ci when node_modules is missing or older than package-lock.json. A lock that
+# was only touched or copied (same content as at the last npm ci) does not count.
+stamp=node_modules/.s3b-lock.sha256
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ -L node_modules ]]; then
+  # npm ci would empty the folder the link points to, someone else's install.
+  echo "[install] node_modules is a symlink: not running npm ci" >&2
+elif [[ ! -d node_modules || ! -f node_modules/.package-lock.json ]] ||
+  { [[ package-lock.json -nt node_modules/.package-lock.json ]] && [[ $(cat "$stamp" 2>/dev/null) != "$lock_sum" ]]; }; then
+  echo "[install] npm ci" >&2
+  npm ci --no-audit --no-fund >&2
+  echo "$lock_sum" >"$stamp"
+fi
