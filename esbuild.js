@@ -16,6 +16,8 @@ const nodeCommon = {
   logLevel: 'warning',
   // The AWS SDK is loaded lazily; keep its optional native helpers out.
   external: ['vscode', '@aws-sdk/signature-v4-crt', 'aws-crt'],
+  // jsonc-parser's UMD main requires './impl/*' at run time, which a bundle cannot resolve.
+  alias: { 'jsonc-parser': './node_modules/jsonc-parser/lib/esm/main.js' },
 };
 
 const builds = [

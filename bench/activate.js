@@ -78,6 +78,27 @@ async function unpackVsix(vsix) {
   return { tmp: dir, extDir: path.join(dir, 'extension') };
 }
 
+/**
+ * When no .vsix can be built: the production bundle `npm run package` would
+ * have shipped (same esbuild options as `node esbuild.js --production`), built
+ * into a temp folder laid out like an installed extension.
+ */
+async function bundleExtension() {
+  const esbuild = require('esbuild');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-bench-ext-'));
+  const extDir = path.join(tmp, 'extension');
+  await esbuild.build({
+    entryPoints: { extension: path.join(ROOT, 'src', 'extension.ts') },
+    outdir: path.join(extDir, 'dist'),
+    bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, sourcemap: false,
+    logLevel: 'silent', external: ['vscode', '@aws-sdk/signature-v4-crt', 'aws-crt'],
+  });
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(extDir, 'package.json'));
+  for (const f of fs.readdirSync(ROOT)) if (/^package\.nls.*\.json$/.test(f)) fs.copyFileSync(path.join(ROOT, f), path.join(extDir, f));
+  for (const d of ['media', 'l10n']) if (fs.existsSync(path.join(ROOT, d))) fs.cpSync(path.join(ROOT, d), path.join(extDir, d), { recursive: true });
+  return { tmp, extDir };
+}
+
 /** Median of `runs` child measurements of `extDir/<main>` (one unmeasured run first warms the file cache). */
 async function measureActivate(extDir, runs = 5) {
   const pkg = JSON.parse(fs.readFileSync(path.join(extDir, 'package.json'), 'utf8'));
@@ -213,7 +234,10 @@ function makeFakeVscode(extDir) {
       asExternalUri: async (u) => u, isTelemetryEnabled: false, onDidChangeTelemetryEnabled: event, logLevel: 3, onDidChangeLogLevel: event },
     extensions: { getExtension: () => undefined, all: [], onDidChange: event },
   };
-  return new Proxy(api, { get: (t, k) => (k in t ? t[k] : (t[k] = anything())) });
+  // Namespaces fall back to `anything()` for what is not modelled (register*, create*, ...).
+  const fallback = (obj) => new Proxy(obj, { get: (t, k) => (k in t || typeof k === 'symbol' ? t[k] : (t[k] = anything())) });
+  for (const ns of ['commands', 'window', 'workspace', 'env', 'extensions', 'l10n']) api[ns] = fallback(api[ns]);
+  return fallback(api);
 }
 
 function makeContext(vscode, extDir) {
@@ -264,20 +288,23 @@ async function childMain(main, extDir) {
     return request === 'vscode' ? fakeId : resolve.call(this, request, ...rest);
   };
   const context = makeContext(vscode, extDir);
-  const t0 = process.hrtime.bigint();
-  const ext = require(main);
-  const t1 = process.hrtime.bigint();
-  await ext.activate(context);
-  const t2 = process.hrtime.bigint();
-  const report = {
-    loadMs: Number(t1 - t0) / 1e6,
-    activateMs: Number(t2 - t1) / 1e6,
-    subscriptions: context.subscriptions.length,
-  };
-  try { if (ext.deactivate) await ext.deactivate(); } catch { /* not measured */ }
-  for (const d of context.subscriptions) { try { d.dispose(); } catch { /* not measured */ } }
-  fs.rmSync(context._tmp, { recursive: true, force: true });
-  return report;
+  try {
+    const t0 = process.hrtime.bigint();
+    const ext = require(main);
+    const t1 = process.hrtime.bigint();
+    await ext.activate(context);
+    const t2 = process.hrtime.bigint();
+    const report = {
+      loadMs: Number(t1 - t0) / 1e6,
+      activateMs: Number(t2 - t1) / 1e6,
+      subscriptions: context.subscriptions.length,
+    };
+    try { if (ext.deactivate) await ext.deactivate(); } catch { /* not measured */ }
+    for (const d of context.subscriptions) { try { d.dispose(); } catch { /* not measured */ } }
+    return report;
+  } finally {
+    fs.rmSync(context._tmp, { recursive: true, force: true });
+  }
 }
 
 if (require.main === module && process.argv[2] === '--child') {
@@ -287,4 +314,4 @@ if (require.main === module && process.argv[2] === '--child') {
   );
 }
 
-module.exports = { ensureVsix, unpackVsix, measureActivate, VSIX };
+module.exports = { ensureVsix, unpackVsix, bundleExtension, measureActivate, VSIX };

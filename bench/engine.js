@@ -54,20 +54,38 @@ function makeEngine(server, bucket, rootPath, o = {}) {
   return new BackupEngine(r.profile, { logger, hostname: 'bench', tmpDir: o.tmpDir, snapshotRoot: o.tmpDir && path.join(o.tmpDir, 'snapshots') });
 }
 
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+
+/** Records when each progress phase was first seen, relative to `t0`: where the time goes. */
+function phaseClock(t0) {
+  const phases = {};
+  let events = 0;
+  return {
+    listener: (p) => { events++; if (!(p.phase in phases)) phases[p.phase] = Math.round(now() - t0); },
+    phases,
+    events: () => events,
+  };
+}
+
 /** Our backup of one folder, as the extension's "Back Up Workspace" does it (progress listener included). */
 async function ourBackup(engine, dir, name) {
-  let events = 0;
-  const ref = await engine.backup({ kind: 'workspace', folders: [{ name, path: dir }] }, { onProgress: () => { events++; } });
-  return { key: ref.key, size: ref.size, files: ref.files, skipped: (ref.skipped || []).length, progressEvents: events };
+  const clock = phaseClock(now());
+  const ref = await engine.backup({ kind: 'workspace', folders: [{ name, path: dir }] }, { onProgress: clock.listener });
+  return { key: ref.key, size: ref.size, files: ref.files, skipped: (ref.skipped || []).length, progressEvents: clock.events(), phaseStartMs: clock.phases };
 }
 
 /** Our restore of a backup into an empty folder: download + verify, plan, apply, clean-up. */
 async function ourRestore(engine, key, name, dest) {
-  const fetched = await engine.fetch(key, { onProgress: () => undefined });
+  const t0 = now();
+  const fetchClock = phaseClock(t0);
+  const fetched = await engine.fetch(key, { onProgress: fetchClock.listener });
+  const t1 = now();
   try {
     const plan = await engine.plan(fetched, { [`workspace/${name}`]: dest });
+    const t2 = now();
     const result = await engine.apply(plan, { onProgress: () => undefined });
-    return { written: result.written, counts: plan.counts };
+    const t3 = now();
+    return { written: result.written, counts: plan.counts, fetchMs: t1 - t0, planMs: t2 - t1, applyMs: t3 - t2, fetchPhaseStartMs: fetchClock.phases };
   } finally {
     await fetched.dispose();
   }

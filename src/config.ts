@@ -39,13 +39,16 @@ export function readConfig(): S3BackupConfig {
 
 /**
  * Writes the connection settings to the user settings (global), so one
- * configuration serves every workspace. An empty string removes the value.
+ * configuration serves every workspace. A value left `undefined` is kept; an
+ * empty string removes it.
  */
 export async function writeConnectionSettings(values: Partial<ConnectionSettings>): Promise<void> {
   const c = vscode.workspace.getConfiguration(CONFIG_SECTION);
   for (const [key, value] of Object.entries(values)) {
-    const v = typeof value === 'string' ? value.trim() : value;
-    const clear = v === '' || v === undefined || (key === 'addressingStyle' && v === 'auto');
+    if (value === undefined) continue;
+    const v = value.trim();
+    // Defaults are removed rather than written, so settings.json holds only what the user chose.
+    const clear = v === '' || (key === 'addressingStyle' && v === 'auto');
     await c.update(key, clear ? undefined : v, vscode.ConfigurationTarget.Global);
   }
 }

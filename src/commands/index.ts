@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { registerAppDataCommands } from '../appData';
 import type { Services } from '../services';
 import { backUpWorkspace } from './backUpWorkspace';
 import { copyS3Uri } from './copyS3Uri';
@@ -31,5 +32,6 @@ export function registerCommands(s: Services): vscode.Disposable[] {
       if (typeof host === 'string') s.tree.loadMore(host);
     }),
     registerDetailsDocuments(),
+    ...registerAppDataCommands(s),
   ];
 }

@@ -1,6 +1,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { formatCount, formatDateTime } from '../backups/format';
+import { chooseRestoreParts, restoreAppDataFetched } from '../appData';
 import type { BackupEngine, FetchedBackup } from '../core/engine';
 import type { BackupRef } from '../core/keys';
 import type { RestoreAction, RestorePlan, RestoreResult } from '../core/restore';
@@ -26,6 +27,13 @@ export async function restoreBackup(s: Services, arg?: unknown): Promise<Restore
   try {
     s.tree.noteFiles(ref.key, fetched.manifest.totals.files);
     const prefixes = fetched.manifest.sources.filter((p) => p.startsWith(WORKSPACE_PREFIX));
+    if (fetched.manifest.sources.includes('appdata')) {
+      // App data (kind appdata or full) has its own flow; a full backup asks which parts.
+      const parts = await chooseRestoreParts(s, fetched.manifest);
+      if (!parts) return undefined;
+      if (parts.appData) await restoreAppDataFetched(s, fetched, ref);
+      if (!parts.workspace) return undefined;
+    }
     if (prefixes.length === 0) {
       void s.prompts.showInformationMessage(vscode.l10n.t('This backup holds no workspace folders to restore.'), {});
       return undefined;

@@ -563,7 +563,7 @@ export async function planAppDataRestore(
     if (archivePathProblem(rel) !== undefined) continue;
     if (category === 'profiles') {
       if (!choice.profiles || rel.endsWith('/extensions.json')) continue;
-      await plan('profiles', rel, choice.profiles === 'add' ? 'add' : rel.endsWith('/settings.json') ? 'merge' : 'replace', backup);
+      await plan('profiles', rel, choice.profiles === 'add' ? 'add' : rel.endsWith('/settings.json') ? (choice.settings ?? 'replace') : 'replace', backup);
       continue;
     }
     const mode = choice[category as Exclude<AppDataCategory, 'extensions' | 'profiles'>];

@@ -224,9 +224,11 @@ export class BackupEngine {
   }
 
   /**
-   * One page of backups (S3 returns keys in ascending order, and keys start
-   * with the UTC time, so a page is a time slice; it is sorted newest first).
-   * Objects under the root path that are not backups are skipped.
+   * One page of backups under the root path (S3's page: up to `pageSize`,
+   * default 1,000), sorted newest first within the page. S3 lists keys in
+   * ascending order and keys begin with the UTC time, so the first page holds
+   * the OLDEST backups: for "newest first" across more than one page use
+   * `listAll` (5,000 backups = 5 requests). Objects that are not backups are skipped.
    */
   async list(o: { signal?: AbortSignal; pageSize?: number; continuationToken?: string } = {}): Promise<ListPage> {
     throwIfAborted(o.signal);

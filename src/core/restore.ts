@@ -359,7 +359,7 @@ export async function applyRestore(
     }
     work.forEach((it, i) => staged.set(it.archivePath, path.join(staging.get(rootFor(roots, it.archivePath)!.root.dir)!, String(i))));
 
-    await extractEntries(plan.archiveFile, plan.manifest, (p) => staged.get(p), { signal: o.signal, onProgress: o.onProgress });
+    await extractEntries(plan.archiveFile, plan.manifest, (p) => staged.get(p), { signal: o.signal, onProgress: o.onProgress, setMeta: true });
     throwIfAborted(o.signal);
 
     // Things may have moved since the plan: check containment and conflicts again.
@@ -412,18 +412,21 @@ export async function applyRestore(
 
     // Point of no return: from here on, no cancel; every step is recorded for undo.
     const overwritten = new Set(doc.overwritten.map((x) => x.targetPath));
+    const knownDirs = new Map<string, Promise<void>>();
+    const ensureDir = (d: string): Promise<void> => {
+      let p = knownDirs.get(d);
+      if (!p) knownDirs.set(d, (p = mkdirp(d, doc.createdDirs)));
+      return p;
+    };
     try {
-      for (const it of work) {
+      // Mode and mtime were set while extracting; a rename keeps them.
+      await mapLimit(work, async (it) => {
         const f = byPath.get(it.archivePath)!;
-        const from = staged.get(it.archivePath)!;
-        await mkdirp(path.dirname(it.targetPath), doc.createdDirs);
-        await fs.promises.chmod(from, f.mode & 0o777);
-        const t = new Date(f.mtime);
-        await fs.promises.utimes(from, t, t);
-        await fs.promises.rename(from, it.targetPath);
+        await ensureDir(path.dirname(it.targetPath));
+        await fs.promises.rename(staged.get(it.archivePath)!, it.targetPath);
         renamed++;
         if (!overwritten.has(it.targetPath)) doc.createdFiles.push({ targetPath: it.targetPath, restoredSha256: f.sha256 });
-      }
+      });
       doc.complete = true;
     } catch (e) {
       await writeJsonAtomic(path.join(snapshotDir, SNAPSHOT_FILE), doc).catch(() => undefined);
@@ -434,12 +437,18 @@ export async function applyRestore(
   } catch (e) {
     if (renamed === 0) {
       // Nothing reached the target: leave no folder we created either.
+      await removeStaging(staging);
       for (const d of [...createdRootDirs].reverse()) await fs.promises.rmdir(d).catch(() => undefined);
     }
     throw e;
   } finally {
-    for (const s of staging.values()) await fs.promises.rm(s, { recursive: true, force: true }).catch(() => undefined);
+    await removeStaging(staging);
   }
+}
+
+async function removeStaging(staging: Map<string, string>): Promise<void> {
+  for (const s of staging.values()) await fs.promises.rm(s, { recursive: true, force: true }).catch(() => undefined);
+  staging.clear();
 }
 
 /**

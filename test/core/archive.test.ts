@@ -136,15 +136,18 @@ describe('archive writer', function () {
     assert.throws(() => writeArchive([d, d], META), expectCode('UnsafeArchive'));
   });
 
-  it("fails with SourceChanged when a file changes after it was hashed", async () => {
+  it('fails with SourceChanged when a file changes after it was hashed', async () => {
+    // Small files are archived from the bytes the first pass hashed; a big one is read again and must match.
     const root = path.join(tmp, 'changing');
     fs.mkdirSync(root);
     for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(root, `f${String(i).padStart(2, '0')}.txt`), textBytes(50_000, i));
+    fs.writeFileSync(path.join(root, 'z-big.txt'), textBytes(3_000_000, 1));
     const sources = await sourcesOf(root);
     const a = writeArchive(sources, META);
     const last = sources[sources.length - 1];
+    assert.strictEqual(last.archivePath, 'workspace/app/z-big.txt');
     // Same size, other bytes: only the checksum can tell.
-    void a.manifest.then(() => fs.writeFileSync(last.absPath!, textBytes(50_000, 999)));
+    void a.manifest.then(() => fs.writeFileSync(last.absPath!, textBytes(3_000_000, 999)));
     const sink = fs.createWriteStream(path.join(tmp, 'changing.zip'));
     await assert.rejects(pipeline(a.stream, sink), expectCode('SourceChanged'));
     await assert.rejects(a.done, (e: unknown) => expectCode('SourceChanged')(e) && (e as BackupError).params.entry === last.archivePath);
@@ -175,6 +178,21 @@ describe('archive writer', function () {
     await new Promise<void>((resolve) => a.stream.once('data', () => resolve()));
     a.stream.destroy();
     await assert.rejects(a.done, expectCode('Cancelled'));
+  });
+
+  it('writes, verifies and extracts a big incompressible file in bounded memory', async function () {
+    // 600 MiB as in issue 6's RSS target; S3B_BIG_MIB makes it quicker to run by hand.
+    const mib = Number(process.env.S3B_BIG_MIB ?? 600);
+    this.timeout(600_000);
+    const dir = path.join(tmp, 'big');
+    fs.mkdirSync(dir);
+    const probe = path.join(__dirname, '..', 'helpers', 'rssProbe.js');
+    const r = JSON.parse(execFileSync(process.execPath, [probe, dir, String(mib)], { encoding: 'utf8' })) as Record<string, number>;
+    console.log(`      ${mib} MiB incompressible: peak RSS write ${r.writeMiB} MiB (${r.writeMs} ms), verify ${r.verifyMiB} MiB (${r.verifyMs} ms), extract ${r.extractMiB} MiB (${r.extractMs} ms); process base ${r.baseMiB} MiB`);
+    assert.strictEqual(r.restoredBytes, mib * 1024 * 1024);
+    assert.ok(r.zipBytes < mib * 1024 * 1024 + 4096, 'stored, not deflated');
+    assert.ok(r.extractMiB <= 300, `peak RSS ${r.extractMiB} MiB`);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   describe('reference tree (2,000 files, ~50 MiB, half random)', () => {

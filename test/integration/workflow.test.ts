@@ -274,6 +274,29 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
     assert.strictEqual(fs.readFileSync(changed, 'utf8'), 'changed here\n');
   });
 
+  it('Download saves the .zip; Details shows the manifest; Copy S3 URI copies s3://bucket/key', async () => {
+    const node = await findNode(backup!.key);
+    assert.ok(node);
+    const file = path.join(tmpDir('download'), 'backup.zip');
+    prompts.onSaveDialog = () => vscode.Uri.file(file);
+    const saved = await vscode.commands.executeCommand('s3Backup.downloadBackup', node);
+    assert.strictEqual(saved, file);
+    assert.strictEqual(fs.statSync(file).size, backup!.size);
+    assert.ok(fs.readFileSync(file).subarray(0, 2).equals(Buffer.from('PK')), 'not a zip');
+
+    const manifest = (await vscode.commands.executeCommand('s3Backup.showBackupDetails', node)) as { totals: { files: number } } | undefined;
+    assert.strictEqual(manifest?.totals.files, backup!.files);
+    const doc = vscode.window.activeTextEditor?.document;
+    assert.ok(doc && doc.getText().includes(backup!.key) && doc.getText().includes(`${fixtureName}/src/index.ts`), 'the details document');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    const tip = ((await findNode(backup!.key))!.tooltip as vscode.MarkdownString).value;
+    assert.match(tip, new RegExp(`Files: ${backup!.files}`), 'the tooltip has no file count');
+
+    await vscode.commands.executeCommand('s3Backup.copyS3Uri', node, [node]);
+    assert.strictEqual(await vscode.env.clipboard.readText(), `s3://${bucket!.bucket}/${backup!.key}`);
+    assert.deepStrictEqual(prompts.errors(), []);
+  });
+
   it('Delete (confirmed) removes the backup from the tree and the bucket', async () => {
     const node = await findNode(backup!.key);
     assert.ok(node);

@@ -1,0 +1,138 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { execFileSync } from 'child_process';
+import { BackupError } from '../../src/core/errors';
+import { DEFAULT_EXCLUDES, selectFiles } from '../../src/core/select';
+
+function tree(root: string, files: Record<string, string>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const abs = path.join(root, rel);
+    fs.mkdirSync(path.dirname(abs), { recursive: true });
+    fs.writeFileSync(abs, content);
+  }
+}
+
+describe('selectFiles', () => {
+  let tmp: string;
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-select-'));
+  });
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('leaves out the default excludes (dependencies, VCS, caches) but keeps build output', async () => {
+    tree(tmp, {
+      'src/index.ts': 'x',
+      'node_modules/lib/index.js': 'x',
+      'packages/a/node_modules/b/index.js': 'x',
+      '.git/HEAD': 'x',
+      '__pycache__/m.cpython-311.pyc': 'x',
+      'pkg/mod.pyc': 'x',
+      '.pytest_cache/v': 'x',
+      '.mypy_cache/v': 'x',
+      '.gradle/v': 'x',
+      '.next/cache/v': 'x',
+      '.next/server/page.js': 'kept',
+      '.cache/v': 'x',
+      '.turbo/v': 'x',
+      '.eslintcache': 'x',
+      '.s3-backup-staging-abc/0': 'x',
+      'dist/app.js': 'kept',
+      'target/release/app': 'kept',
+      'build/out.o': 'kept',
+    });
+    const r = await selectFiles(tmp, { useGitignore: false });
+    assert.deepStrictEqual(
+      r.files.map((f) => f.relPath),
+      ['.next/server/page.js', 'build/out.o', 'dist/app.js', 'src/index.ts', 'target/release/app'],
+    );
+    assert.ok(DEFAULT_EXCLUDES.includes('node_modules/') && DEFAULT_EXCLUDES.includes('.git/'));
+  });
+
+  it('applies root and nested .gitignore files with git precedence, and user globs', async () => {
+    tree(tmp, {
+      '.gitignore': '*.log\nsecret/\n!keep.log\n/rootonly.txt\n',
+      'a.log': 'x',
+      'keep.log': 'kept',
+      'rootonly.txt': 'x',
+      'sub/rootonly.txt': 'kept: anchored pattern only matches at the root',
+      'secret/key': 'x',
+      'sub/.gitignore': '!b.log\nlocal/\n',
+      'sub/b.log': 'kept: re-included by the deeper file',
+      'sub/c.log': 'x',
+      'sub/local/x': 'x',
+      'other/local/x': 'kept: the nested rule is scoped to sub/',
+      'docs/readme.md': 'kept',
+      'docs/draft.md': 'x',
+      'vendor/big.bin': 'x',
+    });
+    const r = await selectFiles(tmp, { excludes: ['docs/draft.md', 'vendor/'] });
+    assert.deepStrictEqual(
+      r.files.map((f) => f.relPath),
+      ['.gitignore', 'docs/readme.md', 'keep.log', 'other/local/x', 'sub/.gitignore', 'sub/b.log', 'sub/rootonly.txt'],
+    );
+    const noGit = await selectFiles(tmp, { useGitignore: false });
+    assert.ok(noGit.files.some((f) => f.relPath === 'a.log'));
+  });
+
+  it('a user glob can re-include a default exclude', async () => {
+    tree(tmp, { 'node_modules/patched/index.js': 'x', 'node_modules/other/index.js': 'x' });
+    const r = await selectFiles(tmp, { excludes: ['!node_modules/', 'node_modules/other/'] });
+    assert.deepStrictEqual(r.files.map((f) => f.relPath), ['node_modules/patched/index.js']);
+  });
+
+  it('reports symlinks (not followed), special files and unportable names; records size, mode, mtime', async () => {
+    tree(tmp, { 'real/file.txt': 'hello', 'a\\b.txt': 'backslash in a name' });
+    fs.chmodSync(path.join(tmp, 'real/file.txt'), 0o640);
+    fs.utimesSync(path.join(tmp, 'real/file.txt'), new Date(1700000000123), new Date(1700000000123));
+    fs.symlinkSync(path.join(tmp, 'real'), path.join(tmp, 'dirlink'));
+    fs.symlinkSync('real/file.txt', path.join(tmp, 'filelink'));
+    fs.symlinkSync('/nonexistent', path.join(tmp, 'dangling'));
+    execFileSync('mkfifo', [path.join(tmp, 'pipe')]);
+    const r = await selectFiles(tmp);
+    assert.deepStrictEqual(r.files.map((f) => f.relPath), ['real/file.txt']);
+    const f = r.files[0];
+    assert.strictEqual(f.size, 5);
+    assert.strictEqual(f.mode, 0o640);
+    assert.strictEqual(Math.round(f.mtimeMs), 1700000000123);
+    assert.strictEqual(f.absPath, path.join(tmp, 'real', 'file.txt'));
+    assert.strictEqual(r.totalBytes, 5);
+    const skipped = Object.fromEntries(r.skipped.map((s) => [s.relPath, s]));
+    assert.strictEqual(skipped.dirlink.reason, 'symlink');
+    assert.strictEqual(skipped.filelink.reason, 'symlink');
+    assert.strictEqual(skipped.filelink.detail, 'real/file.txt');
+    assert.strictEqual(skipped.dangling.reason, 'symlink');
+    assert.strictEqual(skipped.pipe.reason, 'special');
+    assert.strictEqual(skipped['a\\b.txt'].reason, 'special');
+  });
+
+  it('reports unreadable folders and files without failing', async () => {
+    tree(tmp, { 'ok.txt': 'x', 'closed/inner.txt': 'x', 'locked.txt': 'x' });
+    fs.chmodSync(tmp, 0o755);
+    fs.chmodSync(path.join(tmp, 'closed'), 0o000);
+    fs.chmodSync(path.join(tmp, 'locked.txt'), 0o000);
+    try {
+      let r: { files: { relPath: string }[]; skipped: { relPath: string; reason: string }[] };
+      if (process.getuid?.() === 0) {
+        // Root reads everything: run the selection as an unprivileged user instead.
+        const script = `require(${JSON.stringify(require.resolve('../../src/core/select'))}).selectFiles(${JSON.stringify(tmp)}).then((r) => process.stdout.write(JSON.stringify(r)))`;
+        r = JSON.parse(execFileSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' }));
+      } else {
+        r = await selectFiles(tmp);
+      }
+      assert.deepStrictEqual(r.files.map((f) => f.relPath), ['ok.txt']);
+      assert.deepStrictEqual(r.skipped.map((s) => `${s.reason} ${s.relPath}`).sort(), ['unreadable closed', 'unreadable locked.txt']);
+    } finally {
+      fs.chmodSync(path.join(tmp, 'closed'), 0o755);
+    }
+  });
+
+  it('fails plainly on a missing root, and honours abort', async () => {
+    await assert.rejects(selectFiles(path.join(tmp, 'missing')), (e: unknown) => e instanceof BackupError && e.code === 'Io');
+    tree(tmp, { 'a/b.txt': 'x' });
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(selectFiles(tmp, { signal: ac.signal }), (e: unknown) => e instanceof BackupError && e.code === 'Cancelled');
+  });
+});

@@ -1,0 +1,52 @@
+// Step 3: F1, "backup", Back Up Workspace; the progress notification ends in success; the tree shows the backup.
+import { parseBackupKey } from '../../src/core/keys';
+import {
+  assert,
+  backupRows,
+  bucket,
+  machine,
+  openPalette,
+  openS3BackupView,
+  paletteTitles,
+  ROOT_PATH,
+  shot,
+  step,
+  toast,
+  until,
+  world,
+  WORKSPACE_FILES,
+} from './world';
+
+describe('Step 3: back up the workspace from the command palette', () => {
+  it(
+    'backs up, reports success, and lists one backup for this machine',
+    step('03-backup', async () => {
+      const a = await machine('A');
+      const row = await openPalette(a, 'backup', 'S3 Backup: Back Up Workspace');
+      const titles = await paletteTitles(a);
+      for (const t of ['S3 Backup: Back Up Workspace', 'S3 Backup: Restore Backup...']) {
+        assert.ok(titles.includes(t), `typing "backup" offers ${t} (offered: ${titles.join(' | ')})`);
+      }
+      await shot(a, '03a-palette');
+      await row.click();
+
+      const done = await toast(a, /Backed up \d+ files/);
+      const text = await done.innerText();
+      const files = Number(/Backed up (\d+) files/.exec(text)?.[1]);
+      assert.strictEqual(files, Object.keys(WORKSPACE_FILES).length, `all workspace files are in the backup: ${text}`);
+
+      await openS3BackupView(a);
+      const machineRow = a.page.locator('.sidebar .monaco-list-row[aria-level="1"]', { hasText: 'this machine' });
+      await machineRow.waitFor({ state: 'visible', timeout: 30000 });
+      await until('one backup row', async () => (await backupRows(a).count()) === 1);
+      assert.match(await backupRows(a).first().innerText(), /workspace/);
+      await shot(a, '03b-backup-done');
+
+      const objects = await (await bucket()).listObjects();
+      const refs = objects.map((o) => parseBackupKey(ROOT_PATH, o.key, o.size)).filter((r) => r !== undefined);
+      assert.strictEqual(refs.length, 1, `one backup in the bucket: ${objects.map((o) => o.key).join(', ')}`);
+      assert.strictEqual(refs[0]!.kind, 'workspace');
+      world().workspaceKey = refs[0]!.key;
+    }),
+  );
+});

@@ -1,0 +1,41 @@
+// Step 7: Delete from the tree's right-click menu, confirmed in the modal: gone from the tree and from the bucket.
+import {
+  assert,
+  backupRows,
+  bucket,
+  clickDialog,
+  dialog,
+  machine,
+  openS3BackupView,
+  rightClickMenu,
+  shot,
+  step,
+  until,
+  world,
+} from './world';
+
+describe('Step 7: delete the backup', () => {
+  it(
+    'removes it from the tree and from the bucket',
+    step('07-delete', async () => {
+      const a = await machine('A');
+      const key = world().workspaceKey;
+      assert.ok(key, 'step 3 recorded the backup key');
+      const b = await bucket();
+      assert.ok((await b.listObjects()).some((o) => o.key === key), 'the backup is in the bucket before');
+
+      await openS3BackupView(a);
+      const before = await backupRows(a).count();
+      await rightClickMenu(a, backupRows(a, /· workspace ·/).first(), 'Delete Backup');
+      const box = await dialog(a);
+      assert.match(await box.innerText(), /cannot be undone/);
+      await shot(a, '07a-delete-confirm');
+      await clickDialog(a, 'Delete');
+
+      await until('the backup to leave the tree', async () => (await backupRows(a).count()) === before - 1);
+      assert.strictEqual(await backupRows(a, /· workspace ·/).count(), 0, 'no workspace backup left in the tree');
+      await until('the backup to leave the bucket', async () => !(await b.listObjects()).some((o) => o.key === key));
+      await shot(a, '07b-deleted');
+    }),
+  );
+});

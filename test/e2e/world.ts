@@ -1,0 +1,343 @@
+/*
+ * What the e2e steps share: the bucket on the real S3 server, one headless
+ * Chromium, and two "computers" (A and B), each a code-server with its own
+ * user-data folder and the extension installed from a .vsix of the current
+ * build. Steps run in file order and build on each other; once one fails, the
+ * later ones are skipped (counted as skipped, never as passed).
+ *
+ * Everything here goes through the UI: the palette (F1), the activity bar,
+ * clicks and right-clicks in the tree, the settings webview's labelled
+ * fields, notifications and modal dialogs. The only side doors are the ones
+ * a person has too: files on disk, and the bucket seen through the SDK.
+ */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { Browser, Frame, Locator, Page } from 'playwright-core';
+import { closeBrowser, launchBrowser, openViewContainer, openWorkbench, screenshot as harnessScreenshot } from '../harness/browser';
+import { type CodeServer, installExtension, startCodeServer, TEST_USER_SETTINGS, writeUserSettings } from '../harness/codeServer';
+import { REPO_ROOT } from '../harness/paths';
+import { createTestBucket, s3TestEnv, type TestBucket } from '../helpers/s3';
+
+export const ARTIFACT_GROUP = 'e2e';
+/** Both computers open a folder of this name, so a restore on B targets it by name. */
+export const FOLDER_NAME = 'project';
+export const ROOT_PATH = 'team/backups';
+
+/** The workspace on computer A: text, JSON, a nested folder, unicode, an empty and a binary file. */
+export const WORKSPACE_FILES: Record<string, string | Buffer> = {
+  'README.md': '# Project\n\nBacked up by the S3 Backup end-to-end test.\n',
+  'notes.md': 'First draft of the notes.\n',
+  'src/index.js': "console.log('hello from computer A');\n",
+  'src/data/config.json': '{ "retries": 3, "name": "e2e" }\n',
+  'docs/résumé – ünïcode.txt': 'Unicode names survive the round trip.\n',
+  'empty.txt': '',
+  'assets/blob.bin': Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)),
+};
+
+export interface Machine {
+  name: 'A' | 'B';
+  base: string;
+  userDataDir: string;
+  extensionsDir: string;
+  folder: string;
+  server: CodeServer;
+  page: Page;
+}
+
+interface WorldState {
+  bucket?: TestBucket;
+  vsix?: string;
+  tmp?: string;
+  browser?: Browser;
+  machines: Partial<Record<'A' | 'B', Machine>>;
+  failed?: string;
+  /** Shared between steps: the key of the workspace backup made in step 3. */
+  workspaceKey?: string;
+}
+
+const state: WorldState = { machines: {} };
+
+export function world(): WorldState {
+  return state;
+}
+
+export function log(line: string): void {
+  process.stdout.write(`      [e2e] ${line}\n`);
+}
+
+/** Wraps a step: skips when an earlier one failed, takes a "failed" screenshot of each page when this one fails. */
+export function step(name: string, fn: () => Promise<void>): (this: Mocha.Context) => Promise<void> {
+  return async function (this: Mocha.Context) {
+    if (state.failed) {
+      log(`skipped: step "${state.failed}" failed before`);
+      this.skip();
+    }
+    const t = Date.now();
+    try {
+      await fn();
+      log(`${name}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    } catch (e) {
+      state.failed = name;
+      for (const m of Object.values(state.machines)) {
+        if (m) await shot(m, `failed-${name}-computer-${m.name}`).catch(() => undefined);
+      }
+      throw e;
+    }
+  };
+}
+
+/** A screenshot of one computer's browser page, in .test-artifacts/e2e/. */
+export async function shot(m: Machine, name: string): Promise<string> {
+  const file = await harnessScreenshot(m.page, ARTIFACT_GROUP, `${name}`);
+  log(`screenshot ${path.relative(REPO_ROOT, file)}`);
+  return file;
+}
+
+export async function bucket(): Promise<TestBucket> {
+  state.bucket ??= await createTestBucket('e2e');
+  return state.bucket;
+}
+
+async function vsix(): Promise<string> {
+  if (state.vsix) return state.vsix;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { packVsix } = require(path.join(REPO_ROOT, 'scripts', 'packVsix.js')) as {
+    packVsix(out: string): Promise<{ file: string; bytes: number }>;
+  };
+  const r = await packVsix(path.join(tmpRoot(), 's3-backup.vsix'));
+  state.vsix = r.file;
+  return r.file;
+}
+
+function tmpRoot(): string {
+  state.tmp ??= fs.mkdtempSync(path.join(os.tmpdir(), 's3b-e2e-'));
+  return state.tmp;
+}
+
+/**
+ * Starts computer A or B (once): its own user-data and extensions folders, the
+ * .vsix installed the way a user installs it, code-server on a free port, and
+ * a browser page on the workbench with `FOLDER_NAME` open.
+ */
+export async function machine(name: 'A' | 'B', files: Record<string, string | Buffer> = {}): Promise<Machine> {
+  const existing = state.machines[name];
+  if (existing) return existing;
+  const t = Date.now();
+  const base = path.join(tmpRoot(), `computer-${name}`);
+  const userDataDir = path.join(base, 'user-data');
+  const extensionsDir = path.join(base, 'extensions');
+  const folder = path.join(base, 'home', FOLDER_NAME);
+  fs.mkdirSync(folder, { recursive: true });
+  for (const [rel, content] of Object.entries(files)) {
+    const p = path.join(folder, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, content);
+  }
+  writeUserSettings(userDataDir, {
+    ...TEST_USER_SETTINGS,
+    'git.openRepositoryInParentFolders': 'never',
+    'workbench.startupEditor': 'none',
+  });
+  await installExtension(await vsix(), extensionsDir);
+  const server = await startCodeServer({ userDataDir, extensionsDir, folder });
+  state.browser ??= await launchBrowser();
+  const page = await openWorkbench(state.browser, server.url, { folder, viewport: { width: 1280, height: 800 } });
+  const m: Machine = { name, base, userDataDir, extensionsDir, folder, server, page };
+  state.machines[name] = m;
+  log(`computer ${name}: code-server ${server.url} ready in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  return m;
+}
+
+/** Stops both computers and the browser, removes the temp folders and the bucket. */
+export async function tearDown(): Promise<void> {
+  await closeBrowser(state.browser);
+  for (const m of Object.values(state.machines)) await m?.server.stop().catch(() => undefined);
+  if (state.bucket) await state.bucket.cleanup().catch((e: Error) => log(`bucket cleanup failed: ${e.message}`));
+  if (state.tmp && !process.env.S3B_KEEP_TMP) fs.rmSync(state.tmp, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------- UI helpers
+
+/** The S3 Backup view in the side bar (opened from the activity bar when it is not showing). */
+export async function openS3BackupView(m: Machine): Promise<Locator> {
+  await openViewContainer(m.page, 'S3 Backup', { timeoutMs: 60000 });
+  const pane = m.page.locator('.sidebar');
+  // A lone view's header is hidden (its title joins the container's), but it is there.
+  await pane.locator('.pane-header[aria-label^="Backups"]').first().waitFor({ state: 'attached', timeout: 30000 });
+  return pane;
+}
+
+/** Rows of backups in the tree (level 2: under their machine). */
+export function backupRows(m: Machine, text?: string | RegExp): Locator {
+  const rows = m.page.locator('.sidebar .monaco-list-row[aria-level="2"]');
+  return text ? rows.filter({ hasText: text }) : rows;
+}
+
+/** A button in the welcome content of the side bar ("Configure S3 Storage", "Back Up Now"). */
+export function welcomeButton(m: Machine, name: string): Locator {
+  return m.page.locator('.sidebar .welcome-view-content').getByRole('button', { name, exact: true });
+}
+
+/** The settings page's inner frame, once the host has filled it in. */
+export async function settingsFrame(m: Machine): Promise<Frame> {
+  const frame = await waitForFrame(m.page, 'S3 Backup Settings');
+  await frame.locator('#settings-form:not([aria-busy])').waitFor({ state: 'attached', timeout: 30000 });
+  return frame;
+}
+
+async function waitForFrame(page: Page, title: string, timeoutMs = 30000): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const f of page.frames()) {
+      if (!f.url().includes('/webview/') || f.parentFrame() === page.mainFrame()) continue;
+      if ((await f.title().catch(() => '')) === title) return f;
+    }
+    if (Date.now() > deadline) throw new Error(`no webview titled "${title}" within ${timeoutMs} ms`);
+    await page.waitForTimeout(250);
+  }
+}
+
+/** The status line under the settings page's buttons, once it shows `text`. */
+export async function settingsStatus(frame: Frame, text: string | RegExp, timeoutMs = 60000): Promise<string> {
+  const status = frame.locator('#status');
+  await status.filter({ hasText: text }).waitFor({ state: 'visible', timeout: timeoutMs });
+  return (await status.innerText()).trim();
+}
+
+export interface ConnectionValues {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  rootPath: string;
+}
+
+/** The values a person types: the real server from S3_TEST_*, the fresh bucket. */
+export async function connectionValues(): Promise<ConnectionValues> {
+  const env = s3TestEnv();
+  return {
+    endpoint: env.endpoint,
+    region: env.region,
+    bucket: (await bucket()).bucket,
+    accessKeyId: env.accessKeyId,
+    secretAccessKey: env.secretAccessKey,
+    rootPath: ROOT_PATH,
+  };
+}
+
+/** Types the connection into the settings page, each field found by its visible label. */
+export async function fillSettings(frame: Frame, v: ConnectionValues): Promise<void> {
+  await frame.getByLabel('Endpoint', { exact: true }).fill(v.endpoint);
+  await frame.getByLabel('Region', { exact: true }).fill(v.region);
+  await frame.getByLabel('Bucket', { exact: true }).fill(v.bucket);
+  await frame.getByLabel('Access Key ID', { exact: true }).fill(v.accessKeyId);
+  await frame.getByLabel('Secret Access Key', { exact: true }).fill(v.secretAccessKey);
+  await frame.getByLabel('Root Path').fill(v.rootPath);
+}
+
+/** Clicks a button of the settings page by its accessible name. */
+export async function clickSettingsButton(frame: Frame, name: string): Promise<void> {
+  await frame.getByRole('button', { name, exact: true }).click();
+}
+
+/** F1, types `query`, waits for the row titled `title` and returns the open palette (not yet picked). */
+export async function openPalette(m: Machine, query: string, title: string, timeoutMs = 30000): Promise<Locator> {
+  const page = m.page;
+  const widget = page.locator('.quick-input-widget');
+  const row = widget.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!(await widget.isVisible())) {
+      await page.locator('.monaco-workbench').focus().catch(() => undefined);
+      await page.keyboard.press('F1');
+      await widget.waitFor({ state: 'visible', timeout: 5000 });
+    }
+    await widget.locator('input.input').fill(`>${query}`);
+    try {
+      await row.waitFor({ state: 'visible', timeout: 3000 });
+      return row;
+    } catch (e) {
+      // The extension's contributions may not be registered yet right after start-up.
+      if (Date.now() > deadline) throw new Error(`"${title}" not offered in the palette for "${query}" within ${timeoutMs} ms`);
+      await page.keyboard.press('Escape');
+      await page.waitForTimeout(500);
+    }
+  }
+}
+
+/** Titles of the rows the palette shows right now. */
+export async function paletteTitles(m: Machine): Promise<string[]> {
+  const labels = m.page.locator('.quick-input-widget .quick-input-list .monaco-list-row .label-name');
+  return (await labels.allInnerTexts()).map((s) => s.replace(/\s+/g, ' ').trim());
+}
+
+/** Runs a command by typing `query` into the palette and picking `title`. */
+export async function runFromPalette(m: Machine, query: string, title: string): Promise<void> {
+  const row = await openPalette(m, query, title);
+  await row.click();
+  await m.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
+}
+
+/** Right-clicks `target` and picks the context-menu entry whose label is exactly `entry`. */
+export async function rightClickMenu(m: Machine, target: Locator, entry: string): Promise<void> {
+  await target.click({ button: 'right' });
+  const item = m.page.locator('.monaco-menu .action-item .action-label', { hasText: new RegExp(`^${escapeRe(entry)}$`) }).first();
+  await item.waitFor({ state: 'visible', timeout: 10000 });
+  await item.click();
+}
+
+/** The modal dialog, once visible. */
+export async function dialog(m: Machine, timeoutMs = 60000): Promise<Locator> {
+  const box = m.page.locator('.monaco-dialog-box');
+  await box.waitFor({ state: 'visible', timeout: timeoutMs });
+  return box;
+}
+
+/** Clicks the dialog button whose name is exactly `name` ("Restore", not "Restore into Another Folder..."). */
+export async function clickDialog(m: Machine, name: string): Promise<void> {
+  const box = await dialog(m);
+  await box.getByRole('button', { name, exact: true }).click();
+  await box.waitFor({ state: 'hidden', timeout: 10000 });
+}
+
+/** The toast whose text matches, once visible. */
+export async function toast(m: Machine, text: string | RegExp, timeoutMs = 120000): Promise<Locator> {
+  const t = m.page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
+  await t.waitFor({ state: 'visible', timeout: timeoutMs });
+  return t;
+}
+
+/** Dismisses every notification, so a later wait cannot match an old one. */
+export async function clearNotifications(m: Machine): Promise<void> {
+  await runFromPalette(m, 'Clear All Notifications', 'Notifications: Clear All Notifications');
+  await m.page.locator('.notifications-toasts .notification-toast').first().waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
+}
+
+/** Polls until `fn` returns a truthy value or the time is up (then throws with `what`). */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+export function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export function readText(file: string): string {
+  return fs.readFileSync(file, 'utf8');
+}
+
+export { assert };
