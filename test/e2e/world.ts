@@ -286,7 +286,15 @@ export async function rightClickMenu(m: Machine, target: Locator, entry: string)
   await target.click({ button: 'right' });
   const item = m.page.locator('.monaco-menu .action-item .action-label', { hasText: new RegExp(`^${escapeRe(entry)}$`) }).first();
   await item.waitFor({ state: 'visible', timeout: 10000 });
-  await item.click();
+  // The menu ignores a click that comes right after it opened (the mouse-up of
+  // the opening right-click); hover first, and click again if it stayed open.
+  for (let i = 0; i < 3; i++) {
+    await item.hover();
+    await m.page.waitForTimeout(250);
+    await item.click();
+    if (await item.waitFor({ state: 'hidden', timeout: 2000 }).then(() => true, () => false)) return;
+  }
+  throw new Error(`the context menu entry "${entry}" did not respond`);
 }
 
 /** The modal dialog, once visible. */
