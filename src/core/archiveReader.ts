@@ -399,6 +399,7 @@ export async function extractEntries(
       throw integrity('The backup archive changed since it was checked.', MANIFEST_NAME, 'manifest');
     }
     const meta = new Map(manifest.files.map((f) => [f.path, f]));
+    const umask = currentUmask();
     const wanted = a.entries.map((e) => ({ e, dest: select(e.name) })).filter((x): x is { e: ArchiveEntry; dest: string } => x.dest !== undefined);
     const dests = new Map(wanted.map((w) => [w.e, w.dest]));
     const bytesTotal = wanted.reduce((s, w) => s + w.e.size, 0);
@@ -410,7 +411,9 @@ export async function extractEntries(
       wanted.map((w) => w.e),
       async (e) => {
         const dest = dests.get(e)!;
-        const out = await fs.promises.open(dest, 'wx', 0o600);
+        const f = meta.get(e.name);
+        const mode = o.setMeta && f ? f.mode & 0o777 : 0o600;
+        const out = await fs.promises.open(dest, 'wx', mode);
         try {
           await a.read(
             e,
@@ -421,9 +424,9 @@ export async function extractEntries(
             },
             o.signal,
           );
-          const f = meta.get(e.name);
           if (o.setMeta && f) {
-            await out.chmod(f.mode & 0o777);
+            // The umask may have taken bits away at creation; one call less per file when it did not.
+            if ((mode & ~umask) !== mode) await out.chmod(mode);
             const t = new Date(f.mtime);
             await out.utimes(t, t);
           }
@@ -437,6 +440,17 @@ export async function extractEntries(
     );
   } finally {
     await a.close();
+  }
+}
+
+function currentUmask(): number {
+  // Reading the umask means setting it; put it straight back. Assume the strictest where unavailable (worker threads).
+  try {
+    const m = process.umask(0o022);
+    process.umask(m);
+    return m;
+  } catch {
+    return 0o777;
   }
 }
 

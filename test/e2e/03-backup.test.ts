@@ -8,6 +8,8 @@ import {
   openPalette,
   openS3BackupView,
   paletteTitles,
+  progressDone,
+  runFromPalette,
   ROOT_PATH,
   shot,
   step,
@@ -22,6 +24,8 @@ describe('Step 3: back up the workspace from the command palette', () => {
     'backs up, reports success, and lists one backup for this machine',
     step('03-backup', async () => {
       const a = await machine('A');
+      // The settings page did its job; the editor area goes back to the workspace.
+      await runFromPalette(a, 'close all editors', 'View: Close All Editors');
       const row = await openPalette(a, 'backup', 'S3 Backup: Back Up Workspace');
       const titles = await paletteTitles(a);
       for (const t of ['S3 Backup: Back Up Workspace', 'S3 Backup: Restore Backup...']) {
@@ -40,6 +44,7 @@ describe('Step 3: back up the workspace from the command palette', () => {
       await machineRow.waitFor({ state: 'visible', timeout: 30000 });
       await until('one backup row', async () => (await backupRows(a).count()) === 1);
       assert.match(await backupRows(a).first().innerText(), /workspace/);
+      await progressDone(a);
       await shot(a, '03b-backup-done');
 
       const objects = await (await bucket()).listObjects();

@@ -11,6 +11,7 @@ import {
   fillSettings,
   machine,
   openS3BackupView,
+  progressDone,
   rightClickMenu,
   settingsFrame,
   settingsStatus,
@@ -49,6 +50,7 @@ describe('Step 4: restore on computer B', () => {
       await clickDialog(b, 'Restore');
 
       await toast(b, new RegExp(`Restored ${n} files`));
+      await progressDone(b);
       await shot(b, '04c-b-restored');
 
       const a = await machine('A');

@@ -6,9 +6,11 @@ import {
   backupRows,
   clearNotifications,
   clickDialog,
+  clickToastButton,
   dialog,
   machine,
   openS3BackupView,
+  progressDone,
   readText,
   rightClickMenu,
   shot,
@@ -38,13 +40,14 @@ describe('Step 5: restore over a change, then undo', () => {
       await shot(a, '05a-restore-over-change');
       await clickDialog(a, 'Restore');
 
-      const restored = await toast(a, /Restored 1 files?/);
+      await toast(a, /Restored 1 files?/);
+      await progressDone(a);
       assert.strictEqual(readText(file), original, 'the restore put the backed-up version back');
       await shot(a, '05b-restored-with-undo');
-      await restored.getByRole('button', { name: 'Undo', exact: true }).click();
+      await clickToastButton(a, /Restored 1 files?/, 'Undo');
 
-      await toast(a, /restore was undone/);
-      await until('the change to be back', async () => readText(file) === changed);
+      await until('the change to be back', async () => readText(file) === changed, 60000);
+      await toast(a, /restore was undone/, 30000);
       await shot(a, '05c-undone');
     }),
   );

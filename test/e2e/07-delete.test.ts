@@ -7,6 +7,7 @@ import {
   dialog,
   machine,
   openS3BackupView,
+  progressDone,
   rightClickMenu,
   shot,
   step,
@@ -35,6 +36,7 @@ describe('Step 7: delete the backup', () => {
       await until('the backup to leave the tree', async () => (await backupRows(a).count()) === before - 1);
       assert.strictEqual(await backupRows(a, /· workspace ·/).count(), 0, 'no workspace backup left in the tree');
       await until('the backup to leave the bucket', async () => !(await b.listObjects()).some((o) => o.key === key));
+      await progressDone(a);
       await shot(a, '07b-deleted');
     }),
   );

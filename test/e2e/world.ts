@@ -143,7 +143,7 @@ export async function machine(name: 'A' | 'B', files: Record<string, string | Bu
   await installExtension(await vsix(), extensionsDir);
   const server = await startCodeServer({ userDataDir, extensionsDir, folder });
   state.browser ??= await launchBrowser();
-  const page = await openWorkbench(state.browser, server.url, { folder, viewport: { width: 1280, height: 800 } });
+  const page = await openWorkbench(state.browser, server.url, { folder, viewport: { width: 1440, height: 900 } });
   const m: Machine = { name, base, userDataDir, extensionsDir, folder, server, page };
   state.machines[name] = m;
   log(`computer ${name}: code-server ${server.url} ready in ${((Date.now() - t) / 1000).toFixed(1)} s`);
@@ -316,6 +316,21 @@ export async function toast(m: Machine, text: string | RegExp, timeoutMs = 12000
   const t = m.page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
   await t.waitFor({ state: 'visible', timeout: timeoutMs });
   return t;
+}
+
+/** Waits until no progress notification is left (their toasts move the others while they leave). */
+export async function progressDone(m: Machine, timeoutMs = 120000): Promise<void> {
+  const busy = m.page.locator('.notifications-toasts .notification-toast', { has: m.page.locator('.monaco-progress-container.active') });
+  await until('the progress notifications to end', async () => (await busy.count()) === 0, timeoutMs);
+  await m.page.waitForTimeout(500); // the toasts' slide-out animation
+}
+
+/** Clicks a button of the toast matching `text`, once the toasts have settled. */
+export async function clickToastButton(m: Machine, text: string | RegExp, button: string): Promise<void> {
+  await progressDone(m);
+  const t = await toast(m, text);
+  await t.hover();
+  await t.getByRole('button', { name: button, exact: true }).click();
 }
 
 /** Dismisses every notification, so a later wait cannot match an old one. */
