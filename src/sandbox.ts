@@ -1,6 +1,5 @@
 import { promises as fs } from 'fs';
 import * as net from 'net';
-import { readConfig } from './config';
 import type { Logger } from './core/log';
 import type { SecretStore } from './secrets';
 
@@ -36,14 +35,15 @@ export function isLoopbackEndpoint(endpoint: string): boolean {
  * never logged. Resolves to whether keys were imported; never rejects.
  */
 export async function importSandboxCredentials(
-  secrets: SecretStore,
+  secrets: Pick<SecretStore, 'get' | 'store'>,
   log: Logger,
-  env: NodeJS.ProcessEnv = process.env,
+  o: { env?: NodeJS.ProcessEnv; endpoint?: () => string } = {},
 ): Promise<boolean> {
-  const file = env[SANDBOX_CREDENTIALS_ENV];
+  const file = (o.env ?? process.env)[SANDBOX_CREDENTIALS_ENV];
   if (!file) return false;
   try {
-    const { endpoint } = readConfig();
+    // Loaded only here: real users never get past the check above, and tests run this in plain Node.
+    const endpoint = o.endpoint ? o.endpoint() : (require('./config') as typeof import('./config')).readConfig().endpoint;
     if (!isLoopbackEndpoint(endpoint)) {
       log.warn(`${SANDBOX_CREDENTIALS_ENV} is set but the endpoint is not a loopback address; the sandbox keys were not imported`);
       return false;
@@ -59,9 +59,9 @@ export async function importSandboxCredentials(
       log.warn(`the sandbox credentials file named by ${SANDBOX_CREDENTIALS_ENV} is not valid JSON`);
       return false;
     }
-    const o = (parsed && typeof parsed === 'object' ? parsed : {}) as Record<string, unknown>;
-    const accessKeyId = typeof o.accessKeyId === 'string' ? o.accessKeyId.trim() : '';
-    const secretAccessKey = typeof o.secretAccessKey === 'string' ? o.secretAccessKey.trim() : '';
+    const rec = (parsed && typeof parsed === 'object' ? parsed : {}) as Record<string, unknown>;
+    const accessKeyId = typeof rec.accessKeyId === 'string' ? rec.accessKeyId.trim() : '';
+    const secretAccessKey = typeof rec.secretAccessKey === 'string' ? rec.secretAccessKey.trim() : '';
     if (!accessKeyId || !secretAccessKey) {
       log.warn(`the sandbox credentials file named by ${SANDBOX_CREDENTIALS_ENV} lacks accessKeyId or secretAccessKey`);
       return false;

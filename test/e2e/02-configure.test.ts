@@ -35,12 +35,16 @@ describe('Step 2: configure the storage in the settings page', () => {
       await clickSettingsButton(frame, 'Test Connection');
       await settingsStatus(frame, /Connection works/);
       assert.strictEqual(await frame.locator('#steps-list .step.ok').count(), 4, 'all four connection steps passed');
+      await frame.locator('#steps').scrollIntoViewIfNeeded();
       await shot(a, '02b-connection-works');
 
       await clickSettingsButton(frame, 'Save');
       await settingsStatus(frame, /Settings saved/);
       await frame.locator('#secret-stored').waitFor({ state: 'visible', timeout: 10000 });
       await shot(a, '02c-saved');
+      await frame.locator('h1').scrollIntoViewIfNeeded();
+      await a.page.waitForTimeout(300); // the tree's "Loading backups…" settles into its welcome
+      await shot(a, '02d-settings-page');
 
       // What Save wrote: the non-secret values in settings.json; neither key.
       const settings = fs.readFileSync(path.join(a.userDataDir, 'User', 'settings.json'), 'utf8');

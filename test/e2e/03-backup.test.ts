@@ -5,6 +5,7 @@ import {
   backupRows,
   bucket,
   machine,
+  openFile,
   openPalette,
   openS3BackupView,
   paletteTitles,
@@ -26,6 +27,7 @@ describe('Step 3: back up the workspace from the command palette', () => {
       const a = await machine('A');
       // The settings page did its job; the editor area goes back to the workspace.
       await runFromPalette(a, 'close all editors', 'View: Close All Editors');
+      await openFile(a, 'src/index.js');
       const row = await openPalette(a, 'backup', 'S3 Backup: Back Up Workspace');
       const titles = await paletteTitles(a);
       for (const t of ['S3 Backup: Back Up Workspace', 'S3 Backup: Restore Backup...']) {

@@ -10,9 +10,11 @@ import {
   dialog,
   fillSettings,
   machine,
+  openFile,
   openS3BackupView,
   progressDone,
   rightClickMenu,
+  runFromPalette,
   settingsFrame,
   settingsStatus,
   shot,
@@ -34,6 +36,7 @@ describe('Step 4: restore on computer B', () => {
       await fillSettings(frame, await connectionValues());
       await clickSettingsButton(frame, 'Save');
       await settingsStatus(frame, /Settings saved/);
+      await runFromPalette(b, 'close all editors', 'View: Close All Editors');
 
       await openS3BackupView(b);
       const row = backupRows(b, /workspace/).first();
@@ -46,11 +49,16 @@ describe('Step 4: restore on computer B', () => {
       const n = Object.keys(WORKSPACE_FILES).length;
       assert.match(plan, new RegExp(`\\b${n} new, 0 overwritten, 0 unchanged\\b`), `the plan shows what will happen: ${plan}`);
       assert.ok(plan.includes(b.folder), `the plan names the target folder: ${plan}`);
+      await progressDone(b);
       await shot(b, '04b-b-restore-plan');
       await clickDialog(b, 'Restore');
 
       await toast(b, new RegExp(`Restored ${n} files`));
       await progressDone(b);
+      // What B's owner sees: the files in the Explorer, one of them open.
+      await b.page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first().click();
+      await b.page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'notes.md' }).waitFor({ state: 'visible', timeout: 30000 });
+      await openFile(b, 'src/index.js');
       await shot(b, '04c-b-restored');
 
       const a = await machine('A');

@@ -9,6 +9,7 @@ import {
   clickToastButton,
   dialog,
   machine,
+  openFile,
   openS3BackupView,
   progressDone,
   readText,
@@ -31,12 +32,14 @@ describe('Step 5: restore over a change, then undo', () => {
       fs.writeFileSync(file, changed);
 
       await clearNotifications(a);
+      await openFile(a, 'notes.md');
       await openS3BackupView(a);
       await rightClickMenu(a, backupRows(a, /workspace/).first(), 'Restore Backup...');
       const box = await dialog(a, 120000);
       const plan = await box.innerText();
       const n = Object.keys(WORKSPACE_FILES).length;
       assert.match(plan, new RegExp(`\\b0 new, 1 overwritten, ${n - 1} unchanged\\b`), `the plan shows the overwrite: ${plan}`);
+      await progressDone(a);
       await shot(a, '05a-restore-over-change');
       await clickDialog(a, 'Restore');
 

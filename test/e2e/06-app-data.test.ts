@@ -6,9 +6,11 @@ import {
   assert,
   clickDialog,
   clearNotifications,
+  clickQuickPickRow,
   dialog,
   machine,
   openS3BackupView,
+  parkMouse,
   progressDone,
   runFromPalette,
   shot,
@@ -48,20 +50,26 @@ describe('Step 6: app data from A arrives on B', () => {
       await progressDone(a);
       await shot(a, '06a-app-data-backed-up');
 
-      // On B: pick the app data backup, keep every category, merge settings, add keybindings, confirm.
+      // On B: refresh the tree (the backup was made elsewhere), pick the app data backup,
+      // keep every category, merge settings, add keybindings, confirm.
       await clearNotifications(b);
+      await openS3BackupView(b);
+      await b.page.locator('.sidebar .title-actions .action-label[aria-label="Refresh"]').click();
+      await b.page.locator('.sidebar .monaco-list-row[aria-level="2"]', { hasText: /· app data ·/ }).waitFor({ state: 'visible', timeout: 60000 });
       await runFromPalette(b, 'restore app data', 'S3 Backup: Restore App Data...');
       const widget = b.page.locator('.quick-input-widget');
       const pickRow = widget.locator('.quick-input-list .monaco-list-row', { hasText: /· app data ·/ }).first();
       await pickRow.waitFor({ state: 'visible', timeout: 60000 });
-      await pickRow.click();
+      await clickQuickPickRow(b, pickRow);
 
       const title = widget.locator('.quick-input-title');
       await until('the category pick', async () => /Restore App Data from/.test(await title.innerText().catch(() => '')), 120000);
       const categories = await widget.locator('.quick-input-list .monaco-list-row').allInnerTexts();
       const joined = categories.join(' | ');
       assert.ok(/Settings/.test(joined) && /Keybindings/.test(joined), `the categories offered: ${joined}`);
+      await progressDone(b);
       await shot(b, '06b-b-app-data-categories');
+      await parkMouse(b);
       await widget.locator('.quick-input-action .monaco-button', { hasText: 'OK' }).click();
 
       // One mode question per category that has modes; the gentle choice each time.
@@ -74,7 +82,8 @@ describe('Step 6: app data from A arrives on B', () => {
         );
         if (which === 'dialog') break;
         const answer = /Settings/.test(which) ? 'Merge' : 'Add';
-        await widget.locator('.quick-input-list .monaco-list-row', { hasText: new RegExp(`^\\s*${answer}\\b`) }).first().click();
+        const label = b.page.locator('.label-name', { hasText: new RegExp(`^${answer}$`) });
+        await clickQuickPickRow(b, widget.locator('.quick-input-list .monaco-list-row').filter({ has: label }).first());
         await widget.filter({ hasText: which }).waitFor({ state: 'hidden', timeout: 10000 }).catch(() => undefined);
       }
       const box = await dialog(b);

@@ -166,7 +166,35 @@ export async function openS3BackupView(m: Machine): Promise<Locator> {
   const pane = m.page.locator('.sidebar');
   // A lone view's header is hidden (its title joins the container's), but it is there.
   await pane.locator('.pane-header[aria-label^="Backups"]').first().waitFor({ state: 'attached', timeout: 30000 });
+  if (!widened.has(m)) {
+    widened.add(m);
+    await widenSideBar(m, 420);
+  }
   return pane;
+}
+
+const widened = new WeakSet<Machine>();
+
+/** Drags the side bar's edge so a backup's date, size, kind and age fit on one row, as a person would. */
+async function widenSideBar(m: Machine, width: number): Promise<void> {
+  const box = await m.page.locator('.part.sidebar').boundingBox();
+  if (!box || box.width >= width) return;
+  const x = box.x + box.width - 1;
+  const y = box.y + box.height / 2;
+  await m.page.mouse.move(x, y);
+  await m.page.mouse.down();
+  await m.page.mouse.move(box.x + width, y, { steps: 8 });
+  await m.page.mouse.up();
+}
+
+/** Opens a workspace file with Go to File (the palette's file search). */
+export async function openFile(m: Machine, relPath: string): Promise<void> {
+  await runFromPalette(m, 'go to file', 'Go to File...');
+  const widget = m.page.locator('.quick-input-widget');
+  await widget.locator('input.input').fill(relPath);
+  await widget.locator('.quick-input-list .monaco-list-row', { hasText: path.posix.basename(relPath) }).first().waitFor({ state: 'visible', timeout: 15000 });
+  await widget.locator('input.input').press('Enter');
+  await m.page.locator('.editor-group-container .tab.active', { hasText: path.posix.basename(relPath) }).waitFor({ state: 'visible', timeout: 15000 });
 }
 
 /** Rows of backups in the tree (level 2: under their machine). */
@@ -243,12 +271,29 @@ export async function clickSettingsButton(frame: Frame, name: string): Promise<v
   await frame.getByRole('button', { name, exact: true }).click();
 }
 
+/**
+ * Moves the mouse to a quiet spot: a hover left over from an earlier click (a
+ * tree tooltip, a button's title) would lie over the quick pick and eat clicks.
+ */
+export async function parkMouse(m: Machine): Promise<void> {
+  const size = m.page.viewportSize() ?? { width: 1440, height: 900 };
+  await m.page.mouse.move(size.width - 8, Math.round(size.height / 2));
+  await m.page.locator('.monaco-hover, .context-view .hover-contents').first().waitFor({ state: 'hidden', timeout: 3000 }).catch(() => undefined);
+}
+
+/** Clicks a quick-pick row (after parking the mouse). */
+export async function clickQuickPickRow(m: Machine, row: Locator): Promise<void> {
+  await parkMouse(m);
+  await row.click();
+}
+
 /** F1, types `query`, waits for the row titled `title` and returns the open palette (not yet picked). */
 export async function openPalette(m: Machine, query: string, title: string, timeoutMs = 30000): Promise<Locator> {
   const page = m.page;
   const widget = page.locator('.quick-input-widget');
   const row = widget.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   const deadline = Date.now() + timeoutMs;
+  await parkMouse(m);
   for (;;) {
     if (!(await widget.isVisible())) {
       await page.locator('.monaco-workbench').focus().catch(() => undefined);
