@@ -35,7 +35,8 @@ export interface RestoreResult {
 
 const STAGING_PREFIX = '.s3-backup-staging-';
 const SNAPSHOT_FILE = 'snapshot.json';
-const PARALLEL = 4;
+// Thread-pool calls in flight: more than libuv's 4 threads keeps them all busy between round trips.
+const PARALLEL = 8;
 
 interface Root {
   prefix: string;
@@ -363,13 +364,16 @@ export async function applyRestore(
     throwIfAborted(o.signal);
 
     // Things may have moved since the plan: check containment and conflicts again.
+    // The lstat taken here also decides what goes into the safety snapshot.
     const containment = new ContainmentCheck();
+    const current = new Map<RestoreItem, fs.Stats>();
     await mapLimit(work, async (it) => {
       await containment.check(rootFor(roots, it.archivePath)!.root.dir, it.targetPath, it.archivePath);
       const st = await lstatOrUndefined(it.targetPath).catch((e: NodeJS.ErrnoException) => {
         throw e.code === 'ENOTDIR' ? conflict(it.archivePath, path.dirname(it.targetPath), 'A file') : e;
       });
       if (st?.isDirectory()) throw conflict(it.archivePath, it.targetPath, 'A folder');
+      if (st) current.set(it, st);
     });
     throwIfAborted(o.signal);
 
@@ -389,21 +393,25 @@ export async function applyRestore(
     };
     try {
       await fs.promises.mkdir(path.join(snapshotDir, 'files'), { recursive: true });
-      let n = 0;
-      for (const it of work) {
-        const st = await lstatOrUndefined(it.targetPath);
-        const sha = byPath.get(it.archivePath)!.sha256;
-        if (!st) continue;
-        if (st.isSymbolicLink()) {
-          doc.overwritten.push({ targetPath: it.targetPath, restoredSha256: sha, kind: 'symlink', link: await fs.promises.readlink(it.targetPath) });
-        } else if (st.isFile()) {
-          const stored = `files/${n++}`;
-          await fs.promises.copyFile(it.targetPath, path.join(snapshotDir, stored), fs.constants.COPYFILE_FICLONE);
-          doc.overwritten.push({ targetPath: it.targetPath, restoredSha256: sha, kind: 'file', stored, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs });
-        } else {
-          doc.overwritten.push({ targetPath: it.targetPath, restoredSha256: sha, kind: 'other' });
-        }
-      }
+      const saved: (SnapshotOverwritten | undefined)[] = new Array(work.length);
+      await mapLimit(
+        work.map((it, i) => ({ it, i })),
+        async ({ it, i }) => {
+          const st = current.get(it);
+          const sha = byPath.get(it.archivePath)!.sha256;
+          if (!st) return;
+          if (st.isSymbolicLink()) {
+            saved[i] = { targetPath: it.targetPath, restoredSha256: sha, kind: 'symlink', link: await fs.promises.readlink(it.targetPath) };
+          } else if (st.isFile()) {
+            const stored = `files/${i}`;
+            await fs.promises.copyFile(it.targetPath, path.join(snapshotDir, stored), fs.constants.COPYFILE_FICLONE);
+            saved[i] = { targetPath: it.targetPath, restoredSha256: sha, kind: 'file', stored, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs };
+          } else {
+            saved[i] = { targetPath: it.targetPath, restoredSha256: sha, kind: 'other' };
+          }
+        },
+      );
+      doc.overwritten = saved.filter((x): x is SnapshotOverwritten => x !== undefined);
       await writeJsonAtomic(path.join(snapshotDir, SNAPSHOT_FILE), doc);
     } catch (e) {
       await fs.promises.rm(snapshotDir, { recursive: true, force: true }).catch(() => undefined);
@@ -497,7 +505,8 @@ export async function undoRestore(snapshotDir: string): Promise<{ restored: numb
         await fs.promises.mkdir(path.dirname(w.targetPath), { recursive: true });
         await fs.promises.copyFile(src, tmp, fs.constants.COPYFILE_FICLONE);
         if (w.mode !== undefined) await fs.promises.chmod(tmp, w.mode);
-        if (w.mtimeMs !== undefined) await fs.promises.utimes(tmp, new Date(w.mtimeMs), new Date(w.mtimeMs));
+        // Seconds as a number keep the sub-millisecond part that a Date would drop.
+        if (w.mtimeMs !== undefined) await fs.promises.utimes(tmp, w.mtimeMs / 1000, w.mtimeMs / 1000);
         await fs.promises.rename(tmp, w.targetPath);
         restored++;
       } else if (w.kind === 'symlink' && w.link !== undefined) {

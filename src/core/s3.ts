@@ -303,7 +303,8 @@ export class S3Store {
     const unlink = onAbort(signal, () => abort.abort(signal?.reason));
     const inflight = new Set<Promise<unknown>>();
     const fallback = new SinglePutFallback(this, key, this.partSize, this.options.tmpDir);
-    let createAborted = false;
+    // Upload ids this upload created: aborted by id on failure, whatever a listing shows.
+    const created: string[] = [];
     let firstError: unknown;
     const track = <T>(p: Promise<T>): Promise<T> => {
       inflight.add(p);
@@ -320,18 +321,25 @@ export class S3Store {
     const proxy = Object.create(client) as Client;
     proxy.send = ((command: { input: Record<string, unknown> }) => {
       const isAbortCmd = command instanceof s3.AbortMultipartUploadCommand;
+      const isCreate = command instanceof s3.CreateMultipartUploadCommand;
       if (fallback.active && !(command instanceof s3.PutObjectCommand)) return track(fallback.handle(command, s3, abort.signal));
       const run = async (): Promise<unknown> => {
         if (command instanceof s3.CompleteMultipartUploadCommand && (await this.head(key, { signal: abort.signal }))) {
           throw Object.assign(new Error('exists'), { name: 'PreconditionFailed', Code: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
         }
         try {
+          // CreateMultipartUpload is never cut off: a request cut mid-way may still
+          // create an upload on the server that no listing shows yet; letting it
+          // finish gives its id, so the cleanup can abort it for sure.
           // eslint-disable-next-line @typescript-eslint/no-explicit-any
-          return await client.send(command as any, { abortSignal: isAbortCmd ? undefined : abort.signal });
+          const out = await client.send(command as any, { abortSignal: isAbortCmd || isCreate ? undefined : abort.signal });
+          const uploadId = isCreate ? (out as { UploadId?: string }).UploadId : undefined;
+          if (uploadId) created.push(uploadId);
+          if (isCreate && abort.signal.aborted) throw new CancelledError(abort.signal.reason);
+          return out;
         } catch (e) {
-          if (command instanceof s3.CreateMultipartUploadCommand) {
-            if (abort.signal.aborted) createAborted = true;
-            else if (isMultipartRefusal(e)) {
+          if (isCreate) {
+            if (isMultipartRefusal(e) && !abort.signal.aborted) {
               this.log.info(`the server refused multipart upload (${(e as Error).name}); sending ${key} in one request`);
               return fallback.handle(command, s3, abort.signal);
             }
@@ -375,7 +383,7 @@ export class S3Store {
       body.destroy();
       await this.settle(upload, inflight);
       await fallback.dispose();
-      if (!fallback.active) await this.removePendingUploads(key, createAborted);
+      if (!fallback.active) await this.removePendingUploads(key, created);
       if (signal?.aborted) throw new CancelledError(signal.reason);
       throw this.fail(firstError ?? e, key);
     } finally {
@@ -406,24 +414,28 @@ export class S3Store {
   }
 
   /**
-   * Aborts every multipart upload still pending for `key`. When a
-   * CreateMultipartUpload was cut off, the server may still be creating it:
-   * look once more after a moment.
+   * Aborts the multipart uploads this upload created (by id), then every other
+   * one a listing still shows for `key`.
    */
-  private async removePendingUploads(key: string, createWasCut: boolean): Promise<void> {
+  private async removePendingUploads(key: string, created: string[]): Promise<void> {
     const { s3 } = sdk();
-    for (let round = 0; round < (createWasCut ? 2 : 1); round++) {
-      if (round > 0) await new Promise((r) => setTimeout(r, 1000));
+    const abortOne = async (uploadId: string): Promise<void> => {
+      this.log.debug(`aborting pending multipart upload of ${key}`);
       try {
-        const out = await this.client.send(new s3.ListMultipartUploadsCommand({ Bucket: this.profile.bucket, Prefix: key }));
-        for (const u of out.Uploads ?? []) {
-          if (u.Key !== key || !u.UploadId) continue;
-          this.log.debug(`aborting pending multipart upload of ${key}`);
-          await this.client.send(new s3.AbortMultipartUploadCommand({ Bucket: this.profile.bucket, Key: key, UploadId: u.UploadId }));
-        }
+        await this.client.send(new s3.AbortMultipartUploadCommand({ Bucket: this.profile.bucket, Key: key, UploadId: uploadId }));
       } catch (e) {
-        this.log.warn(`could not check for pending multipart uploads of ${key}: ${this.fail(e, key).message}`);
+        const err = this.fail(e, key);
+        if (err.code !== 'NotFound') this.log.warn(`could not abort the multipart upload of ${key}: ${err.message}`);
       }
+    };
+    for (const id of created) await abortOne(id);
+    try {
+      const out = await this.client.send(new s3.ListMultipartUploadsCommand({ Bucket: this.profile.bucket, Prefix: key }));
+      for (const u of out.Uploads ?? []) {
+        if (u.Key === key && u.UploadId && !created.includes(u.UploadId)) await abortOne(u.UploadId);
+      }
+    } catch (e) {
+      this.log.warn(`could not check for pending multipart uploads of ${key}: ${this.fail(e, key).message}`);
     }
   }
 
