@@ -51,6 +51,10 @@ Other options:
   -h, --help                show this help
   -V, --version             show the version
 
+Environment:
+  S3_BACKUP_HOSTNAME        machine name in new backups' keys (default: the host name)
+  S3_BACKUP_DEBUG=1         log the engine's steps to stderr
+
 Exit status: 0 success, 1 failure (one sentence on stderr), 2 bad usage.
 `;
 
@@ -167,6 +171,7 @@ async function run(argv: string[], ctx: Ctx, signal: AbortSignal): Promise<numbe
   const profile = loadProfile(values, ctx);
   const engine = new BackupEngine(profile, {
     logger: stderrLogger(ctx),
+    hostname: ctx.io.env.S3_BACKUP_HOSTNAME?.trim() || undefined,
     snapshotRoot: path.join(os.homedir(), '.s3-backup', 'snapshots'),
   });
   try {

@@ -30,8 +30,11 @@ export class EngineHost implements vscode.Disposable {
   private readonly subs: vscode.Disposable[] = [];
   private cached: { id: string; engine: BackupEngine } | undefined;
   private engineModule: EngineModule | undefined;
-  /** The host name backups of this machine carry in their keys. */
-  readonly hostname = os.hostname();
+  /**
+   * The host name backups of this machine carry in their keys. S3_BACKUP_HOSTNAME
+   * overrides it, for machines that share a host name and for tests that play two machines.
+   */
+  readonly hostname = process.env.S3_BACKUP_HOSTNAME?.trim() || os.hostname();
   readonly snapshotRoot: string;
   readonly tmpDir: string;
 

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { formatBytes, formatCount } from '../backups/format';
+import { backedUpMessage } from '../commands/backUpWorkspace';
 import { withEngineProgress } from '../commands/progress';
 import { readConfig } from '../config';
 import type { BackupResult } from '../core/engine';
@@ -67,7 +67,7 @@ async function finished(s: Services, result: BackupResult): Promise<BackupResult
   s.tree.noteFiles(result.key, result.files);
   await s.tree.refresh();
   const reveal = vscode.l10n.t('Reveal in Tree');
-  void s.prompts.showInformationMessage(vscode.l10n.t('Backed up {0} files ({1}).', formatCount(result.files), formatBytes(result.size)), {}, reveal).then(async (choice) => {
+  void s.prompts.showInformationMessage(backedUpMessage(result), {}, reveal).then(async (choice) => {
     if (choice !== reveal) return;
     const node = s.tree.findBackupNode(result.key);
     if (node) await s.treeView.reveal(node, { select: true, focus: true, expand: true });

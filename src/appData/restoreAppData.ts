@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { formatCount, formatDateTime } from '../backups/format';
+import { formatCount, formatDateTime, formatUndone } from '../backups/format';
 import { backupFromArgs } from '../commands/pickBackup';
 import { withEngineProgress } from '../commands/progress';
 import { runGuarded } from '../commands/registerCommand';
@@ -46,7 +46,10 @@ export async function chooseRestoreParts(s: Services, manifest: Manifest): Promi
 
 /** The "Restore App Data" command: a backup with app data, then `restoreAppDataFetched`. */
 export async function restoreAppData(s: Services, arg?: unknown, o?: AppDataTestOptions): Promise<AppDataRestoreOutcome | undefined> {
-  const ref = await backupFromArgs(s, arg, vscode.l10n.t('Choose a backup with app data to restore'));
+  const ref = await backupFromArgs(s, arg, vscode.l10n.t('Choose a backup with app data to restore'), {
+    kinds: ['appdata', 'full'],
+    noneMessage: vscode.l10n.t('There are no backups with app data in the bucket yet. Make one with "Back Up App Data" or "Back Up Everything".'),
+  });
   if (!ref) return undefined;
   if (ref.kind === 'workspace') {
     void s.prompts.showInformationMessage(vscode.l10n.t('This backup holds no app data to restore.'), {});
@@ -175,11 +178,16 @@ function categoryLabel(c: AppDataCategory): string {
 
 function categoryPreview(c: AppDataCategory, plan: AppDataPlan, content: AppDataContent, missing: ExtensionEntry[]): string {
   if (c === 'extensions') {
+    const total = content.extensions.length;
+    if (total === 1) return missing.length === 0 ? vscode.l10n.t('1 extension, installed here') : vscode.l10n.t('1 extension, missing here');
     return missing.length === 0
-      ? vscode.l10n.t('{0} extensions, all installed here', formatCount(content.extensions.length))
-      : vscode.l10n.t('{0} extensions, {1} missing here', formatCount(content.extensions.length), formatCount(missing.length));
+      ? vscode.l10n.t('{0} extensions, all installed here', formatCount(total))
+      : vscode.l10n.t('{0} extensions, {1} missing here', formatCount(total), formatCount(missing.length));
   }
-  if (c === 'profiles') return content.profiles.map((p) => p.name).join(', ') || vscode.l10n.t('{0} files', formatCount(plan.changes.filter((x) => x.category === c).length));
+  if (c === 'profiles') {
+    const files = plan.changes.filter((x) => x.category === c).length;
+    return content.profiles.map((p) => p.name).join(', ') || (files === 1 ? vscode.l10n.t('1 file') : vscode.l10n.t('{0} files', formatCount(files)));
+  }
   const changes = plan.changes.filter((x) => x.category === c);
   if (c === 'settings') {
     const sm = changes[0]?.settings;
@@ -187,7 +195,11 @@ function categoryPreview(c: AppDataCategory, plan: AppDataPlan, content: AppData
     return vscode.l10n.t('{0} new, {1} changed, {2} only here', formatCount(sm.added), formatCount(sm.changed), formatCount(sm.localOnly));
   }
   const changed = changes.filter((x) => x.action !== 'unchanged').length;
-  return changed === 0 ? vscode.l10n.t('same as here') : vscode.l10n.t('{0} of {1} files differ', formatCount(changed), formatCount(changes.length));
+  if (changed === 0) return vscode.l10n.t('same as here');
+  if (changes.length === 1) return vscode.l10n.t('differs from here');
+  return changed === 1
+    ? vscode.l10n.t('1 of {0} files differs', formatCount(changes.length))
+    : vscode.l10n.t('{0} of {1} files differ', formatCount(changed), formatCount(changes.length));
 }
 
 /** Asks before writing; "Show Changes" lists the files. */
@@ -200,7 +212,7 @@ async function confirmPlan(s: Services, plan: AppDataPlan, ref: BackupRef): Prom
       vscode.l10n.t('Restore the app data from {0} ({1}) into {2}?', formatDateTime(ref.time), ref.host, plan.userDir),
       {
         modal: true,
-        detail: vscode.l10n.t('{0} new files, {1} changed, {2} unchanged. Changed files are saved first, so the restore can be undone.', formatCount(c.create), formatCount(c.overwrite), formatCount(c.unchanged)),
+        detail: vscode.l10n.t('Files: {0} new, {1} changed, {2} unchanged. Changed files are saved first, so the restore can be undone.', formatCount(c.create), formatCount(c.overwrite), formatCount(c.unchanged)),
       },
       restore,
       show,
@@ -260,12 +272,7 @@ async function offerExtensions(s: Services, missing: ExtensionEntry[]): Promise<
 function finish(s: Services, result: RestoreResult, plan: AppDataPlan, installed: string[]): void {
   const undo = vscode.l10n.t('Undo');
   const reload = vscode.l10n.t('Reload Window');
-  const message =
-    result.written === 0 && installed.length === 0
-      ? vscode.l10n.t('The app data here already matches the backup.')
-      : installed.length > 0
-      ? vscode.l10n.t('Restored {0} app data files and installed {1} extensions. Reload the window to use them everywhere.', formatCount(result.written), formatCount(installed.length))
-      : vscode.l10n.t('Restored {0} app data files. Reload the window to use them everywhere.', formatCount(result.written));
+  const message = finishMessage(result.written, installed.length);
   const actions = result.snapshotDir ? [reload, undo] : [reload];
   const snapshotDir = result.snapshotDir;
   void s.prompts.showInformationMessage(message, {}, ...actions).then((choice) => {
@@ -277,7 +284,7 @@ function finish(s: Services, result: RestoreResult, plan: AppDataPlan, installed
         const r = await BackupEngine.undo(snapshotDir);
         s.log.for('appdata').info(`undo ${snapshotDir} in ${plan.userDir}: ${r.restored} restored, ${r.removed} removed`);
         void s.prompts.showInformationMessage(
-          vscode.l10n.t('The app data restore was undone: {0} files put back, {1} new files removed.', formatCount(r.restored), formatCount(r.removed)),
+          vscode.l10n.t('The app data restore was undone: {0}.', formatUndone(r.restored, r.removed)),
           {},
           reload,
         ).then((c) => {
@@ -286,4 +293,16 @@ function finish(s: Services, result: RestoreResult, plan: AppDataPlan, installed
       });
     }
   });
+}
+
+/** One sentence per thing done, each singular or plural by its own count. */
+function finishMessage(written: number, installed: number): string {
+  if (written === 0 && installed === 0) return vscode.l10n.t('The app data here already matches the backup.');
+  const parts: string[] = [];
+  if (written === 1) parts.push(vscode.l10n.t('Restored 1 app data file.'));
+  else if (written > 1) parts.push(vscode.l10n.t('Restored {0} app data files.', formatCount(written)));
+  if (installed === 1) parts.push(vscode.l10n.t('Installed 1 extension.'));
+  else if (installed > 1) parts.push(vscode.l10n.t('Installed {0} extensions.', formatCount(installed)));
+  parts.push(vscode.l10n.t('Reload the window to use them everywhere.'));
+  return parts.join(' ');
 }

@@ -45,3 +45,10 @@ export function kindLabel(kind: BackupKind): string {
       return vscode.l10n.t('workspace and app data');
   }
 }
+
+/** What an Undo did, each count with its own singular or plural phrase: "2 files put back, 1 new file removed". */
+export function formatUndone(restored: number, removed: number): string {
+  const back = restored === 1 ? vscode.l10n.t('1 file put back') : vscode.l10n.t('{0} files put back', formatCount(restored));
+  const gone = removed === 1 ? vscode.l10n.t('1 new file removed') : vscode.l10n.t('{0} new files removed', formatCount(removed));
+  return vscode.l10n.t('{0}, {1}', back, gone);
+}

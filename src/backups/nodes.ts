@@ -81,7 +81,7 @@ function backupTooltip(ref: BackupRef, thisMachine: boolean, files: number | und
     [vscode.l10n.t('Key'), `\`${ref.key}\``],
     [vscode.l10n.t('Machine'), escape(thisMachine ? vscode.l10n.t('{0} (this machine)', ref.host) : ref.host)],
     [vscode.l10n.t('Kind'), escape(kindLabel(ref.kind))],
-    [vscode.l10n.t('Size'), escape(`${formatBytes(ref.size)} (${formatCount(ref.size)} bytes)`)],
+    [vscode.l10n.t('Size'), escape(vscode.l10n.t('{0} ({1} bytes)', formatBytes(ref.size), formatCount(ref.size)))],
     [vscode.l10n.t('Created'), escape(ref.time.toISOString())],
   ];
   if (files !== undefined) rows.push([vscode.l10n.t('Files'), escape(formatCount(files))]);

@@ -41,10 +41,7 @@ export async function backUpWorkspace(s: Services): Promise<BackupResult | undef
   await s.tree.refresh();
 
   const reveal = vscode.l10n.t('Reveal in Tree');
-  const message =
-    result.skipped.length > 0
-      ? vscode.l10n.t('Backed up {0} files ({1}); {2} skipped (see the log).', formatCount(result.files), formatBytes(result.size), formatCount(result.skipped.length))
-      : vscode.l10n.t('Backed up {0} files ({1}).', formatCount(result.files), formatBytes(result.size));
+  const message = backedUpMessage(result);
   // Not awaited: the command is done; the message may sit in the notification centre.
   void s.prompts.showInformationMessage(message, {}, reveal).then(async (choice) => {
     if (choice !== reveal) return;
@@ -52,4 +49,16 @@ export async function backUpWorkspace(s: Services): Promise<BackupResult | undef
     if (node) await s.treeView.reveal(node, { select: true, focus: true, expand: true });
   });
   return result;
+}
+
+/** "Backed up 1 file (2 KB)." / "Backed up 12 files (3.4 MB); 2 skipped (see the log)." */
+export function backedUpMessage(result: Pick<BackupResult, 'files' | 'size' | 'skipped'>): string {
+  const size = formatBytes(result.size);
+  const skipped = result.skipped.length;
+  if (skipped === 0) {
+    return result.files === 1 ? vscode.l10n.t('Backed up 1 file ({0}).', size) : vscode.l10n.t('Backed up {0} files ({1}).', formatCount(result.files), size);
+  }
+  return result.files === 1
+    ? vscode.l10n.t('Backed up 1 file ({0}); {1} skipped (see the log).', size, formatCount(skipped))
+    : vscode.l10n.t('Backed up {0} files ({1}); {2} skipped (see the log).', formatCount(result.files), size, formatCount(skipped));
 }

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { formatCount } from '../backups/format';
 import type { Services } from '../services';
 import { selectedRefs } from './pickBackup';
 
@@ -9,6 +10,6 @@ export async function copyS3Uri(s: Services, arg?: unknown, selection?: unknown)
   const { bucket } = await s.engineHost.profile();
   const text = refs.map((r) => `s3://${bucket}/${r.key}`).join('\n');
   await vscode.env.clipboard.writeText(text);
-  vscode.window.setStatusBarMessage(vscode.l10n.t('Copied {0}', refs.length === 1 ? text : vscode.l10n.t('{0} S3 URIs', refs.length)), 4000);
+  vscode.window.setStatusBarMessage(vscode.l10n.t('Copied {0}', refs.length === 1 ? text : vscode.l10n.t('{0} S3 URIs', formatCount(refs.length))), 4000);
   return text;
 }

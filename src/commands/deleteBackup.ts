@@ -13,11 +13,13 @@ export async function deleteBackup(s: Services, arg?: unknown, selection?: unkno
     refs = [one];
   }
   const del = vscode.l10n.t('Delete');
-  const message =
-    refs.length === 1
-      ? vscode.l10n.t('Delete the backup from {0} ({1})?', formatDateTime(refs[0].time), refs[0].host)
-      : vscode.l10n.t('Delete {0} backups?', formatCount(refs.length));
-  const detail = vscode.l10n.t('They are removed from the bucket for good; this cannot be undone.');
+  const one = refs.length === 1 ? refs[0] : undefined;
+  const message = one
+    ? vscode.l10n.t('Delete the backup from {0} ({1})?', formatDateTime(one.time), one.host)
+    : vscode.l10n.t('Delete {0} backups?', formatCount(refs.length));
+  const detail = one
+    ? vscode.l10n.t('It is removed from the bucket for good; this cannot be undone.')
+    : vscode.l10n.t('They are removed from the bucket for good; this cannot be undone.');
   const choice = await s.prompts.showWarningMessage(message, { modal: true, detail }, del);
   if (choice !== del) return undefined;
 

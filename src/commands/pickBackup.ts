@@ -1,11 +1,18 @@
 import * as vscode from 'vscode';
 import { BackupNode, type BackupsNode } from '../backups/nodes';
 import { formatAge, formatBytes, formatDateTime, kindLabel } from '../backups/format';
-import type { BackupRef } from '../core/keys';
+import type { BackupKind, BackupRef } from '../core/keys';
 import type { Services } from '../services';
 
 export interface BackupPickItem extends vscode.QuickPickItem {
   ref?: BackupRef;
+}
+
+export interface PickBackupOptions {
+  /** Offer only backups of these kinds. */
+  kinds?: readonly BackupKind[];
+  /** Shown instead of the pick when no backup qualifies. */
+  noneMessage?: string;
 }
 
 /**
@@ -13,9 +20,9 @@ export interface BackupPickItem extends vscode.QuickPickItem {
  * command palette, one the user picks (this machine's first, newest first).
  * `undefined` when the user dismissed the pick.
  */
-export async function backupFromArgs(s: Services, arg: unknown, placeHolder: string): Promise<BackupRef | undefined> {
+export async function backupFromArgs(s: Services, arg: unknown, placeHolder: string, o?: PickBackupOptions): Promise<BackupRef | undefined> {
   if (arg instanceof BackupNode) return arg.ref;
-  return pickBackup(s, placeHolder);
+  return pickBackup(s, placeHolder, o);
 }
 
 /** The backups a multi-select command acts on: the selection when the clicked node is in it, else the clicked node. */
@@ -28,11 +35,12 @@ export function selectedRefs(arg: unknown, selection: unknown): BackupRef[] | un
   return undefined;
 }
 
-/** Asks which backup, with a separator per machine. */
-export async function pickBackup(s: Services, placeHolder: string): Promise<BackupRef | undefined> {
-  const refs = await s.tree.backups();
+/** Asks which backup, with a separator per machine; says so and returns `undefined` when none qualifies. */
+export async function pickBackup(s: Services, placeHolder: string, o?: PickBackupOptions): Promise<BackupRef | undefined> {
+  const kinds = o?.kinds;
+  const refs = (await s.tree.backups()).filter((r) => !kinds || kinds.includes(r.kind));
   if (refs.length === 0) {
-    void s.prompts.showInformationMessage(vscode.l10n.t('There are no backups in the bucket yet.'), {});
+    void s.prompts.showInformationMessage(o?.noneMessage ?? vscode.l10n.t('There are no backups in the bucket yet.'), {});
     return undefined;
   }
   const items: BackupPickItem[] = [];

@@ -52,6 +52,7 @@ export function progressMessage(p: Progress): string {
     return vscode.l10n.t('{0}: {1} of {2}, {3} of {4} files', phase, formatBytes(p.bytesDone), formatBytes(p.bytesTotal), formatCount(p.filesDone), formatCount(p.filesTotal));
   }
   if (p.bytesTotal > 0) return vscode.l10n.t('{0}: {1} of {2}', phase, formatBytes(p.bytesDone), formatBytes(p.bytesTotal));
+  if (p.filesDone === 1) return vscode.l10n.t('{0}: 1 file', phase);
   if (p.filesDone > 0) return vscode.l10n.t('{0}: {1} files', phase, formatCount(p.filesDone));
   return vscode.l10n.t('{0}…', phase);
 }

@@ -1,6 +1,6 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { formatCount, formatDateTime } from '../backups/format';
+import { formatCount, formatDateTime, formatUndone } from '../backups/format';
 import { chooseRestoreParts, restoreAppDataFetched } from '../appData';
 import type { BackupEngine, FetchedBackup } from '../core/engine';
 import type { BackupRef } from '../core/keys';
@@ -147,7 +147,10 @@ async function showPlanFiles(s: Services, plan: RestorePlan): Promise<void> {
 
 function offerUndo(s: Services, result: RestoreResult, dirs: string[]): void {
   const where = [...new Set(dirs)].join(', ');
-  const message = vscode.l10n.t('Restored {0} files into {1}.', formatCount(result.written), where);
+  const message =
+    result.written === 1
+      ? vscode.l10n.t('Restored 1 file into {0}.', where)
+      : vscode.l10n.t('Restored {0} files into {1}.', formatCount(result.written), where);
   if (!result.snapshotDir) {
     void s.prompts.showInformationMessage(message, {});
     return;
@@ -164,7 +167,7 @@ function offerUndo(s: Services, result: RestoreResult, dirs: string[]): void {
       );
       s.log.for('restore').info(`undo ${snapshotDir}: ${done.restored} restored, ${done.removed} removed`);
       void s.prompts.showInformationMessage(
-        vscode.l10n.t('The restore was undone: {0} files put back, {1} new files removed.', formatCount(done.restored), formatCount(done.removed)),
+        vscode.l10n.t('The restore was undone: {0}.', formatUndone(done.restored, done.removed)),
         {},
       );
     });

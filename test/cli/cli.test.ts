@@ -279,5 +279,18 @@ describe('s3-backup CLI (real process)', function () {
       assert.strictEqual(again.code, 1);
       assert.match(again.stderr, /^Error: .*does not exist/);
     });
+
+    it('S3_BACKUP_HOSTNAME names the machine in the key and the manifest', async () => {
+      const hostEnv = { ...env, S3_BACKUP_ROOT_PATH: 'cli/hosts', S3_BACKUP_HOSTNAME: ' Build Box_2 ' };
+      const r = await cli(['backup', src, '--json'], hostEnv);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { key: string; host: string };
+      assert.match(out.key, /^cli\/hosts\/\d{8}-\d{6}_Build-Box-2_workspace_[0-9a-z]+\.zip$/);
+      assert.strictEqual(out.host, 'Build-Box-2');
+      const v = await cli(['verify', out.key, '--json'], hostEnv);
+      assert.strictEqual(v.code, 0, v.stderr);
+      assert.strictEqual((JSON.parse(v.stdout) as { hostname: string }).hostname, 'Build Box_2');
+      await cli(['delete', out.key], hostEnv);
+    });
   });
 });

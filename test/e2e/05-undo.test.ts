@@ -43,14 +43,14 @@ describe('Step 5: restore over a change, then undo', () => {
       await shot(a, '05a-restore-over-change');
       await clickDialog(a, 'Restore');
 
-      await toast(a, /Restored 1 files?/);
+      await toast(a, /Restored 1 file into /);
       await progressDone(a);
       assert.strictEqual(readText(file), original, 'the restore put the backed-up version back');
       await shot(a, '05b-restored-with-undo');
-      await clickToastButton(a, /Restored 1 files?/, 'Undo');
+      await clickToastButton(a, /Restored 1 file into /, 'Undo');
 
       await until('the change to be back', async () => readText(file) === changed, 60000);
-      await toast(a, /restore was undone/, 30000);
+      await toast(a, /The restore was undone: 1 file put back, 0 new files removed\./, 30000);
       await shot(a, '05c-undone');
     }),
   );

@@ -29,7 +29,11 @@ describe('Step 7: delete the backup', () => {
       const before = await backupRows(a).count();
       await rightClickMenu(a, backupRows(a, /· workspace ·/).first(), 'Delete Backup');
       const box = await dialog(a);
-      assert.match(await box.innerText(), /cannot be undone/);
+      const text = await box.innerText();
+      const host = /_([A-Za-z0-9-]+)_workspace_[a-z0-9]+\.zip$/.exec(key)?.[1];
+      assert.ok(host, `no host in ${key}`);
+      assert.match(text, new RegExp(`Delete the backup from .+ \\(${host}\\)\\?`), text);
+      assert.match(text, /It is removed from the bucket for good; this cannot be undone\./, text);
       await shot(a, '07a-delete-confirm');
       await clickDialog(a, 'Delete');
 

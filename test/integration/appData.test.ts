@@ -159,6 +159,20 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
     assert.strictEqual(me.enabled, true);
   });
 
+  let workspaceOnlyKey: string | undefined;
+
+  it('"Restore App Data..." from the palette says so plainly when only workspace backups exist', async () => {
+    const engine = await api.engineHost.getEngine();
+    const folder = vscode.workspace.workspaceFolders![0];
+    workspaceOnlyKey = (await engine.backup({ kind: 'workspace', folders: [{ name: folder.name, path: folder.uri.fsPath }] })).key;
+    await nodeFor(workspaceOnlyKey);
+    const r = await vscode.commands.executeCommand('s3Backup.restoreAppData');
+    assert.strictEqual(r, undefined);
+    assert.deepStrictEqual(prompts.errors(), []);
+    assert.deepStrictEqual(prompts.picks, [], 'no pick of workspace-only backups');
+    await prompts.waitForMessage(/^There are no backups with app data in the bucket yet\. Make one with "Back Up App Data" or "Back Up Everything"\.$/);
+  });
+
   it('"Back Up App Data" on A: an appdata backup without the machine-specific keys, shown as such in the tree', async () => {
     appBackup = (await vscode.commands.executeCommand('s3Backup.backUpAppData')) as BackupResult | undefined;
     assert.deepStrictEqual(prompts.errors(), []);
@@ -208,7 +222,7 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
     );
     assert.match(String(preview.items[0].description), /new, \d+ changed, \d+ only here/);
     assert.deepStrictEqual(outcome.missingExtensions, [], 'both "machines" have the same extensions');
-    const done = await prompts.waitForMessage(/^Restored \d+ app data files/);
+    const done = await prompts.waitForMessage(/^Restored 3 app data files\. Reload the window to use them everywhere\.$/);
     assert.deepStrictEqual(done.items, ['Reload Window', 'Undo']);
 
     const settingsText = fs.readFileSync(path.join(userB, 'settings.json'), 'utf8');
@@ -250,8 +264,9 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
     assert.strictEqual(s['files.autoSave'], undefined, 'replace drops keys only B had');
     assert.strictEqual(s['window.zoomLevel'], -1, 'replace keeps the machine-specific key');
     assert.strictEqual(s['editor.fontSize'], 17);
+    await prompts.waitForMessage(/^Restored 1 app data file\. Reload the window to use them everywhere\.$/);
     pressUndo();
-    await prompts.waitForMessage(/app data restore was undone/);
+    await prompts.waitForMessage(/^The app data restore was undone: 1 file put back, 0 new files removed\.$/);
     assert.deepStrictEqual(prompts.errors(), []);
     assert.deepStrictEqual(snapshotTree(userB), before);
   });
@@ -329,5 +344,21 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
     await prompts.waitForMessage(/already matches the backup/);
     assert.ok(!prompts.shown.some((m) => /Restore the backup from .* into/.test(m.message)), 'no workspace restore');
     assert.deepStrictEqual(vscode.extensions.all.map((x) => x.id).sort(), before);
+  });
+
+  it('"Restore App Data..." from the palette offers only app data and full backups', async () => {
+    assert.ok(appBackup && fullBackup && workspaceOnlyKey, 'needs the backups of the previous tests');
+    onPick = () => undefined; // look, then Escape
+    const r = await vscode.commands.executeCommand('s3Backup.restoreAppData');
+    assert.strictEqual(r, undefined);
+    assert.deepStrictEqual(prompts.errors(), []);
+    const pick = prompts.picks.find((p) => p.options.placeHolder === 'Choose a backup with app data to restore');
+    assert.ok(pick, 'the backups were offered');
+    const keys = pick.items.filter((i) => i.kind !== vscode.QuickPickItemKind.Separator).map((i) => i.detail!);
+    const { parseBackupKey } = require('../../src/core/keys') as typeof import('../../src/core/keys');
+    const { rootPath } = (await api.engineHost.getEngine()).profile;
+    assert.deepStrictEqual([...new Set(keys.map((k) => parseBackupKey(rootPath, k)?.kind))].sort(), ['appdata', 'full']);
+    for (const k of [appBackup.key, fullBackup.key]) assert.ok(keys.includes(k), `${k} is offered`);
+    assert.ok(!keys.includes(workspaceOnlyKey), 'the workspace-only backup is not offered');
   });
 });

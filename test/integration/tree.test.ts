@@ -18,7 +18,9 @@ describe('backup tree (real S3 server)', function () {
   let bucket: TestBucket | undefined;
   let prompts: ScriptedPrompts | undefined;
   const rootPath = `tree/${crypto.randomBytes(3).toString('hex')}`;
-  const thisHost = sanitizeHost(os.hostname());
+  // The extension's machine name, as EngineHost reads it.
+  const hostname = process.env.S3_BACKUP_HOSTNAME?.trim() || os.hostname();
+  const thisHost = sanitizeHost(hostname);
   const otherHost = 'other-laptop';
   const mine: string[] = [];
   const others: string[] = [];
@@ -32,8 +34,8 @@ describe('backup tree (real S3 server)', function () {
     bucket = await s3.createTestBucket('tree');
     const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
     // Two of this machine's, one older than every other-laptop backup; 55 of another machine's.
-    mine.push(makeBackupKey(rootPath, { time: new Date(t0 - 86400_000), host: os.hostname(), kind: 'workspace' }));
-    mine.push(makeBackupKey(rootPath, { time: new Date(t0 - 2 * 86400_000), host: os.hostname(), kind: 'full' }));
+    mine.push(makeBackupKey(rootPath, { time: new Date(t0 - 86400_000), host: hostname, kind: 'workspace' }));
+    mine.push(makeBackupKey(rootPath, { time: new Date(t0 - 2 * 86400_000), host: hostname, kind: 'full' }));
     for (let i = 0; i < PAGE + 5; i++) others.push(makeBackupKey(rootPath, { time: new Date(t0 + i * 60_000), host: otherHost, kind: 'workspace' }));
     await bucket.putMany([...mine, ...others, `${rootPath}/not-a-backup.txt`], 'x'.repeat(1000));
     await api.engineHost.saveProfile({ endpoint: env.endpoint, region: env.region, bucket: bucket.bucket, rootPath, accessKeyId: env.accessKeyId, secretAccessKey: env.secretAccessKey });
@@ -101,6 +103,7 @@ describe('backup tree (real S3 server)', function () {
     const modals = prompts.shown.filter((m) => m.options.modal);
     assert.strictEqual(modals.length, 1);
     assert.strictEqual(modals[0].message, 'Delete 2 backups?');
+    assert.strictEqual(modals[0].options.detail, 'They are removed from the bucket for good; this cannot be undone.');
     const left = new Set((await bucket!.listObjects()).map((o) => o.key));
     assert.ok(!left.has(a.id!) && !left.has(b.id!), 'still in the bucket');
     const ids = api.tree.getChildren(api.tree.getChildren()[1] as MachineNode).map((n) => n.id);

@@ -179,7 +179,7 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
     backup = (await vscode.commands.executeCommand('s3Backup.backUpWorkspace')) as BackupResult | undefined;
     assert.deepStrictEqual(prompts.errors(), []);
     assert.ok(backup, 'the backup command returned nothing');
-    await prompts.waitForMessage(/^Backed up \d+ files/);
+    await prompts.waitForMessage(new RegExp(`^Backed up ${backup!.files} files \\(`));
     assert.ok(prompts.shown.find((m) => /^Backed up/.test(m.message))?.items.includes('Reveal in Tree'));
 
     const machines = await rootNodes();
@@ -268,7 +268,7 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
     assert.deepStrictEqual(treeDigest(path.join(restoreTarget, fixtureName)), new Map([...treeDigest(fixtureDir), ['local-only.txt', beforeRestore.get('local-only.txt')!]]));
 
     releaseUndo('Undo');
-    await prompts.waitForMessage(/restore was undone/);
+    await prompts.waitForMessage(/^The restore was undone: 1 file put back, 0 new files removed\.$/);
     assert.deepStrictEqual(prompts.errors(), []);
     assert.deepStrictEqual(treeDigest(path.join(restoreTarget, fixtureName)), beforeRestore);
     assert.strictEqual(fs.readFileSync(changed, 'utf8'), 'changed here\n');
@@ -306,6 +306,11 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
     assert.deepStrictEqual(deleted, [backup!.key]);
     const confirm = prompts.shown.find((m) => m.options.modal);
     assert.ok(confirm && confirm.kind === 'warning', 'no modal confirmation');
+    // One backup is named by its local date and time and its machine, in the singular.
+    const { formatDateTime } = require('../../src/backups/format') as typeof import('../../src/backups/format');
+    const { sanitizeHost } = require('../../src/core/keys') as typeof import('../../src/core/keys');
+    assert.strictEqual(confirm.message, `Delete the backup from ${formatDateTime(new Date(backup!.time))} (${sanitizeHost(api.engineHost.hostname)})?`);
+    assert.strictEqual(confirm.options.detail, 'It is removed from the bucket for good; this cannot be undone.');
 
     assert.strictEqual(await findNode(backup!.key), undefined, 'still in the tree');
     const objects = await bucket!.listObjects();
