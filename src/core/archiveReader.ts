@@ -611,8 +611,8 @@ class SmallFileWriter {
 
   write(dest: string, data: Buffer, mode: number, chmod: boolean, mtime: number | undefined): Promise<void> {
     if (this.broken) return Promise.reject(this.broken);
-    // Hand over an exclusive copy, never a view of a shared buffer (the window, Node's pool).
-    const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.length >= 4096 ? data : new Uint8Array(data);
+    // Transfer a copy: `data` may be a view of a shared buffer (the read window, Node's pool, zlib's output).
+    const own = new Uint8Array(data);
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

@@ -99,16 +99,25 @@ async function lstatOrUndefined(p: string): Promise<fs.Stats | undefined> {
  */
 class ContainmentCheck {
   private readonly realRoots = new Map<string, string | null>();
-  private readonly dirs = new Map<string, Promise<void>>();
+  private readonly dirs = new Map<string, Promise<boolean>>();
 
-  async check(rootDir: string, target: string, name: string): Promise<void> {
+  /** Resolves whether the target's folder exists: when it does not, neither does the target. */
+  check(rootDir: string, target: string, name: string): Promise<boolean> {
     const parent = path.dirname(target);
     let p = this.dirs.get(parent);
     if (!p) {
       p = this.checkDir(rootDir, parent, name);
       this.dirs.set(parent, p);
     }
-    await p;
+    return p;
+  }
+
+  private readonly rootDirs = new Map<string, Promise<boolean>>();
+
+  private isDir(rootDir: string): Promise<boolean> {
+    let p = this.rootDirs.get(rootDir);
+    if (!p) this.rootDirs.set(rootDir, (p = fs.promises.stat(rootDir).then((st) => st.isDirectory())));
+    return p;
   }
 
   private async realRoot(rootDir: string): Promise<string | null> {
@@ -123,11 +132,11 @@ class ContainmentCheck {
     return this.realRoots.get(rootDir)!;
   }
 
-  private async checkDir(rootDir: string, dir: string, name: string): Promise<void> {
+  private async checkDir(rootDir: string, dir: string, name: string): Promise<boolean> {
     const realRoot = await this.realRoot(rootDir);
     if (realRoot === null) {
       // The root does not exist yet: nothing below it can exist either, but its parents might be links; that is the user's choice.
-      return;
+      return false;
     }
     let probe = dir;
     while (probe !== rootDir && isInside(rootDir, probe)) {
@@ -139,7 +148,10 @@ class ContainmentCheck {
       if (st) break;
       probe = path.dirname(probe);
     }
-    if (probe === rootDir) return;
+    if (probe === rootDir) {
+      if (!(await this.isDir(rootDir))) throw conflict(name, rootDir, 'A file');
+      return dir === rootDir;
+    }
     if (!isInside(rootDir, probe)) throw unsafeTarget(name, 'path');
     let real: string;
     try {
@@ -151,6 +163,7 @@ class ContainmentCheck {
     if (real !== realRoot && !isInside(realRoot, real)) throw unsafeTarget(name, `a link at ${probe}`);
     const st = await fs.promises.stat(probe);
     if (!st.isDirectory()) throw conflict(name, probe, 'A file');
+    return probe === dir;
   }
 }
 
@@ -215,7 +228,7 @@ export async function planRestore(archiveFile: string, manifest: Manifest, targe
   const rootOfItem = (it: RestoreItem): Root => rootFor(roots, it.archivePath)!.root;
 
   await mapLimit(items, async (it) => {
-    await containment.check(rootOfItem(it).dir, it.targetPath, it.archivePath);
+    if (!(await containment.check(rootOfItem(it).dir, it.targetPath, it.archivePath))) return;
     let st: fs.Stats | undefined;
     try {
       st = await lstatOrUndefined(it.targetPath);
@@ -368,7 +381,7 @@ export async function applyRestore(
     const containment = new ContainmentCheck();
     const current = new Map<RestoreItem, fs.Stats>();
     await mapLimit(work, async (it) => {
-      await containment.check(rootFor(roots, it.archivePath)!.root.dir, it.targetPath, it.archivePath);
+      if (!(await containment.check(rootFor(roots, it.archivePath)!.root.dir, it.targetPath, it.archivePath))) return;
       const st = await lstatOrUndefined(it.targetPath).catch((e: NodeJS.ErrnoException) => {
         throw e.code === 'ENOTDIR' ? conflict(it.archivePath, path.dirname(it.targetPath), 'A file') : e;
       });
