@@ -20,7 +20,8 @@ export interface Prompts {
 export function createPrompts(): Prompts {
   return {
     quickPick: (items, options) => vscode.window.showQuickPick(items, { ...options, canPickMany: false }),
-    quickPickMany: (items, options) => vscode.window.showQuickPick(items, { ...options, canPickMany: true }),
+    // A choice of several items is deliberate work: it must not vanish when focus moves.
+    quickPickMany: (items, options) => vscode.window.showQuickPick(items, { ignoreFocusOut: true, ...options, canPickMany: true }),
     showInformationMessage: (message, options, ...items) => vscode.window.showInformationMessage(message, options, ...items),
     showWarningMessage: (message, options, ...items) => vscode.window.showWarningMessage(message, options, ...items),
     showErrorMessage: (message, options, ...items) => vscode.window.showErrorMessage(message, options, ...items),
