@@ -2,7 +2,7 @@
 // Small helpers shared by the benchmark scripts: timing, commands, S3 set-up.
 const { spawn } = require('child_process');
 const fs = require('fs');
-const net = require('net');
+const { freePortTriple, parseEnvFile } = require('../scripts/lib');
 const path = require('path');
 const crypto = require('crypto');
 
@@ -53,36 +53,6 @@ async function timed(fn) {
   const t0 = process.hrtime.bigint();
   const value = await fn();
   return { ms: Number(process.hrtime.bigint() - t0) / 1e6, value };
-}
-
-function portFree(port) {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A port p such that p, p+1 and p+2 are free (rgw.sh also uses the next two for the mon). */
-async function freePortTriple() {
-  for (let i = 0; i < 50; i++) {
-    const p = 20000 + crypto.randomInt(30000);
-    if ((await portFree(p)) && (await portFree(p + 1)) && (await portFree(p + 2))) return p;
-  }
-  throw new Error('no free port found for Ceph RGW');
-}
-
-/** Parses a shell env file of `export NAME=value` lines. */
-function parseEnvFile(file) {
-  const env = {};
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (!m) continue;
-    let v = m[2].trim();
-    if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) v = v.slice(1, -1);
-    env[m[1]] = v;
-  }
-  return env;
 }
 
 /** The S3 server the bench talks to, as the S3_TEST_* variables describe it. */

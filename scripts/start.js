@@ -23,7 +23,7 @@
 'use strict';
 
 const fs = require('fs');
-const net = require('net');
+const { canListen, freePort } = require('./lib');
 const path = require('path');
 const { spawn, spawnSync } = require('child_process');
 
@@ -66,25 +66,6 @@ async function runS3rverChild([port, dir, bucket]) {
 }
 
 // ---------------------------------------------------------------- parent
-
-function canListen(port) {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function pickPort(preferred, what) {
   if (preferred && (await canListen(preferred))) return preferred;

@@ -14,8 +14,8 @@
 'use strict';
 
 const fs = require('fs');
+const { freePortTriple, parseEnvFile } = require('./lib');
 const os = require('os');
-const net = require('net');
 const path = require('path');
 const { spawn, spawnSync } = require('child_process');
 
@@ -84,39 +84,6 @@ function killGroup(child, signal) {
   } catch {
     /* already gone */
   }
-}
-
-function canListen(port) {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A port P with P+1 and P+2 free too (rgw.sh puts the mon there). */
-async function freePortTriple() {
-  for (let i = 0; i < 50; i++) {
-    const p = await new Promise((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const { port } = s.address();
-        s.close(() => resolve(port));
-      });
-    });
-    if (p + 2 < 65536 && (await canListen(p + 1)) && (await canListen(p + 2))) return p;
-  }
-  throw new Error('no free port triple found');
-}
-
-function parseEnvFile(file) {
-  const env = {};
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line);
-    if (m) env[m[1]] = m[2];
-  }
-  return env;
 }
 
 async function startRgw() {

@@ -11,6 +11,7 @@ import { BackupError } from '../../src/core/errors';
 import { MANIFEST_NAME, parseManifest, type ManifestMeta } from '../../src/core/manifest';
 import { selectFiles } from '../../src/core/select';
 import { MIXED_TREE, REFERENCE_TREE, makeTree, randomStream, textBytes } from '../helpers/tree';
+import { expectCode } from '../helpers/assertions';
 
 const META: ManifestMeta = {
   kind: 'workspace',
@@ -42,13 +43,6 @@ function zipinfo(file: string): Map<string, { method: string; size: number }> {
   return res;
 }
 
-function expectCode(code: string): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof BackupError, `expected a BackupError, got ${String(e)}`);
-    assert.strictEqual(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    return true;
-  };
-}
 
 describe('archive writer', function () {
   this.timeout(180_000);

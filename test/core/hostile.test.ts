@@ -11,6 +11,7 @@ import { BackupError } from '../../src/core/errors';
 import { parseManifest } from '../../src/core/manifest';
 import { applyRestore, planRestore } from '../../src/core/restore';
 import { listTree, randomStream } from '../helpers/tree';
+import { expectCode } from '../helpers/assertions';
 
 interface Entry {
   name: string;
@@ -61,14 +62,6 @@ function centralRecord(buf: Buffer, name: string): number {
   throw new Error(`no central record for ${name}`);
 }
 
-function expectCode(code: string): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof BackupError, `expected a BackupError, got ${String(e)}`);
-    assert.strictEqual(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    assert.ok(!/\n/.test(e.message), 'one plain sentence');
-    return true;
-  };
-}
 
 const GOOD = { name: 'workspace/app/good.txt', data: Buffer.from('a harmless file\n') };
 

@@ -5,11 +5,11 @@ import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import { verifyArchive } from '../../src/core/archiveReader';
 import { writeArchive, type ArchiveSource } from '../../src/core/archiveWriter';
-import { BackupError } from '../../src/core/errors';
 import type { ManifestMeta } from '../../src/core/manifest';
 import { applyRestore, planRestore, undoRestore } from '../../src/core/restore';
 import { selectFiles } from '../../src/core/select';
 import { MIXED_TREE, listTree, makeTree, textBytes } from '../helpers/tree';
+import { expectCode } from '../helpers/assertions';
 
 const META: ManifestMeta = {
   kind: 'workspace',
@@ -27,13 +27,6 @@ async function archiveOf(root: string, file: string): Promise<void> {
   await Promise.all([pipeline(a.stream, fs.createWriteStream(file)), a.done]);
 }
 
-function expectCode(code: string): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof BackupError, `expected a BackupError, got ${String(e)}`);
-    assert.strictEqual(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    return true;
-  };
-}
 
 describe('restore', function () {
   this.timeout(180_000);
