@@ -20,8 +20,23 @@ const nodeCommon = {
   alias: { 'jsonc-parser': './node_modules/jsonc-parser/lib/esm/main.js' },
 };
 
+/**
+ * The extension's heavy half (engine, AWS SDK, jszip, app data) is its own
+ * bundle, dist/engine.js, which the extension `require`s on first use: so
+ * loading dist/extension.js at activation parses only the light face.
+ */
+const lazyEngine = {
+  name: 'lazy-engine',
+  setup(build) {
+    build.onResolve({ filter: /(^|\/)core\/(engine|appData)$/ }, (args) =>
+      args.importer.endsWith('.ts') && !args.importer.includes('/src/core/') ? { path: './engine.js', external: true } : undefined,
+    );
+  },
+};
+
 const builds = [
-  { ...nodeCommon, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
+  { ...nodeCommon, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist', plugins: [lazyEngine] },
+  { ...nodeCommon, entryPoints: { engine: 'src/core/lazy.ts' }, outdir: 'dist' },
   { ...nodeCommon, entryPoints: { cli: 'src/cli.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
   {
     bundle: true,

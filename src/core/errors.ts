@@ -52,6 +52,8 @@ export class CancelledError extends BackupError {
 export function isCancelled(e: unknown): boolean {
   if (e instanceof BackupError) return e.code === 'Cancelled';
   const err = e as { name?: string; code?: string } | undefined;
+  // By shape too: the extension loads the engine as a separate bundle, with its own class objects.
+  if ((err?.name === 'BackupError' || err?.name === 'CancelledError') && err.code === 'Cancelled') return true;
   return err?.name === 'AbortError' || err?.code === 'ABORT_ERR';
 }
 
