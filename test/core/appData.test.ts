@@ -21,6 +21,7 @@ import { writeArchive, type ArchiveSource } from '../../src/core/archiveWriter';
 import { BackupError } from '../../src/core/errors';
 import type { ManifestMeta } from '../../src/core/manifest';
 import { undoRestore } from '../../src/core/restore';
+import { readTextTree } from '../helpers/tree';
 
 const META: ManifestMeta = {
   kind: 'appdata',
@@ -67,18 +68,6 @@ function write(root: string, files: Record<string, string>): void {
   }
 }
 
-function readTree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[path.relative(dir, p).split(path.sep).join('/')] = fs.readFileSync(p, 'utf8');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 async function archiveOf(file: string, sources: ArchiveSource[]) {
   const a = writeArchive(sources, META);
@@ -200,7 +189,7 @@ describe('app data (core)', function () {
     const manifest = await archiveOf(archive, await collectAppData(userA, { extensions: [{ id: 'a.only', version: '1.0.0', enabled: true }] }));
     const content = await readAppData(archive);
     assert.deepStrictEqual(content.categories, ['settings', 'keybindings', 'snippets', 'tasks', 'profiles', 'extensions']);
-    const before = readTree(userB);
+    const before = readTextTree(userB);
 
     const plan = await planAppDataRestore(archive, manifest, userB, { settings: 'merge', keybindings: 'add', snippets: 'add', tasks: 'replace' });
     const by = new Map(plan.changes.map((c) => [c.relPath, c]));
@@ -216,7 +205,7 @@ describe('app data (core)', function () {
     const snapshots = path.join(tmp, 'snapshots');
     const result = await applyAppDataRestore(plan, { snapshotRoot: snapshots });
     assert.strictEqual(result.written, 4);
-    const after = readTree(userB);
+    const after = readTextTree(userB);
     const v = parse(after['settings.json']);
     assert.strictEqual(v['editor.fontSize'], 15);
     assert.strictEqual(v['files.autoSave'], 'afterDelay');
@@ -228,7 +217,7 @@ describe('app data (core)', function () {
 
     const undone = await undoRestore(result.snapshotDir!);
     assert.deepStrictEqual(undone, { restored: 2, removed: 2 });
-    assert.deepStrictEqual(readTree(userB), before);
+    assert.deepStrictEqual(readTextTree(userB), before);
     // A second undo changes nothing.
     assert.deepStrictEqual(await undoRestore(result.snapshotDir!), { restored: 0, removed: 0 });
   });

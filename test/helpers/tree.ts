@@ -227,3 +227,17 @@ export async function sha256File(file: string): Promise<string> {
 export function treeBytes(files: TreeFile[]): number {
   return files.reduce((a, f) => a + f.size, 0);
 }
+
+/** Every file under `dir` as UTF-8 text, keyed by its POSIX path relative to `dir`. */
+export function readTextTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[path.relative(dir, p).split(path.sep).join('/')] = fs.readFileSync(p, 'utf8');
+    }
+  };
+  walk(dir);
+  return out;
+}

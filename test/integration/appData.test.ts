@@ -11,6 +11,7 @@ import type { BackupResult } from '../../src/core/engine';
 import type { TestApi } from '../../src/extension';
 import type { TestBucket } from '../helpers/s3';
 import { EXTENSION_ID, getApi, ScriptedPrompts, userSettingsFile, waitFor } from './helpers';
+import { readTextTree } from '../helpers/tree';
 
 const B_SETTINGS = `{
 \t// machine B: keep this comment
@@ -24,18 +25,6 @@ const B_KEYBINDINGS = '[\n\t// B binding\n\t{ "key": "f5", "command": "b.run" }\
 
 type QuickPickHandler = (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => vscode.QuickPickItem[] | vscode.QuickPickItem | undefined;
 
-function snapshotTree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[path.relative(dir, p).split(path.sep).join('/')] = fs.readFileSync(p, 'utf8');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 // Machine A is this code-server's own user folder; machine B is a second
 // user folder the restore is pointed at (Test mode only), so one extension
@@ -203,7 +192,7 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
 
   it('restores A onto B: merge keeps B\'s keys and comments, the set-up arrives, undo restores B', async () => {
     assert.ok(appBackup, 'needs the backup of the previous test');
-    const before = snapshotTree(userB);
+    const before = readTextTree(userB);
     onPick = (items, options) => {
       if (/Restore App Data/.test(options.title ?? '')) return items.filter((i) => ['Settings', 'Keybindings', 'Snippets', 'Extensions'].includes(i.label));
       if (options.title === 'Settings') return items.find((i) => i.label === 'Merge');
@@ -237,19 +226,19 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
     assert.ok(fs.readFileSync(path.join(userB, 'keybindings.json'), 'utf8').includes('// B binding'));
     assert.strictEqual(fs.readFileSync(path.join(userB, 'snippets', snippetName), 'utf8'), fs.readFileSync(path.join(userA, 'snippets', snippetName), 'utf8'));
     assert.ok(!fs.existsSync(path.join(userB, 'tasks.json')));
-    assert.deepStrictEqual(Object.keys(snapshotTree(userB)).filter((k) => k.endsWith('.tmp')), []);
+    assert.deepStrictEqual(Object.keys(readTextTree(userB)).filter((k) => k.endsWith('.tmp')), []);
 
     // Undo through the engine here; the next test uses the message's Undo button.
     const { BackupEngine } = require('../../src/core/engine') as typeof import('../../src/core/engine');
     const undone = await BackupEngine.undo(outcome.snapshotDir!);
     assert.deepStrictEqual(undone, { restored: 2, removed: 1 });
-    assert.deepStrictEqual(snapshotTree(userB), before, 'B is as it was');
+    assert.deepStrictEqual(readTextTree(userB), before, 'B is as it was');
     assert.ok(!fs.existsSync(path.join(userB, 'snippets')), 'the snippets folder the restore made is gone');
   });
 
   it('the Undo button of the restore message puts B back', async () => {
     assert.ok(appBackup);
-    const before = snapshotTree(userB);
+    const before = readTextTree(userB);
     onPick = (items, options) => {
       if (/Restore App Data/.test(options.title ?? '')) return items.filter((i) => i.label === 'Settings');
       if (options.title === 'Settings') return items.find((i) => i.label === 'Replace');
@@ -268,7 +257,7 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
     pressUndo();
     await prompts.waitForMessage(/^The app data restore was undone: 1 file put back, 0 new files removed\.$/);
     assert.deepStrictEqual(prompts.errors(), []);
-    assert.deepStrictEqual(snapshotTree(userB), before);
+    assert.deepStrictEqual(readTextTree(userB), before);
   });
 
   it('"Back Up Everything": one full archive, and no stored key is in it', async () => {

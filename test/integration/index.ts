@@ -15,15 +15,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as util from 'util';
 import Mocha from 'mocha';
+import type { ExtensionTestResult } from '../harness/extensionTests';
 
-export interface IntegrationResult {
-  passed: number;
-  failed: number;
-  skipped: number;
-  total: number;
-  durationMs: number;
-  failures: { title: string; error: string }[];
-}
+export type IntegrationResult = ExtensionTestResult;
 
 function findTests(dir: string): string[] {
   const out: string[] = [];
