@@ -37,6 +37,7 @@ const STAGING_PREFIX = '.s3-backup-staging-';
 const SNAPSHOT_FILE = 'snapshot.json';
 // Thread-pool calls in flight: more than libuv's 4 threads keeps them all busy between round trips.
 const PARALLEL = 8;
+const STAGING_BUCKETS = 16;
 
 interface Root {
   prefix: string;
@@ -371,7 +372,14 @@ export async function applyRestore(
         throw e instanceof BackupError ? e : ioError(`The folder "${r.dir}" cannot be written`, e, { path: r.dir });
       }
     }
-    work.forEach((it, i) => staged.set(it.archivePath, path.join(staging.get(rootFor(roots, it.archivePath)!.root.dir)!, String(i))));
+    // Spread over a few folders: the kernel serialises creates within one folder, not across folders.
+    const buckets = Math.min(STAGING_BUCKETS, work.length);
+    try {
+      await Promise.all([...staging.values()].flatMap((s) => Array.from({ length: buckets }, (_, k) => fs.promises.mkdir(path.join(s, String(k))))));
+    } catch (e) {
+      throw ioError(`The folder "${[...staging.values()][0]}" cannot be written`, e, { path: [...staging.values()][0] });
+    }
+    work.forEach((it, i) => staged.set(it.archivePath, path.join(staging.get(rootFor(roots, it.archivePath)!.root.dir)!, String(i % buckets), String(i))));
 
     await extractEntries(plan.archiveFile, plan.manifest, (p) => staged.get(p), { signal: o.signal, onProgress: o.onProgress, setMeta: true });
     throwIfAborted(o.signal);
