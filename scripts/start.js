@@ -2,9 +2,11 @@
 /*
  * `npm start`: try the extension in one command, everything on 127.0.0.1.
  *
- *   1. builds the extension (node esbuild.js) and packs it into a .vsix;
- *   2. starts a local S3 server (s3rver from npm) with a bucket, data in .cache/start/s3rver;
- *   3. installs code-server 4.100.3 once (.cache/code-server) and the .vsix into .cache/start/extensions;
+ *   1. installs the npm packages when node_modules is missing or stale
+ *      (test/setup/install.sh --npm-only), builds the extension and packs it into a .vsix;
+ *   2. installs code-server 4.100.3 once (.cache/code-server);
+ *   3. starts a local S3 server (s3rver from npm) with a bucket, data in .cache/start/s3rver,
+ *      and installs the .vsix into .cache/start/extensions;
  *   4. starts code-server with .cache/start/user-data, a sample workspace and user
  *      settings pointing at the local server, and prints the URL to open.
  *
@@ -93,7 +95,7 @@ function startS3rver(port, dir) {
     });
     let out = '';
     let err = '';
-    const timer = setTimeout(() => fail(new Error('s3rver did not start within 30 s')), 30000);
+    const timer = setTimeout(() => fail(new Error('s3rver did not start within 60 s')), 60000);
     const fail = (e) => {
       clearTimeout(timer);
       killGroup(child.pid);
@@ -214,21 +216,22 @@ async function main() {
   });
 
   try {
-    // 1. Build and pack.
+    // 1. Packages (a fresh clone has none), build and pack.
+    runSync('bash', [path.join(ROOT, 'test', 'setup', 'install.sh'), '--npm-only'], 'npm packages');
     runSync(process.execPath, ['esbuild.js'], 'build');
     const { packVsix } = require('./packVsix');
     const packed = await packVsix(dirs.vsix);
     log(`packed ${path.relative(ROOT, packed.file)} (${(packed.bytes / 1024).toFixed(0)} KiB)`);
 
-    // 2. Local S3 server, while code-server installs (first run only).
-    const s3PortWanted = await pickPort(Number(process.env.S3B_START_S3_PORT) || 4568, 's3rver');
-    const s3 = startS3rver(s3PortWanted, dirs.s3rver);
-    s3.then((r) => (children.s3rver = r.child)).catch(() => undefined);
-
-    // 3. code-server and the extension.
+    // 2. code-server (first run only: its install keeps both cores busy, so nothing else starts meanwhile).
     const codeServer = require('./codeServer');
     if (!codeServer.isInstalled()) log('installing code-server 4.100.3 into .cache/code-server (once, about 2 minutes)…');
     await codeServer.install();
+
+    // 3. Local S3 server, while the extension installs.
+    const s3PortWanted = await pickPort(Number(process.env.S3B_START_S3_PORT) || 4568, 's3rver');
+    const s3 = startS3rver(s3PortWanted, dirs.s3rver);
+    s3.then((r) => (children.s3rver = r.child)).catch(() => undefined);
     const t = Date.now();
     await codeServer.installExtension(dirs.vsix, dirs.extensions);
     log(`installed the extension into .cache/start/extensions in ${secs(t)}`);

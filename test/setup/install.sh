@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Installs what the test suites need on a fresh Debian 12 machine (run as root).
+# Installs what the test suites and the benchmark need on a fresh Debian 12
+# machine (run as root, or with sudo). `--npm-only` (npm start) skips apt.
 # Idempotent and quick when everything is already there: it only asks apt when a
 # package is missing and only runs `npm ci` when node_modules is stale.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+npm_only=false
+[[ ${1:-} == --npm-only ]] && npm_only=true
 
 # Ceph for a real, signature-checking S3 server; Chromium for the UI tests;
 # restic and zip for the benchmark's reference runs.
 PACKAGES=(radosgw ceph-mon ceph-osd ceph-common chromium restic zip unzip)
 
 missing=()
-for p in "${PACKAGES[@]}"; do
+$npm_only || for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
 done
 
