@@ -1,16 +1,15 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import { Readable, Writable } from 'stream';
-import { Worker } from 'worker_threads';
 import { promisify } from 'util';
 import * as zlib from 'zlib';
 import * as yauzl from 'yauzl';
 import { BackupError, CancelledError, throwIfAborted } from './errors';
 import { MANIFEST_NAME, parseManifest, printable, type Manifest, type ManifestFile } from './manifest';
 import { archivePathProblem } from './paths';
+import { Threads } from './threads';
 import type { ProgressListener } from './progress';
 
 /** Our writer never holds more (no ZIP64): anything bigger is hostile. */
@@ -484,9 +483,9 @@ export async function verifyArchive(
     const report = (): void => o.onProgress?.({ phase: 'verify', bytesDone, bytesTotal, filesDone, filesTotal: a.entries.length });
     report();
     const read = internals.get(a)!.read;
-    const pool = EntryWorkers.create();
+    const pool = Threads.create(ENTRY_THREAD);
     try {
-      const offload: Offload | undefined = pool && ((raw, e, sha256) => pool.check(raw, e, sha256));
+      const offload: Offload | undefined = pool && ((raw, e, sha256) => checkOnThread(pool, raw, e, sha256));
       await forEachEntry(
         a,
         a.entries,
@@ -543,7 +542,7 @@ export async function extractEntries(
     const report = (): void => o.onProgress?.({ phase: 'write', bytesDone, bytesTotal, filesDone, filesTotal: wanted.length });
     report();
     const read = internals.get(a)!.read;
-    const writer = EntryWorkers.create();
+    const writer = Threads.create(ENTRY_THREAD);
     try {
       await forEachEntry(
         a,
@@ -557,7 +556,7 @@ export async function extractEntries(
           const mtime = o.setMeta && f ? Date.parse(f.mtime) / 1000 : undefined;
           if (writer && isSmall(e)) {
             // A worker inflates and checks the entry, then creates the file; nothing is created for a bad entry.
-            await read(e, () => undefined, o.signal, pre, (raw, entry, sha256) => writer.write(dest, raw, entry, sha256, mode, chmod, mtime));
+            await read(e, () => undefined, o.signal, pre, (raw, entry, sha256) => checkOnThread(writer, raw, entry, sha256, { dest, mode, chmod, mtime }));
             bytesDone += e.size;
           } else {
             const out = await fs.promises.open(dest, 'wx', mode);
@@ -591,15 +590,12 @@ export async function extractEntries(
   }
 }
 
-// Runs in a worker thread: plain synchronous calls, so a small entry costs one
-// message instead of a thread-pool round trip for the inflate and four for the
-// file (open, write, utimes, close), which on a busy or virtual machine take
-// ~0.3 ms each; the caller's thread never blocks on the disk or on zlib. The
-// entry is inflated and checked (size, crc32, sha256) before its file is
-// created. No fsync: like restic and git, durability is left to the file
-// system; the restore's rename is atomic either way.
-const WORKER_SOURCE = `
-const { parentPort } = require('worker_threads');
+// Runs on worker threads (see threads.ts): a small entry costs one message
+// instead of a thread-pool round trip for the inflate and four for the file
+// (open, write, utimes, close). The entry is inflated and checked (size,
+// crc32, sha256) before its file is created. No fsync: like restic and git,
+// durability is left to the file system; the restore's rename is atomic either way.
+const ENTRY_THREAD = `
 const fs = require('fs');
 const zlib = require('zlib');
 const { createHash } = require('crypto');
@@ -621,126 +617,41 @@ function check(m) {
   if (createHash('sha256').update(data).digest('hex') !== m.sha256) return { check: 'sha256' };
   return data;
 }
-parentPort.on('message', (m) => {
-  let fd;
+function handle(m) {
+  const data = check(m);
+  if (!Buffer.isBuffer(data)) return data;
+  if (m.dest === undefined) return undefined;
+  const fd = fs.openSync(m.dest, 'wx', m.mode);
   try {
-    const data = check(m);
-    if (!Buffer.isBuffer(data)) {
-      parentPort.postMessage({ id: m.id, bad: data });
-      return;
-    }
-    if (m.dest !== undefined) {
-      fd = fs.openSync(m.dest, 'wx', m.mode);
-      let off = 0;
-      while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-      if (m.chmod) fs.fchmodSync(fd, m.mode);
-      if (m.mtime !== undefined) fs.futimesSync(fd, m.mtime, m.mtime);
-      const closing = fd;
-      fd = undefined;
-      fs.closeSync(closing);
-    }
-    parentPort.postMessage({ id: m.id });
+    let off = 0;
+    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+    if (m.chmod) fs.fchmodSync(fd, m.mode);
+    if (m.mtime !== undefined) fs.futimesSync(fd, m.mtime, m.mtime);
   } catch (e) {
-    if (fd !== undefined) try { fs.closeSync(fd); } catch {}
-    parentPort.postMessage({ id: m.id, error: { message: String(e && e.message), code: e && e.code, syscall: e && e.syscall, path: e && e.path } });
+    try { fs.closeSync(fd); } catch {}
+    throw e;
   }
-});
+  fs.closeSync(fd);
+  return undefined;
+}
 `;
 
-interface WorkerReply {
-  id: number;
-  bad?: CheckFailure;
-  error?: { message: string; code?: string; syscall?: string; path?: string };
-}
-
-/** One worker thread that checks small entries and writes their files. */
-class EntryWorker {
-  private readonly pending = new Map<number, { resolve: (bad: CheckFailure | undefined) => void; reject: (e: Error) => void }>();
-  private nextId = 0;
-  private broken: Error | undefined;
-
-  private constructor(private readonly worker: Worker) {
-    worker.unref();
-    worker.on('message', (m: WorkerReply) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code, syscall: m.error.syscall, path: m.error.path }));
-      else p.resolve(m.bad);
-    });
-    const fail = (e: Error): void => {
-      this.broken ??= e;
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', () => fail(new Error('the entry worker stopped')));
-  }
-
-  static create(): EntryWorker | undefined {
-    try {
-      return new EntryWorker(new Worker(WORKER_SOURCE, { eval: true }));
-    } catch {
-      return undefined;
-    }
-  }
-
-  get load(): number {
-    return this.pending.size;
-  }
-
-  /** Checks `raw` (the entry's stored bytes); with `dest`, then writes the file. */
-  run(raw: Buffer, entry: ArchiveEntry, sha256: string, file?: { dest: string; mode: number; chmod: boolean; mtime: number | undefined }): Promise<CheckFailure | undefined> {
-    if (this.broken) return Promise.reject(this.broken);
-    // Transfer a copy: `raw` is a view of the shared read window.
-    const own = new Uint8Array(raw);
-    const id = this.nextId++;
-    return new Promise<CheckFailure | undefined>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, raw: own, method: entry.method, size: entry.size, crc32: entry.crc32, sha256, ...file }, [own.buffer as ArrayBuffer]);
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.worker.terminate();
-  }
-}
-
-// Creating a file is mostly kernel time (inode allocation, folder insert: ~0.5 ms each on a
-// churned ext4), serialised within a folder but not across folders: one worker per core, each
-// owning the folders that hash to it, lets creates in different folders run side by side.
-const WORKERS = Math.max(1, Math.min(4, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length));
-
-/** A few EntryWorkers: checks go to the least busy, a folder's files always to the same one. */
-class EntryWorkers {
-  private constructor(private readonly workers: EntryWorker[]) {}
-
-  /** Undefined where worker threads are not available: the caller checks and writes in its own thread. */
-  static create(): EntryWorkers | undefined {
-    const workers: EntryWorker[] = [];
-    for (let i = 0; i < WORKERS; i++) {
-      const w = EntryWorker.create();
-      if (!w) break;
-      workers.push(w);
-    }
-    return workers.length ? new EntryWorkers(workers) : undefined;
-  }
-
-  check(raw: Buffer, entry: ArchiveEntry, sha256: string): Promise<CheckFailure | undefined> {
-    const w = this.workers.reduce((best, x) => (x.load < best.load ? x : best));
-    return w.run(raw, entry, sha256);
-  }
-
-  write(dest: string, raw: Buffer, entry: ArchiveEntry, sha256: string, mode: number, chmod: boolean, mtime: number | undefined): Promise<CheckFailure | undefined> {
-    const dir = path.dirname(dest);
-    let h = 0;
-    for (let i = 0; i < dir.length; i++) h = (h * 31 + dir.charCodeAt(i)) | 0;
-    return this.workers[(h >>> 0) % this.workers.length].run(raw, entry, sha256, { dest, mode, chmod, mtime });
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
-  }
+/**
+ * Checks a small entry's stored bytes on a worker thread; with `file`, then
+ * writes it there. A folder's files always go to the same thread: creates are
+ * serialised within a folder by the kernel, not across folders.
+ */
+function checkOnThread(
+  threads: Threads,
+  raw: Buffer,
+  entry: ArchiveEntry,
+  sha256: string,
+  file?: { dest: string; mode: number; chmod: boolean; mtime: number | undefined },
+): Promise<CheckFailure | undefined> {
+  // Transfer a copy: `raw` is a view of the shared read window.
+  const own = new Uint8Array(raw);
+  const m = { raw: own, method: entry.method, size: entry.size, crc32: entry.crc32, sha256, ...file };
+  return file ? threads.callKeyed(path.dirname(file.dest), m, [own.buffer]) : threads.call(m, [own.buffer]);
 }
 
 function currentUmask(): number {

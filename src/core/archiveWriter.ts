@@ -8,6 +8,7 @@ import * as zlib from 'zlib';
 import { BackupError, CancelledError } from './errors';
 import { MANIFEST_NAME, FORMAT_VERSION, serializeManifest, printable, type Manifest, type ManifestFile, type ManifestMeta } from './manifest';
 import { archivePathProblem } from './paths';
+import { Threads } from './threads';
 import type { ProgressListener } from './progress';
 
 export interface ArchiveSource {
@@ -103,6 +104,8 @@ interface Entry {
   data?: Buffer;
   /** The content as hashed (small files, while the cache budget lasts). */
   cached?: Buffer;
+  /** crc32 of `cached`, when the hashing pass computed it. */
+  crc32?: number;
   size: number;
   sha256?: string;
   method: Method;
@@ -184,6 +187,10 @@ export function writeArchive(
   manifest.catch(() => undefined);
   done.catch(() => undefined);
   let pipeline: Pipeline | undefined;
+  // Small files are read, hashed and deflated on worker threads; gone once the archive is written or failed.
+  const threads = sources.some((s) => s.absPath && !s.data && s.size <= SMALL_FILE) ? Threads.create(FILE_THREAD) : undefined;
+  const closeThreads = (): void => void threads?.close();
+  done.then(closeThreads, closeThreads);
 
   const fail = (e: unknown): void => {
     if (failed || finished) return;
@@ -205,7 +212,7 @@ export function writeArchive(
   });
 
   const run = async (): Promise<void> => {
-    const entries = await hashPass(sources, o, () => failed);
+    const entries = await hashPass(sources, o, () => failed, threads);
     if (failed) return;
     const files: ManifestFile[] = entries.map((e) => ({
       path: e.name,
@@ -224,7 +231,7 @@ export function writeArchive(
     ];
     resolveManifest(m);
 
-    pipeline = new Pipeline(all, fail, o.onProgress, m.totals.bytes, Math.min(9, Math.max(1, Math.round(o.level ?? DEFAULT_LEVEL))));
+    pipeline = new Pipeline(all, fail, o.onProgress, m.totals.bytes, Math.min(9, Math.max(1, Math.round(o.level ?? DEFAULT_LEVEL))), threads);
     const zip = new JSZip();
     for (let i = 0; i < all.length; i++) {
       // ~10 µs an entry: let the event loop breathe between slices of a big selection.
@@ -347,6 +354,7 @@ class Pipeline {
     private readonly onProgress: ProgressListener | undefined,
     private readonly bytesTotal: number,
     readonly level: number,
+    readonly threads: Threads | undefined,
   ) {
     this.jobs = entries.map((e, i) => new Job(e, i, this));
     this.pump();
@@ -457,10 +465,13 @@ class Job {
 
   private async fromBuffer(buf: Buffer, hashed = false): Promise<void> {
     this.rawSize = buf.length;
-    this.crc = zlib.crc32(buf);
+    this.crc = hashed && this.entry.crc32 !== undefined ? this.entry.crc32 : zlib.crc32(buf);
     if (this.entry.sha256 !== undefined && !hashed) this.checkUnchanged(buf.length, createHash('sha256').update(buf).digest('hex'));
     if (buf.length === 0) return;
-    this.push(this.entry.method === 'deflate' ? await deflateRaw(buf, { level: this.pipeline.level }) : buf);
+    if (this.entry.method !== 'deflate') return this.push(buf);
+    const { threads, level } = this.pipeline;
+    // A cached buffer is the writer's own and moves to the thread; a caller's is copied.
+    this.push(threads ? await deflateOnThread(threads, buf, level, hashed) : await deflateRaw(buf, { level }));
   }
 
   private async fromFile(file: string): Promise<void> {
@@ -568,6 +579,7 @@ const EMPTY = Buffer.alloc(0);
 
 interface HashResult {
   cached?: Buffer;
+  crc32?: number;
   size: number;
   sha256: string;
   sample: Buffer;
@@ -576,7 +588,12 @@ interface HashResult {
 }
 
 /** First pass: size, sha256 and a compression decision for every source, a few files at a time. */
-async function hashPass(sources: ArchiveSource[], o: { onProgress?: ProgressListener }, failed: () => Error | undefined): Promise<Entry[]> {
+async function hashPass(
+  sources: ArchiveSource[],
+  o: { onProgress?: ProgressListener },
+  failed: () => Error | undefined,
+  threads: Threads | undefined,
+): Promise<Entry[]> {
   const entries: Entry[] = new Array(sources.length);
   const bytesTotal = sources.reduce((a, s) => a + s.size, 0);
   let bytesDone = 0;
@@ -592,9 +609,14 @@ async function hashPass(sources: ArchiveSource[], o: { onProgress?: ProgressList
       const i = next++;
       const s = sources[i];
       let h: HashResult;
+      let thread: HashResult | undefined;
       if (s.data) {
         h = { size: s.data.length, sha256: createHash('sha256').update(s.data).digest('hex'), sample: sampleOf(s.data), mtimeMs: s.mtimeMs, mode: s.mode };
         bytesDone += s.data.length;
+      } else if (threads && s.size <= SMALL_FILE && (thread = await hashOnThread(threads, s, cache))) {
+        h = thread;
+        bytesDone += h.size;
+        report();
       } else {
         h = await hashFile(s, buf, cache, (n) => {
           const err = failed();
@@ -610,6 +632,7 @@ async function hashPass(sources: ArchiveSource[], o: { onProgress?: ProgressList
         sha256: h.sha256,
         method: chooseMethod(s.archivePath, h.sample),
         cached: h.cached,
+        crc32: h.cached && h.crc32,
         date: new Date(Number.isFinite(h.mtimeMs) ? Math.round(h.mtimeMs) : 0),
         unixMode: h.mode & 0o777,
       };
@@ -619,6 +642,68 @@ async function hashPass(sources: ArchiveSource[], o: { onProgress?: ProgressList
   };
   await Promise.all(Array.from({ length: Math.min(2 * PARALLEL, Math.max(1, sources.length)) }, worker));
   return entries;
+}
+
+// Runs on worker threads (see threads.ts): reads a small file whole with
+// synchronous calls and hashes it, one message instead of three thread-pool
+// round trips (open, read, close) and the hashing on the caller's thread;
+// later deflates it, one message instead of a zlib stream per file.
+const FILE_THREAD = `
+const fs = require('fs');
+const zlib = require('zlib');
+const { createHash } = require('crypto');
+let buf;
+function handle(m) {
+  if (m.deflate) {
+    // A copy: the output may be a view of a buffer other code shares.
+    const out = new Uint8Array(zlib.deflateRawSync(m.data, { level: m.level }));
+    return { reply: out, transfer: [out.buffer] };
+  }
+  // One byte more than the limit tells a file that grew past it.
+  if (!buf || buf.length < m.max + 1) buf = Buffer.allocUnsafeSlow(m.max + 1);
+  const fd = fs.openSync(m.path, m.flags);
+  let got = 0;
+  try {
+    for (;;) {
+      const want = m.max + 1 - got;
+      const n = fs.readSync(fd, buf, got, want, null);
+      got += n;
+      // A short read of a regular file is its end: saves one call per file.
+      if (n < want || got > m.max) break;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (got > m.max) return { big: true };
+  const data = new Uint8Array(got);
+  data.set(buf.subarray(0, got));
+  return { reply: { data, sha256: createHash('sha256').update(data).digest('hex'), crc32: zlib.crc32(data) >>> 0 }, transfer: [data.buffer] };
+}
+`;
+
+async function deflateOnThread(threads: Threads, buf: Buffer, level: number, own: boolean): Promise<Buffer> {
+  const whole = own && buf.byteOffset === 0 && buf.buffer.byteLength === buf.length && buf.buffer instanceof ArrayBuffer;
+  const data = whole ? new Uint8Array(buf.buffer, 0, buf.length) : new Uint8Array(buf);
+  const out = await threads.call<Uint8Array>({ deflate: true, data, level }, [data.buffer as ArrayBuffer]);
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** A small file hashed on a worker thread; undefined when it grew past SMALL_FILE (the caller streams it). */
+async function hashOnThread(threads: Threads, s: ArchiveSource, cache: { left: number }): Promise<HashResult | undefined> {
+  let r: { data: Uint8Array; sha256: string; crc32: number } | { big: true };
+  try {
+    r = await threads.call({ path: s.absPath!, flags: OPEN_FLAGS, max: SMALL_FILE });
+  } catch (e) {
+    throw toIoError(e, s.archivePath);
+  }
+  if ('big' in r) return undefined;
+  const data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+  let cached: Buffer | undefined;
+  if (data.length <= cache.left) {
+    cached = data;
+    cache.left -= data.length;
+  }
+  return { size: data.length, sha256: r.sha256, crc32: r.crc32, sample: sampleOf(data), mtimeMs: s.mtimeMs, mode: s.mode, cached };
 }
 
 // O_NONBLOCK: a file swapped for a FIFO since the scan must fail, not hang a pool thread.

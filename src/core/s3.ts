@@ -5,10 +5,10 @@ import * as path from 'path';
 import { Readable, Transform } from 'stream';
 import { pipeline } from 'stream/promises';
 import type * as S3 from '@aws-sdk/client-s3';
-import type { Upload as UploadClass } from '@aws-sdk/lib-storage';
 import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from './errors';
 import { backupPrefix } from './keys';
 import { Logger, nullLogger, prefixed } from './log';
+import { sendParts } from './multipart';
 import type { Profile } from './profile';
 
 /** One object of a listing. */
@@ -68,14 +68,16 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-export const PART_SIZE = 8 * 1024 * 1024;
+// S3's smallest part: 10,000 of them still hold far more than an archive can (4 GiB),
+// and the part buffers (queue + 1, see multipart.ts) stay small.
+export const PART_SIZE = 5 * 1024 * 1024;
 export const QUEUE_SIZE = 4;
 const PROBE_PREFIX = '.s3-backup-probe-';
 
 type Sdk = typeof S3;
 type Client = S3.S3Client;
 
-let sdkCache: { s3: Sdk; Upload: typeof UploadClass } | undefined;
+let sdkCache: { s3: Sdk } | undefined;
 
 /** The SDK is loaded on first use so that activating the extension stays cheap. */
 function sdk(): NonNullable<typeof sdkCache> {
@@ -84,11 +86,15 @@ function sdk(): NonNullable<typeof sdkCache> {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     /* eslint-disable @typescript-eslint/no-require-imports */
     const s3 = require('@aws-sdk/client-s3') as Sdk;
-    const { Upload } = require('@aws-sdk/lib-storage') as typeof import('@aws-sdk/lib-storage');
     /* eslint-enable @typescript-eslint/no-require-imports */
-    sdkCache = { s3, Upload };
+    sdkCache = { s3 };
   }
   return sdkCache;
+}
+
+/** Waits until no request of an upload is still running. */
+async function settle(inflight: Set<Promise<unknown>>): Promise<void> {
+  while (inflight.size > 0) await Promise.allSettled([...inflight]);
 }
 
 function isMultipartRefusal(e: unknown): boolean {
@@ -276,7 +282,7 @@ export class S3Store {
   }
 
   /**
-   * Streams `body` to `key` (multipart with 8 MiB parts, 4 in flight, so memory
+   * Streams `body` to `key` (multipart with 5 MiB parts, 4 in flight, so memory
    * stays bounded). Never overwrites: an existing key fails with
    * `AlreadyExists`. On abort or failure no object and no pending multipart
    * upload is left, and `body` is destroyed. `size`, when given, is checked
@@ -287,7 +293,7 @@ export class S3Store {
     body: Readable,
     o: CallOptions & { onProgress?: (bytesSent: number) => void; size?: number; contentType?: string } = {},
   ): Promise<UploadResult> {
-    const { s3, Upload } = sdk();
+    const { s3 } = sdk();
     const signal = o.signal;
     const bucket = this.profile.bucket;
     const client = this.client;
@@ -313,11 +319,10 @@ export class S3Store {
       return p;
     };
 
-    // lib-storage sends its requests through this client: that is where every
-    // request gets the abort signal (lib-storage passes none), where a refused
-    // multipart upload turns into one PutObject, and where CompleteMultipartUpload
-    // is preceded by a last existence check (servers such as Ceph RGW ignore
-    // If-None-Match on it).
+    // sendParts sends its requests through this client: that is where every
+    // request gets the abort signal, where a refused multipart upload turns into
+    // one PutObject, and where CompleteMultipartUpload is preceded by a last
+    // existence check (servers such as Ceph RGW ignore If-None-Match on it).
     const proxy = Object.create(client) as Client;
     proxy.send = ((command: { input: Record<string, unknown> }) => {
       const isAbortCmd = command instanceof s3.AbortMultipartUploadCommand;
@@ -344,7 +349,7 @@ export class S3Store {
               return fallback.handle(command, s3, abort.signal);
             }
           }
-          // lib-storage keeps uploading the other parts after one fails: stop them.
+          // Stop the other parts at the first failure.
           if (!isAbortCmd && !abort.signal.aborted) {
             firstError ??= e;
             abort.abort();
@@ -355,33 +360,19 @@ export class S3Store {
       return track(run());
     }) as Client['send'];
 
-    const upload = new Upload({
-      client: proxy,
-      params: {
-        Bucket: bucket,
-        Key: key,
-        Body: body,
-        ContentType: o.contentType ?? 'application/zip',
-        // Not ContentLength: a wrong one would stall a single PutObject until the socket timeout.
-        IfNoneMatch: '*',
-      },
-      partSize: o.size !== undefined ? Math.max(this.partSize, Math.ceil(o.size / 10_000)) : this.partSize,
-      queueSize: this.queueSize,
-      leavePartsOnError: false,
-      abortController: abort,
-    });
-    upload.on('httpUploadProgress', (p) => {
-      if (p.loaded !== undefined) o.onProgress?.(p.loaded);
-    });
-
     this.log.debug(`upload ${key} start`);
     const started = Date.now();
     try {
-      await upload.done();
+      await sendParts((command) => proxy.send(command as never), s3, { Bucket: bucket, Key: key, ContentType: o.contentType ?? 'application/zip' }, body, {
+        partSize: o.size !== undefined ? Math.max(this.partSize, Math.ceil(o.size / 10_000)) : this.partSize,
+        queueSize: this.queueSize,
+        signal: abort.signal,
+        onProgress: o.onProgress,
+      });
     } catch (e) {
       if (!abort.signal.aborted) abort.abort();
       body.destroy();
-      await this.settle(upload, inflight);
+      await settle(inflight);
       await fallback.dispose();
       if (!fallback.active) await this.removePendingUploads(key, created);
       if (signal?.aborted) throw new CancelledError(signal.reason);
@@ -400,17 +391,6 @@ export class S3Store {
     }
     this.log.debug(`upload ${key} done: ${head.size} bytes in ${Date.now() - started} ms${fallback.active ? ' (single PUT)' : ''}`);
     return { key, size: head.size, etag: head.etag, multipart: !fallback.active && head.size > this.partSize };
-  }
-
-  /** Waits until lib-storage has stopped sending (its own AbortMultipartUpload included). */
-  private async settle(upload: UploadClass, inflight: Set<Promise<unknown>>): Promise<void> {
-    const uploaders = (upload as unknown as { concurrentUploaders?: Promise<unknown>[] }).concurrentUploaders ?? [];
-    await Promise.allSettled(uploaders);
-    for (let i = 0; i < 50; i++) {
-      await new Promise((r) => setImmediate(r));
-      if (inflight.size === 0) return;
-      await Promise.allSettled([...inflight]);
-    }
   }
 
   /**

@@ -147,6 +147,27 @@ describe('archive writer', function () {
     await assert.rejects(a.done, (e: unknown) => expectCode('SourceChanged')(e) && (e as BackupError).params.entry === last.archivePath);
   });
 
+  it('archives a small file that grew past 1 MiB since the scan, and names a file deleted since', async () => {
+    // Small files are read and hashed on worker threads; one that grew is streamed instead, one that vanished is reported.
+    const root = path.join(tmp, 'grown');
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, 'a.txt'), textBytes(1000, 1));
+    fs.writeFileSync(path.join(root, 'b.txt'), textBytes(1000, 2));
+    const sources = await sourcesOf(root);
+    const grown = textBytes(3 * 1024 * 1024, 3);
+    fs.writeFileSync(sources[0].absPath!, grown);
+    const file = path.join(tmp, 'grown.zip');
+    await writeTo(file, sources);
+    const m = await verifyArchive(file);
+    assert.deepStrictEqual(m.files.map((f) => [f.path, f.size]), [['workspace/app/a.txt', grown.length], ['workspace/app/b.txt', 1000]]);
+    assert.strictEqual(zipinfo(file).get('workspace/app/a.txt')?.size, grown.length);
+
+    fs.rmSync(sources[1].absPath!);
+    const a = writeArchive(sources, META);
+    await assert.rejects(pipeline(a.stream, fs.createWriteStream(path.join(tmp, 'vanished.zip'))), expectCode('SourceChanged'));
+    await assert.rejects(a.done, (e: unknown) => expectCode('SourceChanged')(e) && (e as BackupError).params.entry === 'workspace/app/b.txt');
+  });
+
   it('fails with SourceChanged when a large file grows while being archived', async () => {
     const root = path.join(tmp, 'growing');
     fs.mkdirSync(root);

@@ -8,7 +8,7 @@ import { PassThrough, Readable } from 'stream';
 import { BackupError, CancelledError, toBackupError } from '../../src/core/errors';
 import { makeBackupKey } from '../../src/core/keys';
 import type { Profile } from '../../src/core/profile';
-import { S3Store, type S3StoreOptions } from '../../src/core/s3';
+import { PART_SIZE, S3Store, type S3StoreOptions } from '../../src/core/s3';
 import { createTestBucket, s3TestEnv, startFaultProxy, unusedPort, type FaultProxy, type FaultRule, type TestBucket } from '../helpers/s3';
 
 const MiB = 1024 * 1024;
@@ -123,7 +123,8 @@ describe('S3Store (real S3)', function () {
       assert.strictEqual(await store.head(`${key}.missing`), undefined);
     });
 
-    it('round-trips 20 MB through multipart (3 parts, real ETag, progress)', async () => {
+    it('round-trips 20 MB through multipart (5 MiB parts, real ETag, progress)', async () => {
+      const partCount = Math.ceil((20 * MiB) / PART_SIZE);
       const data = crypto.randomBytes(20 * MiB);
       const { store: s, proxy } = await viaProxy(() => undefined);
       const key = 'rt/20mb.zip';
@@ -133,10 +134,11 @@ describe('S3Store (real S3)', function () {
       const upMs = Date.now() - t0;
       assert.strictEqual(res.size, data.length);
       assert.strictEqual(res.multipart, true);
-      assert.ok(res.etag && /-3"?$/.test(res.etag), `multipart ETag from HeadObject: ${res.etag}`);
-      assert.strictEqual(proxy.requests.filter((r) => r.startsWith('PUT') && r.includes('partNumber=')).length, 3);
+      assert.strictEqual(partCount, 4);
+      assert.ok(res.etag && new RegExp(`-${partCount}"?$`).test(res.etag), `multipart ETag from HeadObject: ${res.etag}`);
+      assert.strictEqual(proxy.requests.filter((r) => r.startsWith('PUT') && r.includes('partNumber=')).length, partCount);
       assert.ok(proxy.requests.some((r) => r.startsWith('POST') && r.includes('uploads')));
-      assert.ok(sent.length >= 3 && sent[sent.length - 1] === data.length, `progress: ${sent.join(',')}`);
+      assert.ok(sent.length >= partCount && sent[sent.length - 1] === data.length, `progress: ${sent.join(',')}`);
       for (let i = 1; i < sent.length; i++) assert.ok(sent[i] >= sent[i - 1]);
 
       const dest = path.join(work, 'big.bin');
@@ -226,6 +228,37 @@ describe('S3Store (real S3)', function () {
         assert.deepStrictEqual(await tb.listMultipartUploads(), [], when);
         console.log(`      cancel ${when}: settled ${ms} ms after abort, read ${(read / MiB).toFixed(0)} MiB`);
       }
+    });
+
+    it('sends exactly one part size as one PutObject, two as two parts; a body that fails leaves nothing', async () => {
+      const { store: s, proxy } = await viaProxy(() => undefined);
+      const one = crypto.randomBytes(PART_SIZE);
+      await s.upload('edge/one.zip', randomStream(one));
+      assert.deepStrictEqual(proxy.requests.filter((r) => r.startsWith('PUT') || r.startsWith('POST')).length, 1);
+      assert.ok((await tb.getObject('edge/one.zip')).equals(one));
+
+      proxy.requests.length = 0;
+      const two = crypto.randomBytes(2 * PART_SIZE);
+      const res = await s.upload('edge/two.zip', randomStream(two));
+      assert.strictEqual(proxy.requests.filter((r) => r.startsWith('PUT') && r.includes('partNumber=')).length, 2);
+      assert.ok(res.etag && /-2"?$/.test(res.etag), res.etag);
+      assert.ok((await tb.getObject('edge/two.zip')).equals(two));
+
+      // The archive writer fails its stream when a file changes: the upload must fail with that error.
+      const data = crypto.randomBytes(3 * PART_SIZE);
+      let sentChunks = 0;
+      const failing = new Readable({
+        read() {
+          if (sentChunks === 12) {
+            this.destroy(new BackupError('SourceChanged', '"a.txt" changed while it was being backed up.', 'Back up again.'));
+            return;
+          }
+          this.push(data.subarray(sentChunks * MiB, ++sentChunks * MiB));
+        },
+      });
+      await expectError(s.upload('edge/failing.zip', failing), 'SourceChanged');
+      assert.deepStrictEqual(await tb.listObjects('edge/failing'), []);
+      assert.deepStrictEqual(await tb.listMultipartUploads(), []);
     });
 
     it('an already aborted signal fails at once with CancelledError', async () => {
