@@ -319,12 +319,11 @@ export class S3Store {
       return p;
     };
 
-    // sendParts sends its requests through this client: that is where every
+    // sendParts sends every request through here: that is where every
     // request gets the abort signal, where a refused multipart upload turns into
     // one PutObject, and where CompleteMultipartUpload is preceded by a last
     // existence check (servers such as Ceph RGW ignore If-None-Match on it).
-    const proxy = Object.create(client) as Client;
-    proxy.send = ((command: { input: Record<string, unknown> }) => {
+    const send = (command: { input: Record<string, unknown> }): Promise<unknown> => {
       const isAbortCmd = command instanceof s3.AbortMultipartUploadCommand;
       const isCreate = command instanceof s3.CreateMultipartUploadCommand;
       if (fallback.active && !(command instanceof s3.PutObjectCommand)) return track(fallback.handle(command, s3, abort.signal));
@@ -358,12 +357,12 @@ export class S3Store {
         }
       };
       return track(run());
-    }) as Client['send'];
+    };
 
     this.log.debug(`upload ${key} start`);
     const started = Date.now();
     try {
-      await sendParts((command) => proxy.send(command as never), s3, { Bucket: bucket, Key: key, ContentType: o.contentType ?? 'application/zip' }, body, {
+      await sendParts(send as (command: unknown) => Promise<unknown>, s3, { Bucket: bucket, Key: key, ContentType: o.contentType ?? 'application/zip' }, body, {
         partSize: o.size !== undefined ? Math.max(this.partSize, Math.ceil(o.size / 10_000)) : this.partSize,
         queueSize: this.queueSize,
         signal: abort.signal,
