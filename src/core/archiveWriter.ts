@@ -602,7 +602,8 @@ async function hashPass(
   const cache = { left: CACHE_BYTES };
   const report = (): void => o.onProgress?.({ phase: 'hash', bytesDone, bytesTotal, filesDone, filesTotal: sources.length });
   const worker = async (): Promise<void> => {
-    const buf = Buffer.allocUnsafe(SMALL_FILE);
+    // Only for files read here (big ones, or no worker threads).
+    let buf: Buffer | undefined;
     while (next < sources.length) {
       const err = failed();
       if (err) throw err;
@@ -618,7 +619,7 @@ async function hashPass(
         bytesDone += h.size;
         report();
       } else {
-        h = await hashFile(s, buf, cache, (n) => {
+        h = await hashFile(s, (buf ??= Buffer.allocUnsafe(SMALL_FILE)), cache, (n) => {
           const err = failed();
           if (err) throw err;
           bytesDone += n;

@@ -4,7 +4,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { PassThrough, Readable } from 'stream';
+import { Readable } from 'stream';
 import { BackupError, CancelledError, toBackupError } from '../../src/core/errors';
 import { makeBackupKey } from '../../src/core/keys';
 import type { Profile } from '../../src/core/profile';
