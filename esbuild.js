@@ -1,4 +1,4 @@
-// Bundles the extension host code, the CLI, the archive worker and the webview.
+// Bundles the extension host code, the engine, its worker threads, the CLI and the webview.
 const esbuild = require('esbuild');
 
 const production = process.argv.includes('--production');
@@ -35,9 +35,15 @@ const lazyEngine = {
 };
 
 const builds = [
-  { ...nodeCommon, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist', plugins: [lazyEngine] },
-  { ...nodeCommon, entryPoints: { engine: 'src/core/lazy.ts' }, outdir: 'dist' },
-  { ...nodeCommon, entryPoints: { cli: 'src/cli.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  { ...nodeCommon, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist', plugins: [lazyEngine] },
+  { ...nodeCommon, entryPoints: { engine: 'src/core/index.ts' }, outdir: 'dist' },
+  // Worker threads load their script from a file: dist/workers/<name>.js (see src/core/util/workerPool.ts).
+  {
+    ...nodeCommon,
+    entryPoints: { 'workers/fileWorker': 'src/core/workers/fileWorker.ts', 'workers/entryWorker': 'src/core/workers/entryWorker.ts' },
+    outdir: 'dist',
+  },
+  { ...nodeCommon, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
   {
     bundle: true,
     platform: 'browser',
@@ -60,7 +66,7 @@ function testBuild() {
     if (!fs.existsSync(dir)) return;
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
-      if (e.isDirectory()) { if (p !== path.join('src', 'webview')) walk(p); }
+      if (e.isDirectory()) walk(p);
       else if (p.endsWith('.ts') && !p.endsWith('.d.ts')) files.push(p);
     }
   };

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /*
- * `npm test [core] [integration] [e2e]`: installs what the tests need, builds,
+ * `npm test [core] [extension] [e2e]`: installs what the tests need, builds,
  * type-checks, starts a private Ceph RGW (unless S3_TEST_ENDPOINT is already
  * set), runs the selected suites (all by default) and stops everything it
  * started, also on failure, Ctrl-C and SIGTERM.
@@ -22,7 +22,7 @@ const { spawn, spawnSync } = require('child_process');
 const ROOT = path.resolve(__dirname, '..');
 const ARTIFACTS = path.join(ROOT, '.test-artifacts');
 const RGW_SH = path.join(ROOT, 'test', 'setup', 'rgw.sh');
-const SUITES = ['core', 'integration', 'e2e'];
+const SUITES = ['core', 'extension', 'e2e'];
 const SUITE_TIMEOUT_MS = 30 * 60 * 1000;
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
@@ -175,6 +175,7 @@ function suiteCommand(suite) {
     const files = [
       ...walk(path.join(out, 'core'), (p) => p.endsWith('.test.js')),
       ...walk(path.join(out, 'cli'), (p) => p.endsWith('.test.js')),
+      ...walk(path.join(out, 'webview'), (p) => p.endsWith('.test.js')),
     ].map((f) => path.relative(ROOT, f));
     if (!files.length) return null;
     const mocha = path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');

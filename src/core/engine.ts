@@ -1,19 +1,19 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { ArchiveSource } from './archiveWriter';
-import { writeArchive } from './archiveWriter';
-import { verifyArchive } from './archiveReader';
-import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from './errors';
-import { backupPrefix, compareNewestFirst, makeBackupKey, parseBackupKey, type BackupKind, type BackupRef } from './keys';
-import { nullLogger, prefixed, type Logger } from './log';
-import type { Manifest, ManifestMeta } from './manifest';
-import type { Profile } from './profile';
-import { throttleProgress, type Progress, type ProgressListener } from './progress';
-import { applyRestore, planRestore, undoRestore, type RestorePlan, type RestoreResult } from './restore';
-import { S3Store, type ConnectionReport, type ConnectionStep } from './s3';
-import { selectFiles, type SkippedFile } from './select';
-import { toolVersion } from './version';
+import type { ArchiveSource } from './archive/archiveWriter';
+import { writeArchive } from './archive/archiveWriter';
+import { verifyArchive } from './archive/verifyArchive';
+import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from './util/engineErrors';
+import { backupPrefix, compareNewestFirst, makeBackupKey, parseBackupKey, type BackupKind, type BackupRef } from './format/backupKeys';
+import { nullLogger, prefixed, type Logger } from './util/engineLogger';
+import type { Manifest, ManifestMeta } from './format/manifest';
+import type { Profile } from './storage/profile';
+import { throttleProgress, type Progress, type ProgressListener } from './util/progress';
+import { applyRestore, planRestore, undoRestore, type RestorePlan, type RestoreResult } from './restore/applyRestore';
+import { S3Store, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
+import { selectFiles, type SkippedFile } from './backup/select';
+import { toolVersion } from './util/version';
 
 export interface BackupEngineOptions {
   logger?: Logger;

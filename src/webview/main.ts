@@ -16,7 +16,7 @@ import {
   type StepResult,
   type UiStrings,
   type WebviewMessage,
-} from '../settings/protocol';
+} from './protocol';
 
 interface PersistedState {
   /** Unsaved edits of the non-secret fields, so a hidden-then-shown page keeps them. */

@@ -34,7 +34,7 @@ function cli(args: string[], env: Record<string, string> = {}, input?: string): 
 function bundleIsStale(): boolean {
   if (!fs.existsSync(CLI)) return true;
   const built = fs.statSync(CLI).mtimeMs;
-  const sources = [path.join(REPO, 'src', 'cli.ts'), ...fs.readdirSync(path.join(REPO, 'src', 'core')).map((f) => path.join(REPO, 'src', 'core', f))];
+  const sources = ['cli', 'core'].flatMap((d) => fs.readdirSync(path.join(REPO, 'src', d), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)));
   return sources.some((f) => fs.statSync(f).mtimeMs > built);
 }
 

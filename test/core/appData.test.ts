@@ -15,12 +15,12 @@ import {
   replaceSettings,
   stripIgnoredSettings,
   DEFAULT_IGNORED_SETTINGS,
-} from '../../src/core/appData';
-import { verifyArchive } from '../../src/core/archiveReader';
-import { writeArchive, type ArchiveSource } from '../../src/core/archiveWriter';
-import { BackupError } from '../../src/core/errors';
-import type { ManifestMeta } from '../../src/core/manifest';
-import { undoRestore } from '../../src/core/restore';
+} from '../../src/core/appData/appData';
+import { verifyArchive } from '../../src/core/archive/verifyArchive';
+import { writeArchive, type ArchiveSource } from '../../src/core/archive/archiveWriter';
+import { BackupError } from '../../src/core/util/engineErrors';
+import type { ManifestMeta } from '../../src/core/format/manifest';
+import { undoRestore } from '../../src/core/restore/applyRestore';
 import { readTextTree } from '../helpers/tree';
 
 const META: ManifestMeta = {

@@ -5,11 +5,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { monitorEventLoopDelay } from 'perf_hooks';
 import { pipeline } from 'stream/promises';
-import { verifyArchive, openArchive } from '../../src/core/archiveReader';
-import { checkArchiveLimits, writeArchive, type ArchiveSource } from '../../src/core/archiveWriter';
-import { BackupError } from '../../src/core/errors';
-import { MANIFEST_NAME, parseManifest, type ManifestMeta } from '../../src/core/manifest';
-import { selectFiles } from '../../src/core/select';
+import { openArchive } from '../../src/core/archive/openArchive';
+import { verifyArchive } from '../../src/core/archive/verifyArchive';
+import { writeArchive, type ArchiveSource } from '../../src/core/archive/archiveWriter';
+import { checkArchiveLimits } from '../../src/core/archive/limits';
+import { BackupError } from '../../src/core/util/engineErrors';
+import { MANIFEST_NAME, parseManifest, type ManifestMeta } from '../../src/core/format/manifest';
+import { selectFiles } from '../../src/core/backup/select';
 import { MIXED_TREE, REFERENCE_TREE, makeTree, randomStream, textBytes } from '../helpers/tree';
 import { expectCode } from '../helpers/assertions';
 

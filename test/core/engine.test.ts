@@ -4,9 +4,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BackupEngine, uniqueFolderNames } from '../../src/core/engine';
-import { BackupError } from '../../src/core/errors';
-import { makeBackupKey } from '../../src/core/keys';
-import type { Progress } from '../../src/core/progress';
+import { BackupError } from '../../src/core/util/engineErrors';
+import { makeBackupKey } from '../../src/core/format/backupKeys';
+import type { Progress } from '../../src/core/util/progress';
 import { createTestBucket, s3TestConfigured, s3TestEnv, type TestBucket } from '../helpers/s3';
 import { MIXED_TREE, listTree, makeTree, type ListedEntry } from '../helpers/tree';
 

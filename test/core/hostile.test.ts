@@ -5,11 +5,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import JSZip from 'jszip';
-import { verifyArchive } from '../../src/core/archiveReader';
-import { writeArchive } from '../../src/core/archiveWriter';
-import { BackupError } from '../../src/core/errors';
-import { parseManifest } from '../../src/core/manifest';
-import { applyRestore, planRestore } from '../../src/core/restore';
+import { verifyArchive } from '../../src/core/archive/verifyArchive';
+import { writeArchive } from '../../src/core/archive/archiveWriter';
+import { BackupError } from '../../src/core/util/engineErrors';
+import { parseManifest } from '../../src/core/format/manifest';
+import { applyRestore, planRestore } from '../../src/core/restore/applyRestore';
 import { listTree, randomStream } from '../helpers/tree';
 import { expectCode } from '../helpers/assertions';
 

@@ -8,7 +8,7 @@ import {
   sanitizeHost,
   type BackupKind,
   type BackupRef,
-} from '../../src/core/keys';
+} from '../../src/core/format/backupKeys';
 
 describe('backup keys', () => {
   const time = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678));

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { normalizeProfile, type Profile, type ProfileInput } from '../../src/core/profile';
+import { normalizeProfile, type Profile, type ProfileInput } from '../../src/core/storage/profile';
 
 const keys = { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 

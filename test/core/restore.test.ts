@@ -3,11 +3,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
-import { verifyArchive } from '../../src/core/archiveReader';
-import { writeArchive, type ArchiveSource } from '../../src/core/archiveWriter';
-import type { ManifestMeta } from '../../src/core/manifest';
-import { applyRestore, planRestore, undoRestore } from '../../src/core/restore';
-import { selectFiles } from '../../src/core/select';
+import { verifyArchive } from '../../src/core/archive/verifyArchive';
+import { writeArchive, type ArchiveSource } from '../../src/core/archive/archiveWriter';
+import type { ManifestMeta } from '../../src/core/format/manifest';
+import { applyRestore, planRestore, undoRestore } from '../../src/core/restore/applyRestore';
+import { selectFiles } from '../../src/core/backup/select';
 import { MIXED_TREE, listTree, makeTree, textBytes } from '../helpers/tree';
 import { expectCode } from '../helpers/assertions';
 

@@ -5,10 +5,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Readable } from 'stream';
-import { BackupError, CancelledError, toBackupError } from '../../src/core/errors';
-import { makeBackupKey } from '../../src/core/keys';
-import type { Profile } from '../../src/core/profile';
-import { PART_SIZE, S3Store, type S3StoreOptions } from '../../src/core/s3';
+import { BackupError, CancelledError, toBackupError } from '../../src/core/util/engineErrors';
+import { makeBackupKey } from '../../src/core/format/backupKeys';
+import type { Profile } from '../../src/core/storage/profile';
+import { PART_SIZE, S3Store, type S3StoreOptions } from '../../src/core/storage/s3Store';
 import { createTestBucket, s3TestEnv, startFaultProxy, unusedPort, type FaultProxy, type FaultRule, type TestBucket } from '../helpers/s3';
 
 const MiB = 1024 * 1024;

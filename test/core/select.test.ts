@@ -3,8 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { BackupError } from '../../src/core/errors';
-import { DEFAULT_EXCLUDES, selectFiles } from '../../src/core/select';
+import { BackupError } from '../../src/core/util/engineErrors';
+import { DEFAULT_EXCLUDES, selectFiles } from '../../src/core/backup/select';
 
 function tree(root: string, files: Record<string, string>): void {
   for (const [rel, content] of Object.entries(files)) {

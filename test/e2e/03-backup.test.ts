@@ -1,5 +1,5 @@
 // Step 3: F1, "backup", Back Up Workspace; the progress notification ends in success; the tree shows the backup.
-import { parseBackupKey } from '../../src/core/keys';
+import { parseBackupKey } from '../../src/core/format/backupKeys';
 import {
   assert,
   backupRows,

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { BackupError } from '../../src/core/errors';
+import { BackupError } from '../../src/core/util/engineErrors';
 
 /** For `assert.rejects`: the error is a BackupError with `code`, told in one plain line. */
 export function expectCode(code: string): (e: unknown) => boolean {

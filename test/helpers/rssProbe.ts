@@ -4,8 +4,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
-import { extractEntries, verifyArchive } from '../../src/core/archiveReader';
-import { writeArchive } from '../../src/core/archiveWriter';
+import { verifyArchive } from '../../src/core/archive/verifyArchive';
+import { extractEntries } from '../../src/core/restore/extract';
+import { writeArchive } from '../../src/core/archive/archiveWriter';
 import { randomStream } from './tree';
 
 async function main(): Promise<void> {

@@ -4,7 +4,7 @@
 import * as crypto from 'crypto';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { normalizeProfile, type Profile } from '../../src/core/profile';
+import { normalizeProfile, type Profile } from '../../src/core/storage/profile';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // eslint-disable-next-line @typescript-eslint/no-require-imports

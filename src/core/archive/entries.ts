@@ -1,0 +1,80 @@
+import * as fs from 'fs';
+import { BackupError } from '../util/engineErrors';
+import { printable } from '../format/manifest';
+
+export interface ArchiveSource {
+  /** POSIX path inside the archive, e.g. `workspace/app/src/index.ts`. */
+  archivePath: string;
+  /** Read from disk (twice: hashed first, then archived) ... */
+  absPath?: string;
+  /** ... or taken from memory (app data). */
+  data?: Buffer;
+  size: number;
+  mtimeMs: number;
+  mode: number;
+}
+
+export type Method = 'store' | 'deflate';
+
+/** One entry as the writer sees it after the hash pass. */
+export interface Entry {
+  name: string;
+  source?: ArchiveSource;
+  data?: Buffer;
+  /** The content as hashed (small files, while the cache budget lasts). */
+  cached?: Buffer;
+  /** crc32 of `cached`, when the hashing pass computed it. */
+  crc32?: number;
+  size: number;
+  sha256?: string;
+  method: Method;
+  date: Date;
+  unixMode: number;
+}
+
+// Files up to this size are read whole and deflated in one call.
+export const SMALL_FILE = 1024 * 1024;
+
+// O_NONBLOCK: a file swapped for a FIFO since the scan must fail, not hang a pool thread.
+export const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+
+export const EMPTY = Buffer.alloc(0);
+
+// Above libuv's default pool (4) nothing runs faster; below it the pool idles.
+export const PARALLEL = Math.max(2, Number(process.env.UV_THREADPOOL_SIZE) || 4);
+
+/** Reads a small file whole; a size other than the scan's means it changed. */
+export async function readWhole(file: string, size: number, name: string): Promise<Buffer> {
+  const fh = await fs.promises.open(file, OPEN_FLAGS);
+  try {
+    // One byte more than expected tells a file that grew; a short read is the end.
+    const buf = Buffer.allocUnsafe(size + 1);
+    let got = 0;
+    while (got < buf.length) {
+      const want = buf.length - got;
+      const { bytesRead } = await fh.read(buf, got, want, null);
+      got += bytesRead;
+      if (bytesRead < want) break;
+    }
+    if (got !== size) throw sourceChanged(name);
+    return buf.subarray(0, size);
+  } finally {
+    await fh.close();
+  }
+}
+
+export function sourceChanged(name: string): BackupError {
+  return new BackupError('SourceChanged', `"${printable(name)}" changed while it was being backed up.`, 'Close programs that write to it, then back up again.', {
+    params: { entry: printable(name) },
+  });
+}
+
+export function toIoError(e: unknown, name: string): BackupError {
+  if (e instanceof BackupError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return sourceChanged(name);
+  return new BackupError('Io', `"${printable(name)}" could not be read (${code ?? String(e)}).`, 'Check that the file can be read, then back up again.', {
+    cause: e,
+    params: { entry: printable(name), detail: code ?? 'read' },
+  });
+}

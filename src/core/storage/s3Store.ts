@@ -1,0 +1,640 @@
+import { randomBytes } from 'crypto';
+import { createReadStream, createWriteStream, promises as fsp } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Readable, Transform } from 'stream';
+import { pipeline } from 'stream/promises';
+import type * as S3 from '@aws-sdk/client-s3';
+import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from '../util/engineErrors';
+import { backupPrefix } from '../format/backupKeys';
+import { Logger, nullLogger, prefixed } from '../util/engineLogger';
+import { sendParts } from './multipart';
+import type { Profile } from './profile';
+
+/** One object of a listing. */
+export interface S3Object {
+  key: string;
+  size: number;
+  lastModified?: Date;
+  etag?: string;
+}
+
+export interface ListPage {
+  objects: S3Object[];
+  /** Present when there is more; pass it back as `continuationToken`. */
+  nextToken?: string;
+}
+
+export interface HeadResult {
+  key: string;
+  size: number;
+  etag?: string;
+  lastModified?: Date;
+}
+
+export interface UploadResult {
+  key: string;
+  size: number;
+  etag?: string;
+  /** false when the server refused multipart and the object went up in one PutObject. */
+  multipart: boolean;
+}
+
+export interface ConnectionStep {
+  step: 'bucket' | 'write' | 'read' | 'delete';
+  ok: boolean;
+  error?: BackupError;
+}
+
+export interface ConnectionReport {
+  ok: boolean;
+  steps: ConnectionStep[];
+}
+
+export interface S3StoreOptions {
+  logger?: Logger;
+  /** Attempts per request, the first included (5xx, throttling and network errors are retried with backoff). */
+  maxAttempts?: number;
+  connectionTimeoutMs?: number;
+  /** A socket idle this long fails the request. */
+  socketTimeoutMs?: number;
+  partSize?: number;
+  queueSize?: number;
+  /** Where a refused multipart upload is spooled before its single PutObject. */
+  tmpDir?: string;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+// S3's smallest part: 10,000 of them still hold far more than an archive can (4 GiB),
+// and the part buffers (queue + 1, see multipart.ts) stay small.
+export const PART_SIZE = 5 * 1024 * 1024;
+export const QUEUE_SIZE = 4;
+const PROBE_PREFIX = '.s3-backup-probe-';
+
+type Sdk = typeof S3;
+type Client = S3.S3Client;
+
+let sdkCache: { s3: Sdk } | undefined;
+
+/** The SDK is loaded on first use so that activating the extension stays cheap. */
+function sdk(): NonNullable<typeof sdkCache> {
+  if (!sdkCache) {
+    // The SDK prints a multi-line notice on Node 20 (VS Code's extension host) unless told not to.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const s3 = require('@aws-sdk/client-s3') as Sdk;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    sdkCache = { s3 };
+  }
+  return sdkCache;
+}
+
+/** Waits until no request of an upload is still running. */
+async function settle(inflight: Set<Promise<unknown>>): Promise<void> {
+  while (inflight.size > 0) await Promise.allSettled([...inflight]);
+}
+
+function isMultipartRefusal(e: unknown): boolean {
+  const r = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  const status = r?.$metadata?.httpStatusCode;
+  return status === 501 || status === 405 || r?.Code === 'NotImplemented' || r?.name === 'NotImplemented' || r?.Code === 'MethodNotAllowed';
+}
+
+/** Calls `fn` when `signal` aborts (at once if it already has); returns the unsubscribe. */
+function onAbort(signal: AbortSignal | undefined, fn: () => void): () => void {
+  if (!signal) return () => undefined;
+  if (signal.aborted) {
+    fn();
+    return () => undefined;
+  }
+  signal.addEventListener('abort', fn, { once: true });
+  return () => signal.removeEventListener('abort', fn);
+}
+
+/**
+ * S3 access for the engine: the only module that talks to the AWS SDK. Every
+ * method takes an AbortSignal; every failure is a `BackupError`.
+ */
+export class S3Store {
+  private clientCache: Client | undefined;
+  private singleAttemptClientCache: Client | undefined;
+  private readonly log: Logger;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+
+  constructor(
+    readonly profile: Profile,
+    private readonly options: S3StoreOptions = {},
+  ) {
+    this.log = prefixed(options.logger ?? nullLogger, 's3');
+    this.partSize = options.partSize ?? PART_SIZE;
+    this.queueSize = options.queueSize ?? QUEUE_SIZE;
+  }
+
+  private makeClient(maxAttempts: number): Client {
+    const p = this.profile;
+    if (!p.accessKeyId || !p.secretAccessKey) {
+      throw new BackupError('InvalidProfile', 'The access key ID and the secret access key are required.',
+        'Enter both keys in the connection settings.', { params: { field: p.accessKeyId ? 'secretAccessKey' : 'accessKeyId' } });
+    }
+    const { s3 } = sdk();
+    const agent = { keepAlive: true, maxSockets: Math.max(8, this.queueSize * 2) };
+    return new s3.S3Client({
+      endpoint: p.endpoint,
+      region: p.region,
+      forcePathStyle: p.forcePathStyle,
+      credentials: { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey },
+      // The SDK's newer defaults add CRC headers and aws-chunked bodies that Ceph, R2, OSS, COS, older MinIO and proxies reject.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts,
+      retryMode: 'standard',
+      // Options for the SDK's own NodeHttpHandler (@smithy/node-http-handler).
+      requestHandler: {
+        connectionTimeout: this.options.connectionTimeoutMs ?? 10_000,
+        socketTimeout: this.options.socketTimeoutMs ?? 60_000,
+        httpAgent: agent,
+        httpsAgent: agent,
+      },
+    });
+  }
+
+  private get client(): Client {
+    this.clientCache ??= this.makeClient(this.options.maxAttempts ?? 4);
+    return this.clientCache;
+  }
+
+  /** For bodies that cannot be replayed: the SDK would retry them with an already consumed stream. */
+  private get singleAttemptClient(): Client {
+    this.singleAttemptClientCache ??= this.makeClient(1);
+    return this.singleAttemptClientCache;
+  }
+
+  private fail(e: unknown, key?: string): BackupError {
+    if (isCancelled(e)) return e instanceof CancelledError ? e : new CancelledError(e);
+    return toBackupError(e, {
+      bucket: this.profile.bucket,
+      endpoint: this.profile.endpoint,
+      key,
+      secrets: [this.profile.secretAccessKey],
+    });
+  }
+
+  /** Runs one SDK call with the signal; an abort always surfaces as `CancelledError`. */
+  private async call<T>(signal: AbortSignal | undefined, key: string | undefined, fn: () => Promise<T>): Promise<T> {
+    throwIfAborted(signal);
+    try {
+      return await fn();
+    } catch (e) {
+      if (signal?.aborted) throw new CancelledError(signal.reason);
+      throw this.fail(e, key);
+    }
+  }
+
+  /** One page of ListObjectsV2 under `prefix`. */
+  async listPage(
+    prefix: string,
+    o: CallOptions & { continuationToken?: string; maxKeys?: number; delimiter?: string } = {},
+  ): Promise<ListPage> {
+    const { s3 } = sdk();
+    const out = await this.call(o.signal, undefined, () =>
+      this.client.send(
+        new s3.ListObjectsV2Command({
+          Bucket: this.profile.bucket,
+          Prefix: prefix || undefined,
+          ContinuationToken: o.continuationToken,
+          MaxKeys: o.maxKeys,
+          Delimiter: o.delimiter,
+        }),
+        { abortSignal: o.signal },
+      ),
+    );
+    const objects: S3Object[] = (out.Contents ?? [])
+      .filter((c) => c.Key !== undefined)
+      .map((c) => ({ key: c.Key as string, size: c.Size ?? 0, lastModified: c.LastModified, etag: c.ETag }));
+    if (out.IsTruncated && !out.NextContinuationToken) {
+      throw new BackupError('Server', 'The server cut the listing short without a continuation token.',
+        'The server may not be fully S3-compatible (ListObjectsV2).');
+    }
+    return { objects, nextToken: out.IsTruncated ? out.NextContinuationToken : undefined };
+  }
+
+  /** `listPage` with the prefix among the options. */
+  list(o: CallOptions & { prefix: string; continuationToken?: string; maxKeys?: number; delimiter?: string }): Promise<ListPage> {
+    return this.listPage(o.prefix, o);
+  }
+
+  /** Every object under `prefix`, following continuation tokens. */
+  async listAll(prefix: string, o: CallOptions & { delimiter?: string } = {}): Promise<S3Object[]> {
+    const all: S3Object[] = [];
+    let token: string | undefined;
+    const seen = new Set<string>();
+    do {
+      const page = await this.listPage(prefix, { signal: o.signal, continuationToken: token, delimiter: o.delimiter });
+      all.push(...page.objects);
+      token = page.nextToken;
+      if (token !== undefined) {
+        if (seen.has(token)) throw new BackupError('Server', 'The server repeated a listing page.', 'The server may not be fully S3-compatible (ListObjectsV2).');
+        seen.add(token);
+      }
+    } while (token !== undefined);
+    return all;
+  }
+
+  /** HeadObject; `undefined` when there is no such object. */
+  async head(key: string, o: CallOptions = {}): Promise<HeadResult | undefined> {
+    const { s3 } = sdk();
+    try {
+      const out = await this.call(o.signal, key, () =>
+        this.client.send(new s3.HeadObjectCommand({ Bucket: this.profile.bucket, Key: key }), { abortSignal: o.signal }),
+      );
+      return { key, size: out.ContentLength ?? 0, etag: out.ETag || undefined, lastModified: out.LastModified };
+    } catch (e) {
+      if (e instanceof BackupError && e.code === 'NotFound') return undefined;
+      // A HEAD answer has no body, so its 403 cannot tell a wrong secret from a
+      // missing permission; a one-byte GET carries the server's error code.
+      if (e instanceof BackupError && e.code === 'AccessDenied' && e.params.serverCode !== 'AccessDenied') {
+        try {
+          const out = await this.call(o.signal, key, () =>
+            this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key, Range: 'bytes=0-0' }), { abortSignal: o.signal }),
+          );
+          (out.Body as Readable | undefined)?.destroy?.();
+          const total = /\/(\d+)$/.exec(out.ContentRange ?? '')?.[1];
+          return { key, size: total ? Number(total) : out.ContentLength ?? 0, etag: out.ETag || undefined, lastModified: out.LastModified };
+        } catch (g) {
+          if (g instanceof BackupError && g.code === 'NotFound') return undefined;
+          throw g;
+        }
+      }
+      throw e;
+    }
+  }
+
+  async delete(key: string, o: CallOptions = {}): Promise<void> {
+    const { s3 } = sdk();
+    this.log.debug(`delete ${key}`);
+    await this.call(o.signal, key, () =>
+      this.client.send(new s3.DeleteObjectCommand({ Bucket: this.profile.bucket, Key: key }), { abortSignal: o.signal }),
+    );
+  }
+
+  /**
+   * Streams `body` to `key` (multipart with 5 MiB parts, 4 in flight, so memory
+   * stays bounded). Never overwrites: an existing key fails with
+   * `AlreadyExists`. On abort or failure no object and no pending multipart
+   * upload is left, and `body` is destroyed. `size`, when given, is checked
+   * afterwards (a mismatch removes the object: `Integrity`).
+   */
+  async upload(
+    key: string,
+    body: Readable,
+    o: CallOptions & { onProgress?: (bytesSent: number) => void; size?: number; contentType?: string } = {},
+  ): Promise<UploadResult> {
+    const { s3 } = sdk();
+    const signal = o.signal;
+    const bucket = this.profile.bucket;
+    const client = this.client;
+    try {
+      throwIfAborted(signal);
+      if (await this.head(key, { signal })) throw this.fail(Object.assign(new Error('exists'), { $metadata: { httpStatusCode: 412 } }), key);
+    } catch (e) {
+      body.destroy();
+      throw e;
+    }
+
+    const abort = new AbortController();
+    const unlink = onAbort(signal, () => abort.abort(signal?.reason));
+    const inflight = new Set<Promise<unknown>>();
+    const fallback = new SinglePutFallback(this, key, this.partSize, this.options.tmpDir);
+    // Upload ids this upload created: aborted by id on failure, whatever a listing shows.
+    const created: string[] = [];
+    let firstError: unknown;
+    const track = <T>(p: Promise<T>): Promise<T> => {
+      inflight.add(p);
+      const drop = (): void => void inflight.delete(p);
+      p.then(drop, drop);
+      return p;
+    };
+
+    // sendParts sends every request through here: that is where every
+    // request gets the abort signal, where a refused multipart upload turns into
+    // one PutObject, and where CompleteMultipartUpload is preceded by a last
+    // existence check (servers such as Ceph RGW ignore If-None-Match on it).
+    const send = (command: { input: Record<string, unknown> }): Promise<unknown> => {
+      const isAbortCmd = command instanceof s3.AbortMultipartUploadCommand;
+      const isCreate = command instanceof s3.CreateMultipartUploadCommand;
+      if (fallback.active && !(command instanceof s3.PutObjectCommand)) return track(fallback.handle(command, s3, abort.signal));
+      const run = async (): Promise<unknown> => {
+        if (command instanceof s3.CompleteMultipartUploadCommand && (await this.head(key, { signal: abort.signal }))) {
+          throw Object.assign(new Error('exists'), { name: 'PreconditionFailed', Code: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+        }
+        try {
+          // CreateMultipartUpload is never cut off: a request cut mid-way may still
+          // create an upload on the server that no listing shows yet; letting it
+          // finish gives its id, so the cleanup can abort it for sure.
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          const out = await client.send(command as any, { abortSignal: isAbortCmd || isCreate ? undefined : abort.signal });
+          const uploadId = isCreate ? (out as { UploadId?: string }).UploadId : undefined;
+          if (uploadId) created.push(uploadId);
+          if (isCreate && abort.signal.aborted) throw new CancelledError(abort.signal.reason);
+          return out;
+        } catch (e) {
+          if (isCreate) {
+            if (isMultipartRefusal(e) && !abort.signal.aborted) {
+              this.log.info(`the server refused multipart upload (${(e as Error).name}); sending ${key} in one request`);
+              return fallback.handle(command, s3, abort.signal);
+            }
+          }
+          // Stop the other parts at the first failure.
+          if (!isAbortCmd && !abort.signal.aborted) {
+            firstError ??= e;
+            abort.abort();
+          }
+          throw e;
+        }
+      };
+      return track(run());
+    };
+
+    this.log.debug(`upload ${key} start`);
+    const started = Date.now();
+    try {
+      await sendParts(send as (command: unknown) => Promise<unknown>, s3, { Bucket: bucket, Key: key, ContentType: o.contentType ?? 'application/zip' }, body, {
+        partSize: o.size !== undefined ? Math.max(this.partSize, Math.ceil(o.size / 10_000)) : this.partSize,
+        queueSize: this.queueSize,
+        signal: abort.signal,
+        onProgress: o.onProgress,
+      });
+    } catch (e) {
+      if (!abort.signal.aborted) abort.abort();
+      body.destroy();
+      await settle(inflight);
+      await fallback.dispose();
+      if (!fallback.active) await this.removePendingUploads(key, created);
+      if (signal?.aborted) throw new CancelledError(signal.reason);
+      throw this.fail(firstError ?? e, key);
+    } finally {
+      unlink();
+    }
+
+    // CompleteMultipartUpload's ETag is empty on Ceph RGW; HeadObject has the real one.
+    const head = await this.head(key, { signal });
+    if (!head) throw this.fail(Object.assign(new Error('missing after upload'), { $metadata: { httpStatusCode: 404 } }), key);
+    if (o.size !== undefined && head.size !== o.size) {
+      await this.delete(key).catch((e) => this.log.warn(`could not remove ${key} after a size mismatch: ${this.fail(e, key).message}`));
+      throw new BackupError('Integrity', `The uploaded object "${key}" has ${head.size} bytes instead of ${o.size}.`,
+        'Try the backup again.', { params: { key, size: head.size, expected: o.size } });
+    }
+    this.log.debug(`upload ${key} done: ${head.size} bytes in ${Date.now() - started} ms${fallback.active ? ' (single PUT)' : ''}`);
+    return { key, size: head.size, etag: head.etag, multipart: !fallback.active && head.size > this.partSize };
+  }
+
+  /**
+   * Aborts the multipart uploads this upload created (by id), then every other
+   * one a listing still shows for `key`.
+   */
+  private async removePendingUploads(key: string, created: string[]): Promise<void> {
+    const { s3 } = sdk();
+    const abortOne = async (uploadId: string): Promise<void> => {
+      this.log.debug(`aborting pending multipart upload of ${key}`);
+      try {
+        await this.client.send(new s3.AbortMultipartUploadCommand({ Bucket: this.profile.bucket, Key: key, UploadId: uploadId }));
+      } catch (e) {
+        const err = this.fail(e, key);
+        if (err.code !== 'NotFound') this.log.warn(`could not abort the multipart upload of ${key}: ${err.message}`);
+      }
+    };
+    for (const id of created) await abortOne(id);
+    try {
+      const out = await this.client.send(new s3.ListMultipartUploadsCommand({ Bucket: this.profile.bucket, Prefix: key }));
+      for (const u of out.Uploads ?? []) {
+        if (u.Key === key && u.UploadId && !created.includes(u.UploadId)) await abortOne(u.UploadId);
+      }
+    } catch (e) {
+      this.log.warn(`could not check for pending multipart uploads of ${key}: ${this.fail(e, key).message}`);
+    }
+  }
+
+  /** @internal Used by the single-PUT fallback: one PutObject of a spooled file, retried with a fresh stream. */
+  async putFile(key: string, file: string, size: number, signal: AbortSignal): Promise<string | undefined> {
+    const { s3 } = sdk();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await this.singleAttemptClient.send(
+          new s3.PutObjectCommand({
+            Bucket: this.profile.bucket,
+            Key: key,
+            Body: createReadStream(file),
+            ContentLength: size,
+            ContentType: 'application/zip',
+            IfNoneMatch: '*',
+          }),
+          { abortSignal: signal },
+        );
+        return out.ETag;
+      } catch (e) {
+        const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0;
+        const transient = status >= 500 || status === 0 || status === 429;
+        if (signal.aborted || !transient || attempt >= 3) throw e;
+        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      }
+    }
+  }
+
+  /**
+   * Downloads `key` to a temporary file beside `destFile`, then renames it: an
+   * abort or failure leaves no partial file. `onProgress(bytes, total)`.
+   */
+  async download(
+    key: string,
+    destFile: string,
+    o: CallOptions & { onProgress?: (bytes: number, total: number) => void } = {},
+  ): Promise<{ size: number; etag?: string }> {
+    const { s3 } = sdk();
+    const signal = o.signal;
+    const tmp = path.join(path.dirname(destFile), `.${path.basename(destFile)}.${randomBytes(4).toString('hex')}.part`);
+    const out = await this.call(signal, key, () =>
+      this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key }), { abortSignal: signal }),
+    );
+    const total = out.ContentLength ?? 0;
+    let bytes = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        o.onProgress?.(bytes, total);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(out.Body as Readable, counter, createWriteStream(tmp, { flags: 'wx' }), { signal });
+      if (out.ContentLength !== undefined && bytes !== out.ContentLength) {
+        throw new BackupError('Integrity', `The download of "${key}" ended after ${bytes} of ${out.ContentLength} bytes.`,
+          'Try again.', { params: { key, size: bytes, expected: out.ContentLength } });
+      }
+      await fsp.rename(tmp, destFile);
+    } catch (e) {
+      (out.Body as Readable | undefined)?.destroy?.();
+      await fsp.rm(tmp, { force: true });
+      if (signal?.aborted) throw new CancelledError(signal.reason);
+      throw this.fail(e, key);
+    }
+    return { size: bytes, etag: out.ETag || undefined };
+  }
+
+  /** Reads a whole (small) object into memory. */
+  async getBuffer(key: string, o: CallOptions = {}): Promise<Buffer> {
+    const { s3 } = sdk();
+    return this.call(o.signal, key, async () => {
+      const out = await this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key }), { abortSignal: o.signal });
+      return Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    });
+  }
+
+  /** Writes a small object in one PutObject; never overwrites (`AlreadyExists`). */
+  async putBuffer(key: string, data: Buffer, o: CallOptions & { contentType?: string } = {}): Promise<void> {
+    const { s3 } = sdk();
+    await this.call(o.signal, key, () =>
+      this.client.send(
+        new s3.PutObjectCommand({
+          Bucket: this.profile.bucket,
+          Key: key,
+          Body: data,
+          ContentLength: data.length,
+          ContentType: o.contentType ?? 'application/octet-stream',
+          IfNoneMatch: '*',
+        }),
+        { abortSignal: o.signal },
+      ),
+    );
+  }
+
+  /**
+   * Checks the profile step by step: the bucket can be listed, then a small
+   * probe object under rootPath is written, read back, compared and deleted.
+   * Stops at the first failing step (the probe is still deleted if it was
+   * written). Throws only `CancelledError`.
+   */
+  async testConnection(o: CallOptions = {}): Promise<ConnectionReport> {
+    const signal = o.signal;
+    const steps: ConnectionStep[] = [];
+    const report = (): ConnectionReport => ({ ok: steps.every((s) => s.ok), steps });
+    const step = async (name: ConnectionStep['step'], fn: () => Promise<void>): Promise<boolean> => {
+      try {
+        await fn();
+        steps.push({ step: name, ok: true });
+        return true;
+      } catch (e) {
+        const err = e instanceof BackupError ? e : this.fail(e);
+        if (err.code === 'Cancelled') throw err;
+        steps.push({ step: name, ok: false, error: err });
+        this.log.warn(`test connection: ${name} failed: ${err.message}`);
+        return false;
+      }
+    };
+
+    if (!(await step('bucket', async () => void (await this.listPage(backupPrefix(this.profile.rootPath), { signal, maxKeys: 1 }))))) {
+      return report();
+    }
+    const key = `${backupPrefix(this.profile.rootPath)}${PROBE_PREFIX}${randomBytes(6).toString('hex')}`;
+    const content = Buffer.from(`s3-backup connection probe ${new Date().toISOString()} ${randomBytes(8).toString('hex')}\n`);
+    let written = false;
+    try {
+      if (!(await step('write', async () => {
+        await this.putBuffer(key, content, { signal, contentType: 'text/plain' });
+        written = true;
+      }))) {
+        return report();
+      }
+      await step('read', async () => {
+        const back = await this.getBuffer(key, { signal });
+        if (!back.equals(content)) {
+          throw new BackupError('Integrity', 'The probe object read back differs from what was written.',
+            'A proxy or the server changed the data; check the endpoint.', { params: { key } });
+        }
+      });
+      await step('delete', async () => {
+        await this.delete(key, { signal });
+        written = false;
+      });
+      return report();
+    } finally {
+      if (written) {
+        // Best effort, also after a cancel: the probe must not stay behind.
+        await this.delete(key).catch((e) => this.log.warn(`could not delete the probe ${key}: ${this.fail(e, key).message}`));
+      }
+    }
+  }
+
+  /** Closes the connections; the store must not be used afterwards. */
+  destroy(): void {
+    this.clientCache?.destroy();
+    this.singleAttemptClientCache?.destroy();
+    this.clientCache = undefined;
+    this.singleAttemptClientCache = undefined;
+  }
+}
+
+/**
+ * Plays the server's side of a multipart upload for a server that refused
+ * one: parts are spooled to a temporary file at their offsets, and "complete"
+ * sends that file in a single PutObject.
+ */
+class SinglePutFallback {
+  active = false;
+  private file: string | undefined;
+  private handleP: Promise<fsp.FileHandle> | undefined;
+  private size = 0;
+
+  constructor(
+    private readonly store: S3Store,
+    private readonly key: string,
+    private readonly partSize: number,
+    private readonly tmpDir: string | undefined,
+  ) {}
+
+  async handle(command: { input: Record<string, unknown> }, s3: Sdk, signal: AbortSignal): Promise<unknown> {
+    this.active = true;
+    if (command instanceof s3.CreateMultipartUploadCommand) {
+      this.file = path.join(this.tmpDir ?? os.tmpdir(), `s3-backup-put-${randomBytes(6).toString('hex')}.tmp`);
+      this.handleP = fsp.open(this.file, 'wx+');
+      await this.handleP;
+      return { UploadId: 'single-put-fallback', $metadata: {} };
+    }
+    if (command instanceof s3.UploadPartCommand) {
+      throwIfAborted(signal);
+      const fh = await this.handleP!;
+      const data = command.input.Body as Uint8Array;
+      const offset = ((command.input.PartNumber as number) - 1) * this.partSize;
+      await fh.write(data, 0, data.length, offset);
+      this.size = Math.max(this.size, offset + data.length);
+      return { ETag: `"part-${command.input.PartNumber as number}"`, $metadata: {} };
+    }
+    if (command instanceof s3.CompleteMultipartUploadCommand) {
+      const fh = await this.handleP!;
+      await fh.sync();
+      if (await this.store.head(this.key, { signal })) {
+        throw Object.assign(new Error('exists'), { name: 'PreconditionFailed', Code: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+      }
+      const etag = await this.store.putFile(this.key, this.file!, this.size, signal);
+      await this.dispose();
+      return { ETag: etag, Key: this.key, $metadata: {} };
+    }
+    if (command instanceof s3.AbortMultipartUploadCommand) {
+      await this.dispose();
+      return { $metadata: {} };
+    }
+    throw new Error('Unexpected request during a single-PUT upload.');
+  }
+
+  async dispose(): Promise<void> {
+    const p = this.handleP;
+    const file = this.file;
+    this.handleP = undefined;
+    this.file = undefined;
+    if (p) await (await p.catch(() => undefined))?.close().catch(() => undefined);
+    if (file) await fsp.rm(file, { force: true });
+  }
+}

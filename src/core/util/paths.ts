@@ -1,0 +1,37 @@
+import * as path from 'path';
+
+/**
+ * Why an archive path is unsafe or not portable, or undefined when it is fine.
+ * Archive paths are POSIX, relative, normalised, with no empty, `.` or `..`
+ * segment, no backslash (a separator on Windows), no drive letter, no NUL and
+ * no trailing slash (we never store folders).
+ */
+export function archivePathProblem(p: string): string | undefined {
+  if (typeof p !== 'string' || p.length === 0) return 'it is empty';
+  if (p.includes('\0')) return 'it contains a NUL character';
+  if (p.includes('\\')) return 'it contains a backslash';
+  if (p.startsWith('/')) return 'it is an absolute path';
+  if (/^[A-Za-z]:/.test(p)) return 'it starts with a drive letter';
+  if (Buffer.byteLength(p, 'utf8') > 65535) return 'it is too long';
+  for (const seg of p.split('/')) {
+    if (seg === '') return p.endsWith('/') ? 'it names a folder' : 'it has an empty segment';
+    if (seg === '.' || seg === '..') return `it contains "${seg}"`;
+  }
+  return undefined;
+}
+
+/**
+ * Joins a safe relative POSIX path onto `root`; undefined when the result would
+ * not be strictly inside `root` (belt and braces after `archivePathProblem`).
+ */
+export function resolveInside(root: string, rel: string): string | undefined {
+  if (archivePathProblem(rel) !== undefined) return undefined;
+  const abs = path.resolve(root, ...rel.split('/'));
+  return isInside(root, abs) ? abs : undefined;
+}
+
+/** True when `child` is strictly below `parent` (both absolute). */
+export function isInside(parent: string, child: string): boolean {
+  const r = path.relative(parent, child);
+  return r !== '' && !r.startsWith('..' + path.sep) && r !== '..' && !path.isAbsolute(r);
+}

@@ -1,0 +1,45 @@
+import * as vscode from 'vscode';
+import { formatCount, formatDateTime } from '../ui/format';
+import type { Services } from './services';
+import { pickBackup, selectedRefs } from './pickBackup';
+import { withEngineProgress } from '../ui/progress';
+
+/** Deletes the selected backups (or one picked from the palette) after a modal confirmation. */
+export async function deleteBackup(s: Services, arg?: unknown, selection?: unknown): Promise<string[] | undefined> {
+  let refs = selectedRefs(arg, selection);
+  if (!refs) {
+    const one = await pickBackup(s, vscode.l10n.t('Choose a backup to delete'));
+    if (!one) return undefined;
+    refs = [one];
+  }
+  const del = vscode.l10n.t('Delete');
+  const one = refs.length === 1 ? refs[0] : undefined;
+  const message = one
+    ? vscode.l10n.t('Delete the backup from {0} ({1})?', formatDateTime(one.time), one.host)
+    : vscode.l10n.t('Delete {0} backups?', formatCount(refs.length));
+  const detail = one
+    ? vscode.l10n.t('It is removed from the bucket for good; this cannot be undone.')
+    : vscode.l10n.t('They are removed from the bucket for good; this cannot be undone.');
+  const choice = await s.prompts.showWarningMessage(message, { modal: true, detail }, del);
+  if (choice !== del) return undefined;
+
+  const engine = await s.engineHost.getEngine();
+  const list = refs;
+  const deleted: string[] = [];
+  try {
+    await withEngineProgress(refs.length === 1 ? vscode.l10n.t('Deleting the backup') : vscode.l10n.t('Deleting {0} backups', formatCount(refs.length)), [], async ({ signal }) => {
+      for (const ref of list) {
+        await engine.delete(ref.key, { signal });
+        deleted.push(ref.key);
+        s.log.for('delete').info(`deleted ${ref.key}`);
+      }
+    });
+  } finally {
+    if (deleted.length > 0) await s.tree.refresh();
+  }
+  vscode.window.setStatusBarMessage(
+    deleted.length === 1 ? vscode.l10n.t('Deleted 1 backup.') : vscode.l10n.t('Deleted {0} backups.', formatCount(deleted.length)),
+    5000,
+  );
+  return deleted;
+}

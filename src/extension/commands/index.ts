@@ -1,0 +1,37 @@
+import * as vscode from 'vscode';
+import { registerAppDataCommands } from './appDataCommands';
+import type { Services } from './services';
+import { backUpWorkspace } from './backUpWorkspace';
+import { copyS3Uri } from './copyS3Uri';
+import { deleteBackup } from './deleteBackup';
+import { downloadBackup } from './downloadBackup';
+import { openSettings } from './openSettings';
+import { refresh } from './refresh';
+import { registerCommand } from './registerCommand';
+import { restoreBackup } from './restoreBackup';
+import { registerDetailsDocuments, showBackupDetails } from './showBackupDetails';
+import { showLog } from './showLog';
+import { testConnection } from './testConnection';
+
+/** Registers every command of the extension, each through the one error-handling wrapper. */
+export function registerCommands(s: Services): vscode.Disposable[] {
+  const on = (id: string, handler: (...args: any[]) => Promise<unknown>): vscode.Disposable => registerCommand(s, id, handler);
+  return [
+    on('s3Backup.backUpWorkspace', () => backUpWorkspace(s)),
+    on('s3Backup.restoreBackup', (node?: unknown) => restoreBackup(s, node)),
+    on('s3Backup.deleteBackup', (node?: unknown, selection?: unknown) => deleteBackup(s, node, selection)),
+    on('s3Backup.downloadBackup', (node?: unknown) => downloadBackup(s, node)),
+    on('s3Backup.showBackupDetails', (node?: unknown) => showBackupDetails(s, node)),
+    on('s3Backup.copyS3Uri', (node?: unknown, selection?: unknown) => copyS3Uri(s, node, selection)),
+    on('s3Backup.refresh', () => refresh(s)),
+    on('s3Backup.openSettings', () => openSettings(s)),
+    on('s3Backup.testConnection', () => testConnection(s)),
+    on('s3Backup.showLog', () => showLog(s)),
+    // Internal: the tree's "Load More…" node.
+    on('s3Backup.loadMore', async (host: unknown) => {
+      if (typeof host === 'string') s.tree.loadMore(host);
+    }),
+    registerDetailsDocuments(),
+    ...registerAppDataCommands(s),
+  ];
+}

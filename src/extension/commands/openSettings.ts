@@ -1,0 +1,23 @@
+import * as vscode from 'vscode';
+import { readConfig, writeConnectionSettings } from '../host/config';
+import type { Services } from './services';
+import { SettingsPanel, type SettingsDeps } from '../settings/settingsPanel';
+
+/** Opens the settings panel (one instance; revealed when already open) and returns it. */
+export async function openSettings(s: Services): Promise<SettingsPanel> {
+  return SettingsPanel.show(s.context, settingsDeps(s));
+}
+
+/** What the settings panel needs, mapped onto the extension's services. */
+export function settingsDeps(s: Services): SettingsDeps {
+  return {
+    readConfig: () => readConfig(),
+    saveConfig: (values) => writeConnectionSettings(values),
+    secrets: s.secrets,
+    testConnection: (profile, signal) => s.engineHost.engineFor(profile).then((e) => e.testConnection({ signal })),
+    backUpNow: () => vscode.commands.executeCommand('s3Backup.backUpWorkspace'),
+    revealTree: () => vscode.commands.executeCommand(`s3Backup.backups.focus`),
+    logger: s.log,
+    onDidChange: s.secrets.onDidChange,
+  };
+}

@@ -1,0 +1,59 @@
+import * as vscode from 'vscode';
+import { isCancelled } from '../../core/util/engineErrors';
+import { describeError, errorText } from '../ui/errorFace';
+import type { Services } from './services';
+
+/**
+ * Runs one piece of user-started work with the extension's single error
+ * policy: log it; a cancel by the user is silent; any other error becomes one
+ * plain sentence with a hint and a "Show Log" action (plus "Open Settings"
+ * when the settings are the likely fix). Resolves `undefined` on error.
+ */
+export async function runGuarded<T>(s: Services, name: string, work: () => Promise<T>): Promise<T | undefined> {
+  const log = s.log.for('command');
+  const started = Date.now();
+  log.info(`${name} started`);
+  try {
+    const result = await work();
+    log.info(`${name} finished in ${Date.now() - started} ms`);
+    return result;
+  } catch (e) {
+    if (isCancelled(e) || e instanceof vscode.CancellationError || (e as { code?: unknown } | undefined)?.code === 'Cancelled') {
+      log.info(`${name} cancelled after ${Date.now() - started} ms`);
+      return undefined;
+    }
+    showError(s, e, name);
+    return undefined;
+  }
+}
+
+/** Logs an error in full and shows its translated face, without waiting for the user. */
+export function showError(s: Services, e: unknown, name: string, prefix?: string): void {
+  const face = describeError(e);
+  const detail = e instanceof Error ? `${e.name}: ${e.message}${causeText(e)}` : String(e);
+  s.log.for('command').error(`${name} failed: ${face.code}: ${detail}`);
+  if (e instanceof Error && e.stack && face.code === 'Unknown') s.log.debug(e.stack);
+  const showLog = vscode.l10n.t('Show Log');
+  const openSettings = vscode.l10n.t('Open Settings');
+  const actions = face.settings ? [openSettings, showLog] : [showLog];
+  const text = prefix ? `${prefix} ${errorText(face)}` : errorText(face);
+  void s.prompts.showErrorMessage(text, {}, ...actions).then((choice) => {
+    if (choice === showLog) s.log.show();
+    else if (choice === openSettings) void vscode.commands.executeCommand('s3Backup.openSettings');
+  });
+}
+
+/** Registers a command whose handler runs under `runGuarded`; the handler's result is the command's. */
+export function registerCommand(
+  s: Services,
+  id: string,
+  handler: (...args: any[]) => Promise<unknown>,
+): vscode.Disposable {
+  return vscode.commands.registerCommand(id, (...args: unknown[]) => runGuarded(s, id, () => handler(...args)));
+}
+
+function causeText(e: Error): string {
+  const c = (e as { cause?: unknown }).cause;
+  if (!c || c === e) return '';
+  return ` (cause: ${c instanceof Error ? `${c.name}: ${c.message}` : String(c)})`;
+}

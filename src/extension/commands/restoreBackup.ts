@@ -1,0 +1,181 @@
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { formatCount, formatDateTime, formatUndone } from '../ui/format';
+import { chooseRestoreParts, restoreAppDataFetched } from './appDataCommands';
+import type { BackupEngine, FetchedBackup } from '../../core/engine';
+import type { BackupRef } from '../../core/format/backupKeys';
+import type { RestoreAction, RestorePlan, RestoreResult } from '../../core/restore/applyRestore';
+import type { Services } from './services';
+import { backupFromArgs } from './pickBackup';
+import { withEngineProgress } from '../ui/progress';
+import { runGuarded } from './registerCommand';
+
+const WORKSPACE_PREFIX = 'workspace/';
+
+/**
+ * Restore: download and verify, show the plan (new / overwritten / unchanged,
+ * with the file list on demand), then write and offer Undo, which puts the
+ * safety snapshot back.
+ */
+export async function restoreBackup(s: Services, arg?: unknown): Promise<RestoreResult | undefined> {
+  const ref = await backupFromArgs(s, arg, vscode.l10n.t('Choose a backup to restore'));
+  if (!ref) return undefined;
+  const engine = await s.engineHost.getEngine();
+  const fetched = await withEngineProgress(vscode.l10n.t('Downloading the backup from {0}', formatDateTime(ref.time)), ['download'], (call) =>
+    engine.fetch(ref.key, call),
+  );
+  try {
+    s.tree.noteFiles(ref.key, fetched.manifest.totals.files);
+    const prefixes = fetched.manifest.sources.filter((p) => p.startsWith(WORKSPACE_PREFIX));
+    if (fetched.manifest.sources.includes('appdata')) {
+      // App data (kind appdata or full) has its own flow; a full backup asks which parts.
+      const parts = await chooseRestoreParts(s, fetched.manifest);
+      if (!parts) return undefined;
+      if (parts.appData) await restoreAppDataFetched(s, fetched, ref);
+      if (!parts.workspace) return undefined;
+    }
+    if (prefixes.length === 0) {
+      void s.prompts.showInformationMessage(vscode.l10n.t('This backup holds no workspace folders to restore.'), {});
+      return undefined;
+    }
+    let targets = sameNameTargets(prefixes);
+    if (!targets) {
+      targets = await pickTargets(s, prefixes);
+      if (!targets) return undefined;
+    }
+    const plan = await confirmPlan(s, engine, fetched, ref, targets);
+    if (!plan) return undefined;
+
+    const result = await withEngineProgress(vscode.l10n.t('Restoring the backup from {0}', formatDateTime(ref.time)), ['write'], (call) =>
+      engine.apply(plan, call),
+    );
+    s.log.for('restore').info(`${ref.key}: ${result.written} files written${result.snapshotDir ? `, snapshot ${result.snapshotDir}` : ''}`);
+    offerUndo(s, result, Object.values(plan.targets));
+    return result;
+  } finally {
+    await fetched.dispose();
+  }
+}
+
+/** Each archived folder onto the workspace folder of the same name; one onto the only one; else `undefined`. */
+function sameNameTargets(prefixes: string[]): Record<string, string> | undefined {
+  const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
+  const targets: Record<string, string> = {};
+  for (const p of prefixes) {
+    const name = p.slice(WORKSPACE_PREFIX.length);
+    const f = folders.find((w) => w.name === name);
+    if (!f) {
+      if (prefixes.length === 1 && folders.length === 1) return { [p]: folders[0].uri.fsPath };
+      return undefined;
+    }
+    targets[p] = f.uri.fsPath;
+  }
+  return targets;
+}
+
+/** A folder the user picks: one archived folder goes right into it, several into sub-folders by name. */
+async function pickTargets(s: Services, prefixes: string[]): Promise<Record<string, string> | undefined> {
+  const picked = await s.prompts.showOpenDialog({
+    canSelectFiles: false,
+    canSelectFolders: true,
+    canSelectMany: false,
+    openLabel: vscode.l10n.t('Restore Here'),
+    title: vscode.l10n.t('Restore into Another Folder'),
+  });
+  const dir = picked?.[0];
+  if (!dir) return undefined;
+  if (dir.scheme !== 'file') throw new vscode.CancellationError();
+  const base = dir.fsPath;
+  if (prefixes.length === 1) return { [prefixes[0]]: base };
+  return Object.fromEntries(prefixes.map((p) => [p, path.join(base, p.slice(WORKSPACE_PREFIX.length))]));
+}
+
+/** Shows the plan until the user restores (returns the plan) or cancels. */
+async function confirmPlan(
+  s: Services,
+  engine: BackupEngine,
+  fetched: FetchedBackup,
+  ref: BackupRef,
+  initial: Record<string, string>,
+): Promise<RestorePlan | undefined> {
+  const restore = vscode.l10n.t('Restore');
+  const another = vscode.l10n.t('Restore into Another Folder...');
+  const showFiles = vscode.l10n.t('Show Files');
+  let targets = initial;
+  for (;;) {
+    const plan = await engine.plan(fetched, targets);
+    const c = plan.counts;
+    const where = [...new Set(Object.values(targets))].join(', ');
+    const message = vscode.l10n.t('Restore the backup from {0} into {1}?', formatDateTime(ref.time), where);
+    const detail = vscode.l10n.t(
+      '{0} new, {1} overwritten, {2} unchanged. Files that exist only here are kept. Overwritten files are saved first, so the restore can be undone.',
+      formatCount(c.create),
+      formatCount(c.overwrite),
+      formatCount(c.unchanged),
+    );
+    const ask = c.overwrite > 0 ? 'showWarningMessage' : 'showInformationMessage';
+    const choice = await s.prompts[ask](message, { modal: true, detail }, restore, another, showFiles);
+    if (choice === restore) return plan;
+    if (choice === showFiles) {
+      await showPlanFiles(s, plan);
+    } else if (choice === another) {
+      const picked = await pickTargets(s, Object.keys(targets));
+      if (picked) targets = picked;
+    } else {
+      return undefined;
+    }
+  }
+}
+
+/** The plan's files, grouped by what will happen to them. */
+async function showPlanFiles(s: Services, plan: RestorePlan): Promise<void> {
+  const groups: Array<[RestoreAction, string]> = [
+    ['create', vscode.l10n.t('New')],
+    ['overwrite', vscode.l10n.t('Overwritten')],
+    ['unchanged', vscode.l10n.t('Unchanged')],
+    ['onlyLocal', vscode.l10n.t('Only here (kept)')],
+  ];
+  const items: vscode.QuickPickItem[] = [];
+  for (const [action, label] of groups) {
+    const list = plan.items.filter((i) => i.action === action);
+    if (list.length === 0) continue;
+    items.push({ label: `${label} (${formatCount(list.length)})`, kind: vscode.QuickPickItemKind.Separator });
+    for (const i of list) items.push({ label: i.relPath, description: label, detail: i.targetPath });
+  }
+  await s.prompts.quickPick(items, { title: vscode.l10n.t('Files in the restore'), placeHolder: vscode.l10n.t('Press Escape to go back'), matchOnDetail: true });
+}
+
+function offerUndo(s: Services, result: RestoreResult, dirs: string[]): void {
+  const where = [...new Set(dirs)].join(', ');
+  const message =
+    result.written === 1
+      ? vscode.l10n.t('Restored 1 file into {0}.', where)
+      : vscode.l10n.t('Restored {0} files into {1}.', formatCount(result.written), where);
+  if (!result.snapshotDir) {
+    void s.prompts.showInformationMessage(message, {});
+    return;
+  }
+  const snapshotDir = result.snapshotDir;
+  const undo = vscode.l10n.t('Undo');
+  void s.prompts.showInformationMessage(message, {}, undo).then((choice) => {
+    if (choice !== undo) return;
+    void runGuarded(s, 'undoRestore', async () => {
+      const engine = await s.engineHost.getEngine().catch(() => undefined);
+      const done = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Undoing the restore…') },
+        async () => (engine ? engine.undo(snapshotDir) : undoWithoutProfile(snapshotDir)),
+      );
+      s.log.for('restore').info(`undo ${snapshotDir}: ${done.restored} restored, ${done.removed} removed`);
+      void s.prompts.showInformationMessage(
+        vscode.l10n.t('The restore was undone: {0}.', formatUndone(done.restored, done.removed)),
+        {},
+      );
+    });
+  });
+}
+
+/** Undo needs no bucket: the snapshot is local. Used when the settings changed since the restore. */
+function undoWithoutProfile(snapshotDir: string): Promise<{ restored: number; removed: number }> {
+  const { BackupEngine } = require('../../core/engine') as typeof import('../../core/engine');
+  return BackupEngine.undo(snapshotDir);
+}

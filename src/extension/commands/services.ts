@@ -1,0 +1,21 @@
+import type * as vscode from 'vscode';
+import type { BackupsProvider } from '../tree/backupsProvider';
+import type { BackupsNode } from '../tree/nodes';
+import type { EngineHost } from '../host/engineHost';
+import type { Log } from '../ui/extensionLog';
+import type { Prompts } from '../ui/prompts';
+import type { SecretStore } from '../host/secrets';
+
+/**
+ * What the extension is made of, built once in `activate()` and handed to the
+ * commands and the settings panel (`SettingsPanel.show(context, services)`).
+ */
+export interface Services {
+  context: vscode.ExtensionContext;
+  log: Log;
+  secrets: SecretStore;
+  engineHost: EngineHost;
+  prompts: Prompts;
+  tree: BackupsProvider;
+  treeView: vscode.TreeView<BackupsNode>;
+}

@@ -1,0 +1,58 @@
+import * as vscode from 'vscode';
+import { formatBytes, formatCount, formatDateTime, kindLabel } from '../ui/format';
+import type { BackupRef } from '../../core/format/backupKeys';
+import type { Manifest } from '../../core/format/manifest';
+import type { Services } from './services';
+import { backupFromArgs } from './pickBackup';
+import { withEngineProgress } from '../ui/progress';
+
+const SCHEME = 's3-backup-details';
+const documents = new Map<string, string>();
+
+/** The read-only documents the details open in (no "save changes?" on close). */
+export function registerDetailsDocuments(): vscode.Disposable {
+  return vscode.workspace.registerTextDocumentContentProvider(SCHEME, {
+    provideTextDocumentContent: (uri) => documents.get(uri.toString()) ?? '',
+  });
+}
+
+/** Downloads and verifies a backup, then shows its manifest: summary and every file. */
+export async function showBackupDetails(s: Services, arg?: unknown): Promise<Manifest | undefined> {
+  const ref = await backupFromArgs(s, arg, vscode.l10n.t('Choose a backup to show'));
+  if (!ref) return undefined;
+  const engine = await s.engineHost.getEngine();
+  const manifest = await withEngineProgress(vscode.l10n.t('Reading the backup from {0}', formatDateTime(ref.time)), ['download'], (call) =>
+    engine.verify(ref.key, call),
+  );
+  s.tree.noteFiles(ref.key, manifest.totals.files);
+  const { bucket } = await s.engineHost.profile();
+  const uri = vscode.Uri.from({ scheme: SCHEME, path: `/${ref.key.split('/').pop()}.md` });
+  documents.set(uri.toString(), renderDetails(ref, manifest, bucket));
+  const doc = await vscode.workspace.openTextDocument(uri);
+  await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
+  await vscode.window.showTextDocument(doc, { preview: true });
+  return manifest;
+}
+
+function renderDetails(ref: BackupRef, m: Manifest, bucket: string): string {
+  const cell = (v: string): string => v.replace(/\|/g, '\\|');
+  const lines = [
+    `# ${vscode.l10n.t('Backup from {0}', formatDateTime(ref.time))}`,
+    '',
+    `- ${vscode.l10n.t('S3 URI')}: \`s3://${bucket}/${ref.key}\``,
+    `- ${vscode.l10n.t('Machine')}: ${m.hostname} (${m.platform})`,
+    `- ${vscode.l10n.t('Kind')}: ${kindLabel(m.kind)}`,
+    `- ${vscode.l10n.t('Created')}: ${m.created}`,
+    `- ${vscode.l10n.t('Folders')}: ${m.sources.join(', ')}`,
+    `- ${vscode.l10n.t('Files')}: ${formatCount(m.totals.files)} (${formatBytes(m.totals.bytes)})`,
+    `- ${vscode.l10n.t('Archive size')}: ${formatBytes(ref.size)}`,
+    `- ${vscode.l10n.t('Made by')}: s3-backup ${m.toolVersion}`,
+    `- ${vscode.l10n.t('Verified: every file matches its checksum.')}`,
+    '',
+    `| ${vscode.l10n.t('Path')} | ${vscode.l10n.t('Size')} | ${vscode.l10n.t('Modified')} |`,
+    '| --- | ---: | --- |',
+    ...m.files.map((f) => `| ${cell(f.path)} | ${formatBytes(f.size)} | ${f.mtime} |`),
+    '',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,39 @@
+import * as vscode from 'vscode';
+import type { ConnectionReport, ConnectionStep } from '../../core/engine';
+import type { Services } from './services';
+import { withEngineProgress } from '../ui/progress';
+import { showError } from './registerCommand';
+
+/** Checks the bucket, then writes, reads back and deletes a probe object; says which step failed. */
+export async function testConnection(s: Services): Promise<ConnectionReport> {
+  const engine = await s.engineHost.getEngine();
+  const report = await withEngineProgress(vscode.l10n.t('Testing the connection to bucket {0}', engine.profile.bucket), [], (call) =>
+    engine.testConnection({ signal: call.signal }),
+  );
+  const log = s.log.for('test');
+  for (const st of report.steps) log.info(`${st.step}: ${st.ok ? 'ok' : `failed (${st.error?.code ?? 'unknown'})`}`);
+  const failed = report.steps.find((st) => !st.ok);
+  if (report.ok || !failed) {
+    void s.prompts.showInformationMessage(
+      vscode.l10n.t('The connection works: the bucket {0} is reachable, and a test object was written, read back and deleted.', engine.profile.bucket),
+      {},
+    );
+  } else {
+    showError(s, failed.error, 'testConnection', vscode.l10n.t('Connection test failed at the step "{0}".', stepLabel(failed.step)));
+  }
+  return report;
+}
+
+/** The name of a connection test step, as the settings page also shows it. */
+export function stepLabel(step: ConnectionStep['step']): string {
+  switch (step) {
+    case 'bucket':
+      return vscode.l10n.t('Reach the bucket');
+    case 'write':
+      return vscode.l10n.t('Write a test object');
+    case 'read':
+      return vscode.l10n.t('Read it back');
+    case 'delete':
+      return vscode.l10n.t('Delete it');
+  }
+}

@@ -1,0 +1,50 @@
+import * as vscode from 'vscode';
+import { BackupsProvider, VIEW_ID } from './tree/backupsProvider';
+import type { BackupsNode } from './tree/nodes';
+import { registerCommands } from './commands';
+import { EngineHost } from './host/engineHost';
+import { Log } from './ui/extensionLog';
+import { createPrompts, type Prompts } from './ui/prompts';
+import { importSandboxCredentials } from './host/sandbox';
+import { SecretStore } from './host/secrets';
+import type { Services } from './commands/services';
+
+/** Handed to integration tests (ExtensionMode.Test only) so they can drive the extension. */
+export interface TestApi {
+  services: Services;
+  /** The prompt seam: replace its functions to answer questions and record messages. */
+  prompts: Prompts;
+  tree: BackupsProvider;
+  engineHost: EngineHost;
+  secrets: SecretStore;
+  log: Log;
+  /** How long `activate()` took, in milliseconds. */
+  activationMs: number;
+}
+
+/** Wires the extension together; the engine (AWS SDK, jszip) loads on first use, not here. */
+export function activate(context: vscode.ExtensionContext): TestApi | undefined {
+  const started = performance.now();
+  const testMode = context.extensionMode === vscode.ExtensionMode.Test;
+  const log = new Log({ capture: testMode });
+  const secrets = new SecretStore(context.secrets);
+  const engineHost = new EngineHost({ secrets, log, storageDir: context.globalStorageUri.fsPath });
+  const tree = new BackupsProvider(engineHost, log.for('tree'));
+  const treeView = vscode.window.createTreeView<BackupsNode>(VIEW_ID, { treeDataProvider: tree, canSelectMany: true, showCollapseAll: true });
+  const prompts = createPrompts();
+  const services: Services = { context, log, secrets, engineHost, prompts, tree, treeView };
+  context.subscriptions.push(log, secrets, engineHost, tree, treeView, ...registerCommands(services));
+
+  // `npm start` only (env var + loopback endpoint); a no-op for real users.
+  void importSandboxCredentials(secrets, log.for('sandbox'));
+  // The welcome view depends on it; reading two secrets is quick and not awaited.
+  void tree.updateConfigured().catch((e: unknown) => log.warn(`[extension] could not read the settings: ${String(e)}`));
+
+  const activationMs = performance.now() - started;
+  log.info(`[extension] activated in ${activationMs.toFixed(1)} ms`);
+  return testMode ? { services, prompts, tree, engineHost, secrets, log, activationMs } : undefined;
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions.
+}

@@ -1,0 +1,59 @@
+import * as vscode from 'vscode';
+import type { AddressingStyle } from '../../core/storage/profile';
+
+export const CONFIG_SECTION = 's3Backup';
+
+/** The non-secret settings under `s3Backup.*`. The keys live in SecretStorage (see secrets.ts). */
+export interface S3BackupConfig {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  rootPath: string;
+  addressingStyle: AddressingStyle;
+  workspaceExcludes: string[];
+}
+
+/** The settings a connection is made of, as written by the settings panel. */
+export type ConnectionSettings = Pick<S3BackupConfig, 'endpoint' | 'region' | 'bucket' | 'rootPath' | 'addressingStyle'>;
+
+const ADDRESSING: readonly AddressingStyle[] = ['auto', 'path', 'virtual'];
+
+/** Reads every `s3Backup.*` setting, typed, with defaults for missing or malformed values. */
+export function readConfig(): S3BackupConfig {
+  const c = vscode.workspace.getConfiguration(CONFIG_SECTION);
+  const str = (key: string): string => {
+    const v = c.get<unknown>(key);
+    return typeof v === 'string' ? v.trim() : '';
+  };
+  const style = str('addressingStyle') as AddressingStyle;
+  const excludes = c.get<unknown>('workspace.excludes');
+  return {
+    endpoint: str('endpoint'),
+    region: str('region'),
+    bucket: str('bucket'),
+    rootPath: str('rootPath'),
+    addressingStyle: ADDRESSING.includes(style) ? style : 'auto',
+    workspaceExcludes: Array.isArray(excludes) ? excludes.filter((e): e is string => typeof e === 'string' && e.trim() !== '') : [],
+  };
+}
+
+/**
+ * Writes the connection settings to the user settings (global), so one
+ * configuration serves every workspace. A value left `undefined` is kept; an
+ * empty string removes it.
+ */
+export async function writeConnectionSettings(values: Partial<ConnectionSettings>): Promise<void> {
+  const c = vscode.workspace.getConfiguration(CONFIG_SECTION);
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    const v = value.trim();
+    // Defaults are removed rather than written, so settings.json holds only what the user chose.
+    const clear = v === '' || (key === 'addressingStyle' && v === 'auto');
+    await c.update(key, clear ? undefined : v, vscode.ConfigurationTarget.Global);
+  }
+}
+
+/** Whether a configuration change touches our settings. */
+export function affectsConfig(e: vscode.ConfigurationChangeEvent): boolean {
+  return e.affectsConfiguration(CONFIG_SECTION);
+}

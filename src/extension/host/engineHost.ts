@@ -1,0 +1,163 @@
+import * as os from 'os';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { affectsConfig, readConfig, writeConnectionSettings, type S3BackupConfig } from './config';
+import type { BackupEngine } from '../../core/engine';
+import { BackupError } from '../../core/util/engineErrors';
+import { sanitizeHost } from '../../core/format/backupKeys';
+import { normalizeProfile, type Profile, type ProfileInput } from '../../core/storage/profile';
+import type { Log } from '../ui/extensionLog';
+import type { SecretStore } from './secrets';
+
+type EngineModule = typeof import('../../core/engine');
+
+export interface EngineHostOptions {
+  secrets: SecretStore;
+  log: Log;
+  /** `context.globalStorageUri.fsPath`: safety snapshots and temp downloads live below it. */
+  storageDir: string;
+}
+
+/**
+ * Builds the `BackupEngine` from the settings and the stored keys on first
+ * use, and again after either changes. The engine module (and with it the AWS
+ * SDK and jszip) is only `require`d here, so activation loads neither.
+ */
+export class EngineHost implements vscode.Disposable {
+  private readonly emitter = new vscode.EventEmitter<void>();
+  /** Fires when the settings or the stored keys change; the cached engine is gone by then. */
+  readonly onDidChange = this.emitter.event;
+  private readonly subs: vscode.Disposable[] = [];
+  private cached: { id: string; engine: BackupEngine } | undefined;
+  private engineModule: EngineModule | undefined;
+  /**
+   * The host name backups of this machine carry in their keys. S3_BACKUP_HOSTNAME
+   * overrides it, for machines that share a host name and for tests that play two machines.
+   */
+  readonly hostname = process.env.S3_BACKUP_HOSTNAME?.trim() || os.hostname();
+  readonly snapshotRoot: string;
+  readonly tmpDir: string;
+
+  constructor(private readonly o: EngineHostOptions) {
+    this.snapshotRoot = path.join(o.storageDir, 'snapshots');
+    this.tmpDir = path.join(o.storageDir, 'tmp');
+    this.subs.push(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (affectsConfig(e)) this.changed('settings');
+      }),
+      o.secrets.onDidChange(() => this.changed('keys')),
+    );
+  }
+
+  /** Whether the engine module has been loaded (tests check activation leaves it unloaded). */
+  get engineLoaded(): boolean {
+    return this.engineModule !== undefined;
+  }
+
+  /** The settings plus the stored keys, as the engine's `normalizeProfile` takes them. */
+  async profileInput(config: S3BackupConfig = readConfig()): Promise<ProfileInput> {
+    const keys = await this.o.secrets.get();
+    this.o.log.addSecrets(keys.secretAccessKey);
+    return {
+      endpoint: config.endpoint,
+      region: config.region,
+      bucket: config.bucket,
+      rootPath: config.rootPath,
+      addressingStyle: config.addressingStyle,
+      accessKeyId: keys.accessKeyId,
+      secretAccessKey: keys.secretAccessKey,
+    };
+  }
+
+  /** Whether the user has entered a connection (endpoint, bucket and both keys); it may still be invalid. */
+  async isConfigured(): Promise<boolean> {
+    const i = await this.profileInput();
+    return !!(i.endpoint && i.bucket && i.accessKeyId && i.secretAccessKey);
+  }
+
+  /** The normalized profile, or a `BackupError` (code `InvalidProfile`) saying what is missing or wrong. */
+  async profile(input?: ProfileInput): Promise<Profile> {
+    const i = input ?? (await this.profileInput());
+    if (!input && !(i.endpoint || i.bucket || i.accessKeyId || i.secretAccessKey)) {
+      throw new BackupError('InvalidProfile', 'S3 storage is not configured yet.', 'Open the S3 Backup settings and enter the endpoint, bucket and keys.', {
+        params: { reason: 'notConfigured' },
+      });
+    }
+    const r = normalizeProfile(i, { requireCredentials: true });
+    if (!r.ok) {
+      const fields = r.errors.map((e) => e.field).join(', ');
+      throw new BackupError('InvalidProfile', r.errors[0].message, 'Open the S3 Backup settings to correct it.', {
+        params: { reason: 'invalid', fields, field: r.errors[0].field, fieldCode: r.errors[0].code },
+      });
+    }
+    return r.profile;
+  }
+
+  /** The engine for the saved settings and keys, built on first use and cached until they change. */
+  async getEngine(): Promise<BackupEngine> {
+    const profile = await this.profile();
+    const id = JSON.stringify(profile);
+    if (this.cached?.id !== id) {
+      this.cached = { id, engine: this.createEngine(profile) };
+      this.o.log.info(`[host] engine ready for bucket ${profile.bucket} at ${profile.endpoint}`);
+    }
+    return this.cached.engine;
+  }
+
+  /**
+   * An engine for values not saved yet (the settings page's Test Connection).
+   * Throws `InvalidProfile` when they do not normalize.
+   */
+  async engineFor(input: ProfileInput): Promise<BackupEngine> {
+    this.o.log.addSecrets(input.secretAccessKey);
+    return this.createEngine(await this.profile(input));
+  }
+
+  /**
+   * Saves a connection: the non-secret values to the user settings, the keys
+   * to SecretStorage. A key left `undefined` stays as stored; '' deletes it.
+   * This is the one function the settings page saves through.
+   */
+  async saveProfile(input: ProfileInput): Promise<void> {
+    this.o.log.addSecrets(input.secretAccessKey);
+    const style = input.addressingStyle;
+    await writeConnectionSettings({
+      endpoint: input.endpoint,
+      region: input.region,
+      bucket: input.bucket,
+      rootPath: input.rootPath,
+      addressingStyle: style === 'path' || style === 'virtual' || style === 'auto' ? style : undefined,
+    });
+    await this.o.secrets.store({ accessKeyId: input.accessKeyId, secretAccessKey: input.secretAccessKey });
+    this.o.log.info('[host] settings saved');
+  }
+
+  /** Whether a backup's host (as parsed from its key) is this machine. */
+  isThisMachine(host: string): boolean {
+    return host.toLowerCase() === sanitizeHost(this.hostname).toLowerCase();
+  }
+
+  dispose(): void {
+    for (const s of this.subs) s.dispose();
+    this.emitter.dispose();
+  }
+
+  private createEngine(profile: Profile): BackupEngine {
+    this.o.log.addSecrets(profile.secretAccessKey);
+    // A plain require, resolved by esbuild into a lazily initialised module: the
+    // SDK and the archiver are evaluated only now, not at activation.
+    this.engineModule ??= require('../../core/engine') as EngineModule;
+    return new this.engineModule.BackupEngine(profile, {
+      logger: this.o.log,
+      hostname: this.hostname,
+      tmpDir: this.tmpDir,
+      snapshotRoot: this.snapshotRoot,
+    });
+  }
+
+  private changed(what: string): void {
+    this.cached = undefined;
+    this.o.log.debug(`[host] ${what} changed`);
+    this.emitter.fire();
+  }
+}

@@ -1,0 +1,57 @@
+import * as vscode from 'vscode';
+import type { UiStrings } from '../../webview/protocol';
+
+/** Every string of the settings page, localized; sent to the webview and used to render its HTML. */
+export function settingsStrings(): UiStrings {
+  return {
+    title: vscode.l10n.t('S3 Backup Settings'),
+    intro: vscode.l10n.t('Where your backups go: any S3-compatible storage. Keys are kept in the system keychain, never in settings.json.'),
+    sectionConnection: vscode.l10n.t('Connection'),
+    sectionCredentials: vscode.l10n.t('Credentials'),
+    sectionLayout: vscode.l10n.t('Layout'),
+    endpointLabel: vscode.l10n.t('Endpoint'),
+    endpointHint: vscode.l10n.t('The S3 API address of your provider. https:// is added when no scheme is given.'),
+    endpointExamples: vscode.l10n.t('Examples:'),
+    regionLabel: vscode.l10n.t('Region'),
+    regionHint: vscode.l10n.t('For example us-east-1. Cloudflare R2: auto. MinIO and Ceph accept any region, usually us-east-1. Left empty, a default is used.'),
+    bucketLabel: vscode.l10n.t('Bucket'),
+    bucketHint: vscode.l10n.t('The name of an existing bucket. Not the URL: just the name.'),
+    privateBucketWarning: vscode.l10n.t(
+      'Keep this bucket private. Backups hold your source code and settings unencrypted; never turn on public access or a public URL for it.',
+    ),
+    accessKeyIdLabel: vscode.l10n.t('Access Key ID'),
+    accessKeyIdHint: vscode.l10n.t('Stored in the system keychain (VS Code SecretStorage), not in settings.json.'),
+    secretLabel: vscode.l10n.t('Secret Access Key'),
+    secretHint: vscode.l10n.t('Stored in the system keychain (VS Code SecretStorage). It is never shown again once saved.'),
+    secretStored: vscode.l10n.t('Stored in the keychain'),
+    secretReplace: vscode.l10n.t('Replace'),
+    secretClear: vscode.l10n.t('Clear'),
+    secretCancelReplace: vscode.l10n.t('Keep Stored Key'),
+    rootPathLabel: vscode.l10n.t('Root Path'),
+    rootPathHint: vscode.l10n.t('A folder inside the bucket for the backups, for example backups/laptop. Empty: the top of the bucket.'),
+    addressingStyleLabel: vscode.l10n.t('Addressing Style'),
+    addressingStyleHint: vscode.l10n.t(
+      'Auto uses path style for IP addresses, localhost and hosts with a port, and virtual-hosted style for AWS, Alibaba OSS and Tencent COS.',
+    ),
+    addressingAuto: vscode.l10n.t('Auto'),
+    addressingPath: vscode.l10n.t('Path style (https://endpoint/bucket)'),
+    addressingVirtual: vscode.l10n.t('Virtual-hosted style (https://bucket.endpoint)'),
+    save: vscode.l10n.t('Save'),
+    saving: vscode.l10n.t('Saving…'),
+    testConnection: vscode.l10n.t('Test Connection'),
+    testing: vscode.l10n.t('Testing…'),
+    backUpNow: vscode.l10n.t('Back Up Now'),
+    backingUp: vscode.l10n.t('Backing up…'),
+    manage: vscode.l10n.t('Manage Backups'),
+    stepsHeading: vscode.l10n.t('Connection test'),
+    stepBucket: vscode.l10n.t('Reach the bucket'),
+    stepWrite: vscode.l10n.t('Write a test object'),
+    stepRead: vscode.l10n.t('Read it back'),
+    stepDelete: vscode.l10n.t('Delete it'),
+    stepOk: vscode.l10n.t('passed'),
+    stepFailed: vscode.l10n.t('failed'),
+    stepSkipped: vscode.l10n.t('not run'),
+    unsavedChanges: vscode.l10n.t('Unsaved changes'),
+    optional: vscode.l10n.t('(optional)'),
+  };
+}

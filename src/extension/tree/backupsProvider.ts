@@ -1,0 +1,264 @@
+import * as vscode from 'vscode';
+import { isCancelled } from '../../core/util/engineErrors';
+import { compareNewestFirst, type BackupRef } from '../../core/format/backupKeys';
+import type { Logger } from '../../core/util/engineLogger';
+import type { EngineHost } from '../host/engineHost';
+import { describeError, errorText } from '../ui/errorFace';
+import { BackupNode, LoadMoreNode, MachineNode, MessageNode, type BackupsNode } from './nodes';
+
+export const VIEW_ID = 's3Backup.backups';
+/** Context keys driving `viewsWelcome` and menus. */
+export const CONFIGURED_KEY = 's3Backup.configured';
+export const EMPTY_KEY = 's3Backup.empty';
+
+type State =
+  | { kind: 'idle' }
+  | { kind: 'unconfigured' }
+  | { kind: 'loading' }
+  | { kind: 'loaded'; machines: MachineNode[] }
+  | { kind: 'error'; error: unknown };
+
+/**
+ * The backups in the bucket, grouped by machine (this one first), newest
+ * first, a page at a time. The whole listing is fetched once per refresh
+ * (S3 lists oldest first, so "newest first" needs all keys); paging only
+ * limits how many nodes are built.
+ */
+export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vscode.Disposable {
+  static readonly PAGE_SIZE = 50;
+
+  private readonly emitter = new vscode.EventEmitter<BackupsNode | undefined | void>();
+  readonly onDidChangeTreeData = this.emitter.event;
+  private state: State = { kind: 'idle' };
+  private generation = 0;
+  private pending: Promise<void> = Promise.resolve();
+  private abort: AbortController | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private readonly shown = new Map<string, number>();
+  private readonly fileCounts = new Map<string, number>();
+  /** One node per key for the loaded listing: `TreeView.reveal` finds elements by identity. */
+  private nodes = new Map<string, BackupNode>();
+  /** Every context key this provider set, with its last value (tests read it; VS Code offers no getter). */
+  readonly contextKeys = new Map<string, unknown>();
+  private readonly subs: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly host: EngineHost,
+    private readonly log: Logger,
+  ) {
+    this.subs.push(host.onDidChange(() => this.settingsChanged()));
+  }
+
+  getTreeItem(node: BackupsNode): vscode.TreeItem {
+    return node;
+  }
+
+  getChildren(node?: BackupsNode): BackupsNode[] {
+    if (!node) return this.rootChildren();
+    if (node instanceof MachineNode) {
+      const shown = this.shown.get(node.host) ?? BackupsProvider.PAGE_SIZE;
+      const children: BackupsNode[] = node.refs.slice(0, shown).map((r) => this.nodeFor(r, node));
+      if (node.refs.length > shown) children.push(new LoadMoreNode(node, shown));
+      return children;
+    }
+    return [];
+  }
+
+  getParent(node: BackupsNode): BackupsNode | undefined {
+    return node instanceof BackupNode || node instanceof LoadMoreNode ? node.parent : undefined;
+  }
+
+  /**
+   * Lists the bucket again. Resolves once the tree has settled (also when a
+   * later refresh superseded this one); never rejects: errors become the
+   * error state.
+   */
+  refresh(): Promise<void> {
+    clearTimeout(this.debounce);
+    const gen = ++this.generation;
+    this.abort?.abort();
+    const abort = (this.abort = new AbortController());
+    this.setState({ kind: 'loading' });
+    const run = this.load(gen, abort.signal);
+    this.pending = run;
+    void vscode.window.withProgress({ location: { viewId: VIEW_ID } }, () => run);
+    return this.settled();
+  }
+
+  /** Updates `s3Backup.configured` without listing (activation, and while the view was never shown). */
+  async updateConfigured(): Promise<boolean> {
+    const configured = await this.host.isConfigured();
+    await this.setContext(CONFIGURED_KEY, configured);
+    if (!configured) await this.setContext(EMPTY_KEY, false);
+    return configured;
+  }
+
+  /** All backups, newest first, this machine's first; loads the list when the tree has not. Throws the listing error. */
+  async backups(): Promise<BackupRef[]> {
+    if (this.state.kind !== 'loaded') {
+      if (this.state.kind === 'loading') await this.settled();
+      else await this.refresh();
+    }
+    const s = this.state as State;
+    if (s.kind === 'error') throw s.error;
+    if (s.kind !== 'loaded') {
+      await this.host.profile(); // throws the "not configured" error
+      return [];
+    }
+    return s.machines.flatMap((m) => [...m.refs]);
+  }
+
+  /** The node of a backup, paging in as far as needed. */
+  findBackupNode(key: string): BackupNode | undefined {
+    if (this.state.kind !== 'loaded') return undefined;
+    for (const m of this.state.machines) {
+      const i = m.refs.findIndex((r) => r.key === key);
+      if (i < 0) continue;
+      if (i >= (this.shown.get(m.host) ?? BackupsProvider.PAGE_SIZE)) {
+        this.shown.set(m.host, Math.ceil((i + 1) / BackupsProvider.PAGE_SIZE) * BackupsProvider.PAGE_SIZE);
+        this.emitter.fire(m);
+      }
+      return this.nodeFor(m.refs[i], m);
+    }
+    return undefined;
+  }
+
+  private nodeFor(ref: BackupRef, machine: MachineNode): BackupNode {
+    let n = this.nodes.get(ref.key);
+    if (!n || n.parent !== machine) {
+      n = new BackupNode(ref, machine, this.fileCounts.get(ref.key));
+      this.nodes.set(ref.key, n);
+    }
+    return n;
+  }
+
+  /** Shows the next page of one machine's backups. */
+  loadMore(host: string): void {
+    if (this.state.kind !== 'loaded') return;
+    const machine = this.state.machines.find((m) => m.host === host);
+    if (!machine) return;
+    this.shown.set(host, (this.shown.get(host) ?? BackupsProvider.PAGE_SIZE) + BackupsProvider.PAGE_SIZE);
+    this.emitter.fire(machine);
+  }
+
+  /** Remembers a backup's file count for its tooltip (known after a backup, details or restore). */
+  noteFiles(key: string, files: number): void {
+    if (this.fileCounts.get(key) === files) return;
+    this.fileCounts.set(key, files);
+    const old = this.nodes.get(key);
+    if (old) {
+      this.nodes.set(key, new BackupNode(old.ref, old.parent, files));
+      this.emitter.fire(old.parent);
+    }
+  }
+
+  dispose(): void {
+    clearTimeout(this.debounce);
+    this.abort?.abort();
+    for (const s of this.subs) s.dispose();
+    this.emitter.dispose();
+  }
+
+  private rootChildren(): BackupsNode[] {
+    switch (this.state.kind) {
+      case 'idle':
+        void this.refresh();
+        return [this.loadingNode()];
+      case 'loading':
+        return [this.loadingNode()];
+      case 'unconfigured':
+        return []; // viewsWelcome: "Configure S3 Storage"
+      case 'error': {
+        const face = describeError(this.state.error);
+        return [
+          new MessageNode('error', face.message, { tooltip: errorText(face) }),
+          new MessageNode('action', vscode.l10n.t('Open Settings'), {
+            id: 'message:openSettings',
+            icon: 'gear',
+            command: { command: 's3Backup.openSettings', title: vscode.l10n.t('Open Settings') },
+          }),
+          new MessageNode('action', vscode.l10n.t('Show Log'), {
+            id: 'message:showLog',
+            icon: 'output',
+            command: { command: 's3Backup.showLog', title: vscode.l10n.t('Show Log') },
+          }),
+        ];
+      }
+      case 'loaded':
+        return this.state.machines; // none: viewsWelcome "Back Up Now"
+    }
+  }
+
+  private loadingNode(): MessageNode {
+    return new MessageNode('loading', vscode.l10n.t('Loading backups…'));
+  }
+
+  private async load(gen: number, signal: AbortSignal): Promise<void> {
+    const current = (): boolean => gen === this.generation;
+    try {
+      const configured = await this.updateConfigured();
+      if (!current()) return;
+      if (!configured) {
+        this.setState({ kind: 'unconfigured' });
+        return;
+      }
+      const started = Date.now();
+      const engine = await this.host.getEngine();
+      const refs = await engine.listAll({ signal });
+      if (!current()) return;
+      this.log.info(`listed ${refs.length} backups in ${Date.now() - started} ms`);
+      this.setState({ kind: 'loaded', machines: this.group(refs) });
+      await this.setContext(EMPTY_KEY, refs.length === 0);
+    } catch (e) {
+      if (!current()) return;
+      if (isCancelled(e) && signal.aborted) return;
+      const face = describeError(e);
+      this.log.warn(`listing failed: ${face.code}: ${e instanceof Error ? e.message : String(e)}`);
+      this.setState({ kind: 'error', error: e });
+      await this.setContext(EMPTY_KEY, false);
+    }
+  }
+
+  private group(refs: BackupRef[]): MachineNode[] {
+    const byHost = new Map<string, BackupRef[]>();
+    for (const r of refs) {
+      const list = byHost.get(r.host);
+      if (list) list.push(r);
+      else byHost.set(r.host, [r]);
+    }
+    const machines = [...byHost].map(([host, list]) => new MachineNode(host, list.sort(compareNewestFirst), this.host.isThisMachine(host)));
+    return machines.sort((a, b) => {
+      if (a.thisMachine !== b.thisMachine) return a.thisMachine ? -1 : 1;
+      return compareNewestFirst(a.refs[0], b.refs[0]);
+    });
+  }
+
+  private settingsChanged(): void {
+    if (this.state.kind === 'idle') {
+      void this.updateConfigured();
+      return;
+    }
+    // Saving the settings page changes several settings and two secrets at once: list once.
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => void this.refresh(), 150);
+  }
+
+  private async settled(): Promise<void> {
+    let p: Promise<void>;
+    do {
+      p = this.pending;
+      await p;
+    } while (p !== this.pending);
+  }
+
+  private setState(s: State): void {
+    this.state = s;
+    this.nodes = new Map();
+    this.emitter.fire();
+  }
+
+  private async setContext(key: string, value: unknown): Promise<void> {
+    this.contextKeys.set(key, value);
+    await vscode.commands.executeCommand('setContext', key, value);
+  }
+}

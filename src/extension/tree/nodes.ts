@@ -1,0 +1,94 @@
+import * as vscode from 'vscode';
+import type { BackupRef } from '../../core/format/backupKeys';
+import { formatAge, formatBytes, formatCount, formatDateTime, kindLabel } from '../ui/format';
+
+/** A machine that made backups; its children are its backups, newest first. */
+export class MachineNode extends vscode.TreeItem {
+  constructor(
+    readonly host: string,
+    /** All of this machine's backups, newest first. */
+    readonly refs: readonly BackupRef[],
+    readonly thisMachine: boolean,
+  ) {
+    super(host, thisMachine ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+    this.id = `machine:${host}`;
+    this.description = thisMachine ? vscode.l10n.t('this machine') : undefined;
+    this.iconPath = new vscode.ThemeIcon(thisMachine ? 'device-desktop' : 'vm');
+    this.contextValue = thisMachine ? 'machine.this' : 'machine';
+    this.tooltip =
+      refs.length === 1 ? vscode.l10n.t('1 backup from {0}', host) : vscode.l10n.t('{0} backups from {1}', formatCount(refs.length), host);
+  }
+}
+
+/** One backup object. `id` is its S3 key, so the tree keeps selection and reveal across refreshes. */
+export class BackupNode extends vscode.TreeItem {
+  constructor(
+    readonly ref: BackupRef,
+    readonly parent: MachineNode,
+    /** The file count, when a manifest has been seen (after a backup, details or restore). */
+    files?: number,
+  ) {
+    super(formatDateTime(ref.time), vscode.TreeItemCollapsibleState.None);
+    this.id = ref.key;
+    this.description = `${formatBytes(ref.size)} · ${kindLabel(ref.kind)} · ${formatAge(ref.time)}`;
+    this.iconPath = new vscode.ThemeIcon(ref.kind === 'appdata' ? 'settings-gear' : ref.kind === 'full' ? 'package' : 'archive');
+    this.contextValue = 'backup';
+    this.tooltip = backupTooltip(ref, parent.thisMachine, files);
+    this.accessibilityInformation = { label: `${this.label as string}, ${this.description}` };
+  }
+}
+
+/** Shown after a page of backups of one machine. */
+export class LoadMoreNode extends vscode.TreeItem {
+  constructor(
+    readonly parent: MachineNode,
+    shown: number,
+  ) {
+    super(vscode.l10n.t('Load More…'), vscode.TreeItemCollapsibleState.None);
+    this.id = `more:${parent.host}`;
+    this.description = vscode.l10n.t('{0} of {1}', formatCount(shown), formatCount(parent.refs.length));
+    this.iconPath = new vscode.ThemeIcon('more');
+    this.contextValue = 'loadMore';
+    this.command = { command: 's3Backup.loadMore', title: vscode.l10n.t('Load More…'), arguments: [parent.host] };
+  }
+}
+
+export type MessageKind = 'loading' | 'error' | 'empty' | 'action';
+
+/** A line of text in place of backups: loading, an error with what to do next, or a nudge. */
+export class MessageNode extends vscode.TreeItem {
+  constructor(
+    readonly kind: MessageKind,
+    label: string,
+    o: { tooltip?: string; icon?: string; command?: vscode.Command; id?: string } = {},
+  ) {
+    super(label, vscode.TreeItemCollapsibleState.None);
+    this.id = o.id ?? `message:${kind}`;
+    this.tooltip = o.tooltip;
+    this.contextValue = `message.${kind}`;
+    this.command = o.command;
+    const icon = o.icon ?? (kind === 'loading' ? 'loading~spin' : kind === 'error' ? 'error' : 'info');
+    this.iconPath = kind === 'error' ? new vscode.ThemeIcon(icon, new vscode.ThemeColor('errorForeground')) : new vscode.ThemeIcon(icon);
+  }
+}
+
+export type BackupsNode = MachineNode | BackupNode | LoadMoreNode | MessageNode;
+
+function backupTooltip(ref: BackupRef, thisMachine: boolean, files: number | undefined): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, true);
+  md.appendMarkdown(`**${escape(formatDateTime(ref.time))}** (${escape(formatAge(ref.time))})\n\n`);
+  const rows: Array<[string, string]> = [
+    [vscode.l10n.t('Key'), `\`${ref.key}\``],
+    [vscode.l10n.t('Machine'), escape(thisMachine ? vscode.l10n.t('{0} (this machine)', ref.host) : ref.host)],
+    [vscode.l10n.t('Kind'), escape(kindLabel(ref.kind))],
+    [vscode.l10n.t('Size'), escape(vscode.l10n.t('{0} ({1} bytes)', formatBytes(ref.size), formatCount(ref.size)))],
+    [vscode.l10n.t('Created'), escape(ref.time.toISOString())],
+  ];
+  if (files !== undefined) rows.push([vscode.l10n.t('Files'), escape(formatCount(files))]);
+  md.appendMarkdown(rows.map(([k, v]) => `${escape(k)}: ${v}`).join('  \n'));
+  return md;
+}
+
+function escape(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+\-.!<>|~]/g, (c) => `\\${c}`);
+}

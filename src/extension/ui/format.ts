@@ -1,0 +1,54 @@
+import * as vscode from 'vscode';
+import type { BackupKind } from '../../core/format/backupKeys';
+
+/** A byte count for people: 1,234 bytes, 12.3 KB, 4.5 MB (binary multiples, as VS Code shows sizes). */
+export function formatBytes(n: number): string {
+  const num = (v: number, digits: number): string =>
+    new Intl.NumberFormat(vscode.env.language, { maximumFractionDigits: digits }).format(v);
+  if (n < 1024) return vscode.l10n.t('{0} B', num(n, 0));
+  if (n < 1024 ** 2) return vscode.l10n.t('{0} KB', num(n / 1024, 1));
+  if (n < 1024 ** 3) return vscode.l10n.t('{0} MB', num(n / 1024 ** 2, 1));
+  return vscode.l10n.t('{0} GB', num(n / 1024 ** 3, 2));
+}
+
+/** A whole number in the user's locale. */
+export function formatCount(n: number): string {
+  return new Intl.NumberFormat(vscode.env.language).format(n);
+}
+
+/** Local date and time, with seconds so two backups in one minute read apart. */
+export function formatDateTime(d: Date): string {
+  return new Intl.DateTimeFormat(vscode.env.language, { dateStyle: 'medium', timeStyle: 'medium' }).format(d);
+}
+
+/** "5 minutes ago", "yesterday", in the user's language. */
+export function formatAge(d: Date, now = Date.now()): string {
+  const rtf = new Intl.RelativeTimeFormat(vscode.env.language, { numeric: 'auto' });
+  const s = Math.round((d.getTime() - now) / 1000);
+  const abs = Math.abs(s);
+  if (abs < 45) return rtf.format(0, 'second');
+  if (abs < 45 * 60) return rtf.format(Math.round(s / 60), 'minute');
+  if (abs < 22 * 3600) return rtf.format(Math.round(s / 3600), 'hour');
+  if (abs < 26 * 86400) return rtf.format(Math.round(s / 86400), 'day');
+  if (abs < 320 * 86400) return rtf.format(Math.round(s / (30 * 86400)), 'month');
+  return rtf.format(Math.round(s / (365 * 86400)), 'year');
+}
+
+/** The kind of a backup as a word. */
+export function kindLabel(kind: BackupKind): string {
+  switch (kind) {
+    case 'workspace':
+      return vscode.l10n.t('workspace');
+    case 'appdata':
+      return vscode.l10n.t('app data');
+    case 'full':
+      return vscode.l10n.t('workspace and app data');
+  }
+}
+
+/** What an Undo did, each count with its own singular or plural phrase: "2 files put back, 1 new file removed". */
+export function formatUndone(restored: number, removed: number): string {
+  const back = restored === 1 ? vscode.l10n.t('1 file put back') : vscode.l10n.t('{0} files put back', formatCount(restored));
+  const gone = removed === 1 ? vscode.l10n.t('1 new file removed') : vscode.l10n.t('{0} new files removed', formatCount(removed));
+  return vscode.l10n.t('{0}, {1}', back, gone);
+}
