@@ -1,5 +1,6 @@
 // Bundles the extension host code, the engine, its worker threads, the CLI and the webview.
 const esbuild = require('esbuild');
+const path = require('path');
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -28,8 +29,9 @@ const nodeCommon = {
 const lazyEngine = {
   name: 'lazy-engine',
   setup(build) {
-    build.onResolve({ filter: /(^|\/)core\/(engine|appData)$/ }, (args) =>
-      args.importer.endsWith('.ts') && !args.importer.includes('/src/core/') ? { path: './engine.js', external: true } : undefined,
+    // src/extension/host/engineHost.ts requires '../../core/index': the engine bundle, not a copy of it.
+    build.onResolve({ filter: /(^|\/)core\/index$/ }, (args) =>
+      args.importer.includes(`${path.sep}src${path.sep}extension${path.sep}`) ? { path: './engine.js', external: true } : undefined,
     );
   },
 };
@@ -52,7 +54,7 @@ const builds = [
     sourcemap: !production,
     minify: production,
     logLevel: 'warning',
-    entryPoints: { webview: 'src/webview/main.ts' },
+    entryPoints: { webview: 'src/webview/settingsPage.ts' },
     outdir: 'media',
   },
 ];
@@ -60,7 +62,6 @@ const builds = [
 /** Tests and scripts: transpiled file by file into out/ (type errors are `npm run typecheck`'s job). */
 function testBuild() {
   const fs = require('fs');
-  const path = require('path');
   const files = [];
   const walk = (dir) => {
     if (!fs.existsSync(dir)) return;

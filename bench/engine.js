@@ -15,7 +15,7 @@ function buildCore() {
 
 /** Why the engine cannot run yet, or undefined when its modules load. */
 function engineMissing() {
-  for (const m of ['engine.js', 'profile.js', 'keys.js']) {
+  for (const m of ['engine.js', 'storage/profile.js', 'format/backupKeys.js']) {
     if (!fs.existsSync(path.join(CORE, m))) return `out/src/core/${m} is missing (src/core/${m.replace('.js', '.ts')} not written yet?)`;
   }
   try {
@@ -28,8 +28,8 @@ function engineMissing() {
 
 function loadCore() {
   const { BackupEngine } = require(path.join(CORE, 'engine.js'));
-  const { normalizeProfile } = require(path.join(CORE, 'profile.js'));
-  const { makeBackupKey } = require(path.join(CORE, 'keys.js'));
+  const { normalizeProfile } = require(path.join(CORE, 'storage', 'profile.js'));
+  const { makeBackupKey } = require(path.join(CORE, 'format', 'backupKeys.js'));
   if (typeof BackupEngine !== 'function' || typeof normalizeProfile !== 'function') throw new Error('unexpected exports');
   return { BackupEngine, normalizeProfile, makeBackupKey };
 }

@@ -2,7 +2,6 @@
 // Peak RSS of one engine operation, measured in a child process of its own so
 // that nothing else the bench did inflates it. The child reads its high-water
 // mark (VmHWM) at the end; worker threads count, they share the process.
-const path = require('path');
 const { spawn } = require('child_process');
 const { peakRss } = require('./lib');
 

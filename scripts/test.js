@@ -168,6 +168,12 @@ async function typecheck() {
   }
 }
 
+/** ESLint over the whole tree (eslint.config.mjs: layering and plain mistakes); a warning fails too. */
+async function lint() {
+  const eslint = path.join(ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js');
+  await step('lint', process.execPath, [eslint, '.', '--max-warnings', '0'], { logName: 'lint.log' });
+}
+
 /** The command for one suite, or null when the suite has no tests yet. */
 function suiteCommand(suite) {
   const out = path.join(ROOT, 'out', 'test');
@@ -247,7 +253,6 @@ async function main() {
   fs.rmSync(ARTIFACTS, { recursive: true, force: true });
   fs.mkdirSync(ARTIFACTS, { recursive: true });
 
-  let t = Date.now();
   if (!(await step('install', 'bash', [path.join(ROOT, 'test', 'setup', 'install.sh')], { logName: 'install.log' }))) {
     return finish(1);
   }
@@ -270,12 +275,13 @@ async function main() {
     rgw.catch(() => {}); // awaited below; avoid an early unhandled rejection
   }
 
-  t = Date.now();
+  const t = Date.now();
   pruneStaleOutput();
   await step('build', process.execPath, ['esbuild.js'], { logName: 'build.log' });
   const testsBuilt = await step('build tests', process.execPath, ['esbuild.js', '--tests'], { logName: 'build-tests.log' });
   await typecheck();
-  log(`build and type check: ${secs(t)}`);
+  await lint();
+  log(`build, type check and lint: ${secs(t)}`);
 
   try {
     Object.assign(env, await rgw);

@@ -1,18 +1,26 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { ArchiveSource } from './archive/archiveWriter';
+import { applyAppDataRestore } from './appData/applyAppDataRestore';
+import type { AppDataCategory, ExtensionEntry } from './appData/categories';
+import { collectAppData } from './appData/collectAppData';
+import { planAppDataRestore, type AppDataPlan, type AppDataRestoreChoice } from './appData/planAppDataRestore';
+import { readAppData, type AppDataContent } from './appData/readAppData';
+import type { ArchiveSource } from './archive/entries';
 import { writeArchive } from './archive/archiveWriter';
 import { verifyArchive } from './archive/verifyArchive';
-import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from './util/engineErrors';
-import { backupPrefix, compareNewestFirst, makeBackupKey, parseBackupKey, type BackupKind, type BackupRef } from './format/backupKeys';
-import { nullLogger, prefixed, type Logger } from './util/engineLogger';
-import type { Manifest, ManifestMeta } from './format/manifest';
-import type { Profile } from './storage/profile';
-import { throttleProgress, type Progress, type ProgressListener } from './util/progress';
-import { applyRestore, planRestore, undoRestore, type RestorePlan, type RestoreResult } from './restore/applyRestore';
-import { S3Store, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
 import { selectFiles, type SkippedFile } from './backup/select';
+import { backupPrefix, compareNewestFirst, makeBackupKey, parseBackupKey, type BackupKind, type BackupRef } from './format/backupKeys';
+import type { Manifest, ManifestMeta } from './format/manifest';
+import { applyRestore, type RestoreResult } from './restore/applyRestore';
+import { planRestore, type RestorePlan } from './restore/planRestore';
+import { undoSnapshot, type UndoResult } from './restore/snapshot';
+import type { Profile } from './storage/profile';
+import { S3Store, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
+import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from './util/engineErrors';
+import { nullLogger, prefixed, type Logger } from './util/engineLogger';
+import { FirstFailure } from './util/firstFailure';
+import { throttleProgress, type Progress, type ProgressListener } from './util/progress';
 import { toolVersion } from './util/version';
 
 export interface BackupEngineOptions {
@@ -42,10 +50,23 @@ export interface BackupFolder {
   useGitignore?: boolean;
 }
 
+/** The VS Code set-up to back up: a user folder and what to take from it. */
+export interface AppDataSelection {
+  /** `<user-data-dir>/User`. */
+  userDir: string;
+  categories?: readonly AppDataCategory[];
+  /** Setting keys (globs with `*`) kept out of the backup. */
+  ignoredSettings?: readonly string[];
+  /** The installed extensions; only VS Code knows them, so the caller lists them. */
+  extensions?: readonly ExtensionEntry[];
+}
+
 export interface BackupRequest {
   kind: BackupKind;
   folders: BackupFolder[];
-  /** Ready-made entries (app data); their archive paths must start with `appdata/`. */
+  /** App data to collect into `appdata/` of the same backup. */
+  appData?: AppDataSelection;
+  /** Ready-made entries (tests); their archive paths must start with `appdata/`. */
   extra?: ArchiveSource[];
 }
 
@@ -110,12 +131,13 @@ export class BackupEngine {
     const { signal } = o;
     const progress = throttleProgress(o.onProgress);
     throwIfAborted(signal);
-    if (req.folders.length === 0 && (req.extra?.length ?? 0) === 0) {
+    const extra = [...(req.extra ?? []), ...(req.appData ? await this.collectAppData(req.appData, { signal }) : [])];
+    if (req.folders.length === 0 && extra.length === 0) {
       throw new BackupError('NotFound', 'There is nothing to back up: no folder was given.', 'Open a folder first.', {
         params: { reason: 'empty' },
       });
     }
-    for (const e of req.extra ?? []) {
+    for (const e of extra) {
       if (!e.archivePath.startsWith('appdata/')) {
         throw new BackupError('UnsafeArchive', `The extra entry "${e.archivePath}" must live under appdata/.`, undefined, {
           params: { path: e.archivePath },
@@ -146,7 +168,7 @@ export class BackupEngine {
       scannedBytes += sel.totalBytes;
       this.log.info(`${folder.path}: ${sel.files.length} files, ${sel.totalBytes} bytes, ${sel.skipped.length} skipped`);
     }
-    for (const e of req.extra ?? []) {
+    for (const e of extra) {
       sources.push(e);
       scanned++;
       scannedBytes += e.size;
@@ -160,7 +182,7 @@ export class BackupEngine {
       hostname: this.hostname,
       platform: process.platform,
       created: time.toISOString(),
-      sources: [...names.map((n) => `workspace/${n}`), ...((req.extra?.length ?? 0) > 0 ? ['appdata'] : [])],
+      sources: [...names.map((n) => `workspace/${n}`), ...(extra.length > 0 ? ['appdata'] : [])],
       toolVersion: toolVersion(),
     };
 
@@ -169,11 +191,8 @@ export class BackupEngine {
     const onAbort = (): void => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     let uploaded = false;
-    let firstError: unknown;
-    const fail = (e: unknown): void => {
-      firstError ??= e;
-      if (!controller.signal.aborted) controller.abort(e);
-    };
+    const failure = new FirstFailure((e) => controller.abort(e));
+    const fail = (e: unknown): void => void failure.record(e);
     // Archiving and uploading overlap (back-pressure ties them): report them as one
     // 'upload' phase counted in source bytes, since the archive's size is not known
     // in advance. Interleaving two phases would also defeat the throttle.
@@ -211,7 +230,7 @@ export class BackupEngine {
     } catch (e) {
       fail(e);
       // The first failure is the story; the other half then only saw our abort.
-      const err = this.wrap(signal?.aborted ? e : firstError, signal, { key });
+      const err = this.wrap(signal?.aborted ? e : failure.error, signal, { key });
       // The upload may have finished just before the other half failed: never leave that object.
       if (uploaded) {
         await this.store.delete(key).catch((d: unknown) => this.log.warn(`could not remove ${key} after a failed backup: ${String(d)}`));
@@ -307,17 +326,67 @@ export class BackupEngine {
     }
   }
 
-  /** Puts back what the restore that made `snapshotDir` changed. */
-  undo(snapshotDir: string): Promise<{ restored: number; removed: number }> {
+  /** Puts back what the restore that made `snapshotDir` changed (workspace or app data). */
+  undo(snapshotDir: string): Promise<UndoResult> {
     return BackupEngine.undo(snapshotDir);
   }
 
-  /** `undo` without a profile (the CLI's `undo` needs no bucket). */
-  static async undo(snapshotDir: string): Promise<{ restored: number; removed: number }> {
+  /** `undo` without a profile (undo needs no bucket). */
+  static async undo(snapshotDir: string): Promise<UndoResult> {
     try {
-      return await undoRestore(snapshotDir);
+      return await undoSnapshot(snapshotDir);
     } catch (e) {
       throw toBackupError(e);
+    }
+  }
+
+  /**
+   * The app data of a user folder as archive entries under `appdata/`
+   * (settings without the ignored keys, keybindings, snippets, tasks,
+   * profiles, the extension list). Nothing is read outside `userDir`.
+   */
+  async collectAppData(sel: AppDataSelection, o: CallOptions = {}): Promise<ArchiveSource[]> {
+    try {
+      const sources = await collectAppData(sel.userDir, { ...sel, signal: o.signal });
+      const bytes = sources.reduce((n, s) => n + s.size, 0);
+      o.onProgress?.({ phase: 'scan', bytesDone: bytes, bytesTotal: bytes, filesDone: sources.length, filesTotal: sources.length });
+      this.log.info(`${sel.userDir}: ${sources.length} app data files (${(sel.categories ?? []).join(', ') || 'all categories'})`);
+      return sources;
+    } catch (e) {
+      throw this.wrap(e, o.signal);
+    }
+  }
+
+  /** The app data of a fetched (verified) backup, read into memory (it is small). */
+  async readAppData(fetched: Pick<FetchedBackup, 'archiveFile'>, o: CallOptions = {}): Promise<AppDataContent> {
+    try {
+      return await readAppData(fetched.archiveFile, { signal: o.signal });
+    } catch (e) {
+      throw this.wrap(e, o.signal);
+    }
+  }
+
+  /** What restoring a fetched backup's app data into `userDir` would write, per the user's choice. */
+  async planAppData(
+    fetched: Pick<FetchedBackup, 'archiveFile' | 'manifest'>,
+    userDir: string,
+    choice: AppDataRestoreChoice,
+    o: CallOptions & { ignoredSettings?: readonly string[]; content?: AppDataContent } = {},
+  ): Promise<AppDataPlan> {
+    try {
+      return await planAppDataRestore(fetched.archiveFile, fetched.manifest, userDir, choice, { ignoredSettings: o.ignoredSettings, content: o.content, signal: o.signal });
+    } catch (e) {
+      throw this.wrap(e, o.signal);
+    }
+  }
+
+  /** Writes an app data plan, with a safety snapshot that `undo` puts back. */
+  async applyAppData(plan: AppDataPlan, o: CallOptions & { snapshotRoot?: string } = {}): Promise<RestoreResult> {
+    const snapshotRoot = o.snapshotRoot ?? this.snapshotRoot;
+    try {
+      return await applyAppDataRestore(plan, { signal: o.signal, onProgress: throttleProgress(o.onProgress), ...(snapshotRoot ? { snapshotRoot } : {}) });
+    } catch (e) {
+      throw this.wrap(e, o.signal);
     }
   }
 

@@ -1,4 +1,4 @@
-// Messages between the settings webview (src/webview/main.ts) and its host
+// Messages between the settings webview (src/webview/settingsPage.ts) and its host
 // (src/settings/settingsPanel.ts). Shared by both sides, so this file imports
 // nothing: no `vscode`, no Node, no DOM.
 //

@@ -4,7 +4,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { createTestBucket, s3TestConfigured, s3TestEnv, type TestBucket } from '../helpers/s3';
+import { createTestBucket, requireS3Server, s3TestEnv, type TestBucket } from '../helpers/s3';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(REPO, 'dist', 'cli.js');
@@ -125,7 +125,7 @@ describe('s3-backup CLI (real process)', function () {
     let key: string;
 
     before(async function () {
-      if (!s3TestConfigured()) this.skip();
+      requireS3Server();
       bucket = await createTestBucket('cli');
       const t = s3TestEnv();
       env = {

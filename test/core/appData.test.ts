@@ -4,23 +4,17 @@ import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import { parse } from 'jsonc-parser';
-import {
-  addKeybindings,
-  applyAppDataRestore,
-  collectAppData,
-  mergeSettings,
-  missingExtensions,
-  planAppDataRestore,
-  readAppData,
-  replaceSettings,
-  stripIgnoredSettings,
-  DEFAULT_IGNORED_SETTINGS,
-} from '../../src/core/appData/appData';
+import { applyAppDataRestore } from '../../src/core/appData/applyAppDataRestore';
+import { DEFAULT_IGNORED_SETTINGS, missingExtensions } from '../../src/core/appData/categories';
+import { collectAppData } from '../../src/core/appData/collectAppData';
+import { planAppDataRestore } from '../../src/core/appData/planAppDataRestore';
+import { readAppData } from '../../src/core/appData/readAppData';
+import { addKeybindings, mergeSettings, replaceSettings, stripIgnoredSettings } from '../../src/core/appData/settingsMerge';
 import { verifyArchive } from '../../src/core/archive/verifyArchive';
 import { writeArchive, type ArchiveSource } from '../../src/core/archive/archiveWriter';
 import { BackupError } from '../../src/core/util/engineErrors';
 import type { ManifestMeta } from '../../src/core/format/manifest';
-import { undoRestore } from '../../src/core/restore/applyRestore';
+import { undoSnapshot as undoRestore } from '../../src/core/restore/snapshot';
 import { readTextTree } from '../helpers/tree';
 
 const META: ManifestMeta = {

@@ -7,7 +7,7 @@ import { BackupEngine, uniqueFolderNames } from '../../src/core/engine';
 import { BackupError } from '../../src/core/util/engineErrors';
 import { makeBackupKey } from '../../src/core/format/backupKeys';
 import type { Progress } from '../../src/core/util/progress';
-import { createTestBucket, s3TestConfigured, s3TestEnv, type TestBucket } from '../helpers/s3';
+import { createTestBucket, requireS3Server, s3TestEnv, type TestBucket } from '../helpers/s3';
 import { MIXED_TREE, listTree, makeTree, type ListedEntry } from '../helpers/tree';
 
 describe('BackupEngine (real S3)', function () {
@@ -18,7 +18,7 @@ describe('BackupEngine (real S3)', function () {
   const rootPath = 'engine-tests/run';
 
   before(async function () {
-    if (!s3TestConfigured()) this.skip();
+    requireS3Server();
     bucket = await createTestBucket('engine');
     work = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-engine-'));
     engine = new BackupEngine(bucket.profileAt(rootPath), {

@@ -9,7 +9,8 @@ import { verifyArchive } from '../../src/core/archive/verifyArchive';
 import { writeArchive } from '../../src/core/archive/archiveWriter';
 import { BackupError } from '../../src/core/util/engineErrors';
 import { parseManifest } from '../../src/core/format/manifest';
-import { applyRestore, planRestore } from '../../src/core/restore/applyRestore';
+import { applyRestore } from '../../src/core/restore/applyRestore';
+import { planRestore } from '../../src/core/restore/planRestore';
 import { listTree, randomStream } from '../helpers/tree';
 import { expectCode } from '../helpers/assertions';
 

@@ -49,7 +49,7 @@ async function main(): Promise<number> {
   }
 
   // Loaded once the environment is complete: the SDK reads its flags when it loads.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const { tearDown } = require('./world') as typeof import('./world');
   const mocha = new Mocha({
     timeout: 5 * 60 * 1000,

@@ -102,7 +102,7 @@ export async function bucket(): Promise<TestBucket> {
 
 async function vsix(): Promise<string> {
   if (state.vsix) return state.vsix;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const { packVsix } = require(path.join(REPO_ROOT, 'scripts', 'packVsix.js')) as {
     packVsix(out: string): Promise<{ file: string; bytes: number }>;
   };
@@ -306,7 +306,7 @@ export async function openPalette(m: Machine, query: string, title: string, time
       return row;
     } catch (e) {
       // The extension's contributions may not be registered yet right after start-up.
-      if (Date.now() > deadline) throw new Error(`"${title}" not offered in the palette for "${query}" within ${timeoutMs} ms`);
+      if (Date.now() > deadline) throw new Error(`"${title}" not offered in the palette for "${query}" within ${timeoutMs} ms`, { cause: e });
       await page.keyboard.press('Escape');
       await page.waitForTimeout(500);
     }

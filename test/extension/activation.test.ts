@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import * as path from 'path';
 import * as vscode from 'vscode';
 import type { TestApi } from '../../src/extension/extension';
 import { EXTENSION_ID } from './helpers';
@@ -6,7 +7,7 @@ import { EXTENSION_ID } from './helpers';
 // Runs first (files load in name order) and imports nothing heavy itself, so
 // what is in require.cache afterwards is what activation loaded.
 describe('activation', () => {
-  it('activate() only wires: fast, and loads neither the AWS SDK nor jszip', async () => {
+  it('activate() only wires: fast, and does not load the engine bundle (AWS SDK, archiver)', async () => {
     const ext = vscode.extensions.getExtension<TestApi | undefined>(EXTENSION_ID);
     assert.ok(ext, `${EXTENSION_ID} is not loaded in this extension host`);
     const wasActive = ext.isActive;
@@ -22,9 +23,15 @@ describe('activation', () => {
     assert.ok(api.activationMs < 200, `activate() took ${api.activationMs.toFixed(1)} ms`);
     if (!wasActive) assert.ok(wallMs < 1000, `loading and activating took ${wallMs.toFixed(1)} ms`);
 
-    const heavy = Object.keys(require.cache).filter((k) => /[\\/]node_modules[\\/](@aws-sdk|@smithy|jszip)[\\/]/.test(k));
-    assert.deepStrictEqual(heavy, [], 'modules loaded by activation');
-    // The bundle holds the engine too, but as a lazily initialised module: it must not have run.
+    // The engine (AWS SDK, archiver) is its own bundle, dist/engine.js: activation must not have required it.
+    const engineBundle = path.join(ext.extensionPath, 'dist', 'engine.js');
+    const loaded = (): boolean => Object.keys(require.cache).some((k) => path.resolve(k) === engineBundle);
+    assert.strictEqual(loaded(), false, `${engineBundle} was loaded during activation`);
     assert.strictEqual(api.engineHost.engineLoaded, false, 'the engine module was loaded during activation');
+
+    // The same check sees the bundle once something needs the engine (so it can fail).
+    await assert.rejects(api.engineHost.undo(path.join(ext.extensionPath, 'no-such-snapshot')), (e: { code?: string }) => e.code === 'NotFound');
+    assert.strictEqual(loaded(), true, 'the engine bundle is not in require.cache after first use: the check above proves nothing');
+    assert.strictEqual(api.engineHost.engineLoaded, true);
   });
 });

@@ -10,7 +10,7 @@ import type { AppDataRestoreOutcome } from '../../src/extension/commands/restore
 import type { BackupResult } from '../../src/core/engine';
 import type { TestApi } from '../../src/extension/extension';
 import type { TestBucket } from '../helpers/s3';
-import { EXTENSION_ID, getApi, ScriptedPrompts, userSettingsFile, waitFor } from './helpers';
+import { EXTENSION_ID, getApi, ScriptedPrompts, userSettingsFile, waitFor, requireS3Server } from './helpers';
 import { readTextTree } from '../helpers/tree';
 
 const B_SETTINGS = `{
@@ -44,10 +44,7 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
   let onPick: QuickPickHandler;
 
   before(async function () {
-    if (!process.env.S3_TEST_ENDPOINT) {
-      console.log('[appData] S3_TEST_ENDPOINT is not set: skipping');
-      this.skip();
-    }
+    requireS3Server();
     api = await getApi();
     const s3 = require('../helpers/s3') as typeof import('../helpers/s3');
     const e = s3.s3TestEnv();
@@ -175,7 +172,7 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
     const engine = await api.engineHost.getEngine();
     const fetched = await engine.fetch(appBackup.key);
     try {
-      const { readAppData } = require('../../src/core/appData/appData') as typeof import('../../src/core/appData/appData');
+      const { readAppData } = require('../../src/core/appData/readAppData') as typeof import('../../src/core/appData/readAppData');
       const content = await readAppData(fetched.archiveFile);
       const archived = parse(content.files.get('settings.json')!.toString('utf8'));
       assert.strictEqual(archived['editor.fontSize'], 17);
@@ -301,7 +298,7 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
 
   it('restoring a full backup asks for workspace, app data or both; missing extensions are offered, never removed', async () => {
     // A backup from a "machine" with an extension this one lacks.
-    const { collectAppData } = require('../../src/core/appData/appData') as typeof import('../../src/core/appData/appData');
+    const { collectAppData } = require('../../src/core/appData/collectAppData') as typeof import('../../src/core/appData/collectAppData');
     const { installedExtensions } = require('../../src/extension/host/userData') as typeof import('../../src/extension/host/userData');
     const engine = await api.engineHost.getEngine();
     const extra = await collectAppData(userA, {

@@ -171,3 +171,13 @@ export function extensionLogFiles(context: vscode.ExtensionContext): string[] {
   if (found.length === 0) walk(path.dirname(context.logUri.fsPath), 0);
   return found;
 }
+
+/**
+ * For suites that need the S3 server: fails (never skips) when S3_TEST_* is
+ * not set, so a run without a server cannot pass by testing less. Checks the
+ * environment only: the SDK-based helpers load later, after activation is measured.
+ */
+export function requireS3Server(): void {
+  const missing = ['S3_TEST_ENDPOINT', 'S3_TEST_ACCESS_KEY_ID', 'S3_TEST_SECRET_ACCESS_KEY'].filter((n) => !process.env[n]);
+  if (missing.length) throw new Error(`These tests need a real S3 server: ${missing.join(', ')} not set (npm test starts Ceph RGW).`);
+}

@@ -12,6 +12,7 @@ import type { Log } from '../../src/extension/ui/extensionLog';
 import type { SecretStore } from '../../src/extension/host/secrets';
 import type { FormValues, HostMessage } from '../../src/webview/protocol';
 import { SettingsPanel, type SettingsDeps } from '../../src/extension/settings/settingsPanel';
+import { requireS3Server } from './helpers';
 
 const EXTENSION_ID = 's3-backup.s3-backup';
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -317,10 +318,10 @@ describe('settings panel (host side)', function () {
     let dropBucket: (() => Promise<void>) | undefined;
 
     before(async function () {
-      const env = s3Env();
-      if (!env) return this.skip();
+      requireS3Server();
+      const env = s3Env()!;
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+       
       const sdk = require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
       const client = new sdk.S3Client({
         endpoint: env.endpoint,

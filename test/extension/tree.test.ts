@@ -6,7 +6,7 @@ import type { BackupNode, LoadMoreNode, MachineNode, MessageNode } from '../../s
 import { makeBackupKey, sanitizeHost } from '../../src/core/format/backupKeys';
 import type { TestApi } from '../../src/extension/extension';
 import type { TestBucket } from '../helpers/s3';
-import { getApi, ScriptedPrompts } from './helpers';
+import { getApi, ScriptedPrompts, requireS3Server } from './helpers';
 
 const PAGE = 50;
 
@@ -27,7 +27,7 @@ describe('backup tree (real S3 server)', function () {
   let env: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
 
   before(async function () {
-    if (!process.env.S3_TEST_ENDPOINT) this.skip();
+    requireS3Server();
     api = await getApi();
     const s3 = require('../helpers/s3') as typeof import('../helpers/s3');
     env = s3.s3TestEnv();

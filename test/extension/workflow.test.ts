@@ -9,7 +9,7 @@ import type { BackupResult, ConnectionReport } from '../../src/core/engine';
 import type { RestoreResult } from '../../src/core/restore/applyRestore';
 import type { TestApi } from '../../src/extension/extension';
 import type { TestBucket } from '../helpers/s3';
-import { extensionLogFiles, getApi, ScriptedPrompts, treeDigest, userSettingsFile, waitFor, writeFixture } from './helpers';
+import { extensionLogFiles, getApi, ScriptedPrompts, treeDigest, userSettingsFile, waitFor, writeFixture, requireS3Server } from './helpers';
 
 const CONFIGURED = 's3Backup.configured';
 const SETTINGS = ['endpoint', 'region', 'bucket', 'rootPath', 'addressingStyle'];
@@ -31,10 +31,7 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
   let env: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
 
   before(async function () {
-    if (!process.env.S3_TEST_ENDPOINT) {
-      console.log('[workflow] S3_TEST_ENDPOINT is not set: skipping the S3 tests');
-      this.skip();
-    }
+    requireS3Server();
     api = await getApi();
     // Loaded only now: the activation test checks that nothing loaded the SDK before.
     const s3 = require('../helpers/s3') as typeof import('../helpers/s3');

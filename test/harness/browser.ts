@@ -129,7 +129,7 @@ export async function runCommand(page: Page, title: string, o: { timeoutMs?: num
       await row.waitFor({ state: 'visible', timeout: Math.min(3000, Math.max(500, deadline - Date.now())) });
       break;
     } catch (e) {
-      if (Date.now() > deadline) throw new Error(`command "${title}" not found in the palette within ${timeout} ms`);
+      if (Date.now() > deadline) throw new Error(`command "${title}" not found in the palette within ${timeout} ms`, { cause: e });
       await page.keyboard.press('Escape');
       await page.waitForTimeout(500);
     }

@@ -43,7 +43,7 @@ interface CodeServerModule {
   installExtension(vsix: string, extensionsDir: string): Promise<string>;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const mod: CodeServerModule = require(path.join(REPO_ROOT, 'scripts', 'codeServer.js'));
 
 export const CODE_SERVER_VERSION = mod.VERSION;

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'net';
 import { normalizeProfile, type Profile } from '../../src/core/storage/profile';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const sdk = require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
 
 export interface S3TestEnv {
@@ -19,9 +19,12 @@ export interface S3TestEnv {
   other?: { accessKeyId: string; secretAccessKey: string };
 }
 
-/** True when S3_TEST_ENDPOINT and the keys are exported. */
-export function s3TestConfigured(): boolean {
-  return !!(process.env.S3_TEST_ENDPOINT && process.env.S3_TEST_ACCESS_KEY_ID && process.env.S3_TEST_SECRET_ACCESS_KEY);
+/**
+ * For suites that need the server: fails (never skips) when S3_TEST_* is not
+ * set, so a run without a server cannot pass by testing less.
+ */
+export function requireS3Server(): void {
+  s3TestEnv();
 }
 
 /** The S3_TEST_* environment; throws a clear error when it is not set. */

@@ -1,6 +1,7 @@
 import { PassThrough, type Readable } from 'stream';
 import { BackupError, CancelledError } from '../util/engineErrors';
 import { FORMAT_VERSION, MANIFEST_NAME, printable, serializeManifest, type Manifest, type ManifestFile, type ManifestMeta } from '../format/manifest';
+import { FirstFailure } from '../util/firstFailure';
 import { archivePathProblem } from '../util/paths';
 import type { ProgressListener } from '../util/progress';
 import { WorkerPool } from '../util/workerPool';
@@ -45,7 +46,6 @@ export function writeArchive(
   }
 
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-  let failed: Error | undefined;
   let finished = false;
   let resolveManifest!: (m: Manifest) => void;
   let rejectManifest!: (e: Error) => void;
@@ -62,13 +62,16 @@ export function writeArchive(
   const closeThreads = (): void => void threads?.close();
   done.then(closeThreads, closeThreads);
 
+  const failure = new FirstFailure((e) => {
+    const err = e as Error;
+    pipeline?.cancel(err);
+    rejectManifest(err);
+    rejectDone(err);
+    out.destroy(err);
+  });
+  const failed = (): Error | undefined => failure.error as Error | undefined;
   const fail = (e: unknown): void => {
-    if (failed || finished) return;
-    failed = e instanceof Error ? e : new Error(String(e));
-    pipeline?.cancel(failed);
-    rejectManifest(failed);
-    rejectDone(failed);
-    out.destroy(failed);
+    if (!finished) failure.record(e instanceof Error ? e : new Error(String(e)));
   };
   const onAbort = (): void => fail(new CancelledError(o.signal?.reason));
   if (o.signal?.aborted) {
@@ -82,8 +85,8 @@ export function writeArchive(
   });
 
   const run = async (): Promise<void> => {
-    const entries = await hashPass(sources, o, () => failed, threads);
-    if (failed) return;
+    const entries = await hashPass(sources, o, failed, threads);
+    if (failure.failed) return;
     const files: ManifestFile[] = entries.map((e) => ({
       path: e.name,
       size: e.size,
@@ -102,8 +105,8 @@ export function writeArchive(
     resolveManifest(m);
 
     pipeline = new Pipeline(all, fail, o.onProgress, m.totals.bytes, Math.min(9, Math.max(1, Math.round(o.level ?? DEFAULT_LEVEL))), threads);
-    await writeZip(all, pipeline, out, () => failed !== undefined, () => {
-      if (failed) return;
+    await writeZip(all, pipeline, out, () => failure.failed, () => {
+      if (failure.failed) return;
       finished = true;
       resolveDone();
     });

@@ -9,8 +9,19 @@ import { BackupError, CancelledError, throwIfAborted } from '../util/engineError
 import { printable } from '../format/manifest';
 import type { WorkerPool } from '../util/workerPool';
 import type { CheckFailure, EntryReply, EntryRequest } from '../workers/messages';
-import type { ArchiveEntry } from './openArchive';
 import { checkFailure, integrity, unsafe } from './readerErrors';
+
+/** One file entry of an opened archive, as its central directory describes it. */
+export interface ArchiveEntry {
+  name: string;
+  method: 0 | 8;
+  crc32: number;
+  compressedSize: number;
+  size: number;
+  localHeaderOffset: number;
+  /** Central directory's name + extra length: the local header usually has the same. */
+  headerGuess: number;
+}
 
 export const READ_CHUNK = 256 * 1024;
 // Entries up to this size (both ways) are read with one call and inflated in one
@@ -176,6 +187,6 @@ export function checkOnThread(
 ): Promise<CheckFailure | undefined> {
   // Transfer a copy: `raw` is a view of the shared read window.
   const own = new Uint8Array(raw);
-  const m = { raw: own, method: entry.method, size: entry.size, crc32: entry.crc32, sha256, ...file };
-  return file ? threads.callKeyed(path.dirname(file.dest), m, [own.buffer]) : threads.call(m, [own.buffer]);
+  const m: EntryRequest = { raw: own, method: entry.method, size: entry.size, crc32: entry.crc32, sha256, ...file };
+  return file ? threads.callKeyed<EntryReply>(path.dirname(file.dest), m, [own.buffer]) : threads.call<EntryReply>(m, [own.buffer]);
 }

@@ -23,7 +23,7 @@ export async function forEachEntry(
   signal?: AbortSignal,
 ): Promise<void> {
   const x = internalsOf(a);
-  let failed: { e: unknown } | undefined;
+  const failure = new FirstFailure();
   let count = 0;
   let bytes = 0;
   let wake: (() => void) | undefined;
@@ -34,7 +34,7 @@ export async function forEachEntry(
     bytes += cost(e);
     const p: Promise<void> = fn(e, pre)
       .catch((err: unknown) => {
-        failed ??= { e: err };
+        failure.record(err);
       })
       .finally(() => {
         count--;
@@ -47,18 +47,18 @@ export async function forEachEntry(
     running.add(p);
   };
   const room = async (e: ArchiveEntry): Promise<void> => {
-    while (!failed && count > 0 && (count >= IN_FLIGHT || bytes + cost(e) > IN_FLIGHT_BYTES)) await new Promise<void>((r) => (wake = r));
+    while (!failure.failed && count > 0 && (count >= IN_FLIGHT || bytes + cost(e) > IN_FLIGHT_BYTES)) await new Promise<void>((r) => (wake = r));
   };
   // The bytes an entry needs from its local header on, as far as the central directory tells.
   const span = (e: ArchiveEntry): number => Math.max(30, Math.min(e.localHeaderOffset + e.headerGuess + e.compressedSize, x.ends.get(e) ?? x.fileSize, x.fileSize) - e.localHeaderOffset);
   try {
     let i = 0;
-    while (i < entries.length && !failed) {
+    while (i < entries.length && !failure.failed) {
       throwIfAborted(signal);
       const e = entries[i];
       if (!isSmall(e)) {
         await room(e);
-        if (failed) break;
+        if (failure.failed) break;
         start(e);
         i++;
         continue;
@@ -75,18 +75,18 @@ export async function forEachEntry(
         got += r.bytesRead;
       }
       // A short window means a truncated archive: each entry then reads (and reports) for itself.
-      for (; i < j && !failed; i++) {
+      for (; i < j && !failure.failed; i++) {
         throwIfAborted(signal);
         const k = entries[i];
         await room(k);
-        if (failed) break;
+        if (failure.failed) break;
         const off = k.localHeaderOffset - from;
         start(k, off < got ? win.subarray(off, Math.min(got, off + span(k))) : undefined);
       }
     }
   } catch (e) {
-    failed ??= { e };
+    failure.record(e);
   }
   while (running.size > 0) await Promise.all([...running]);
-  if (failed) throw failed.e;
+  failure.throwIfFailed();
 }

@@ -4,7 +4,9 @@ import { throwIfAborted } from '../util/engineErrors';
 import { formatBytes } from '../util/formatBytes';
 import { MANIFEST_NAME, parseManifest, printable, type Manifest, type ManifestFile } from '../format/manifest';
 import { archivePathProblem } from '../util/paths';
-import { readEntryData, type Offload } from './entryData';
+import { readEntryData, type ArchiveEntry, type Offload } from './entryData';
+
+export type { ArchiveEntry } from './entryData';
 import { integrity, unsafe } from './readerErrors';
 
 /** Our writer never holds more (no ZIP64): anything bigger is hostile. */
@@ -13,18 +15,6 @@ const MAX_ENTRIES = 65535;
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 // Deflate cannot exceed ~1032:1; a larger declared ratio is a lie.
 const MAX_RATIO = 1100;
-
-/** One file entry of an opened archive, as its central directory describes it. */
-export interface ArchiveEntry {
-  name: string;
-  method: 0 | 8;
-  crc32: number;
-  compressedSize: number;
-  size: number;
-  localHeaderOffset: number;
-  /** Central directory's name + extra length: the local header usually has the same. */
-  headerGuess: number;
-}
 
 /** An opened archive: structure and manifest checked, contents not yet. */
 export interface OpenedArchive {

@@ -136,6 +136,6 @@ export function parseManifest(text: string | Buffer): Manifest {
 
 /** Makes a name safe to print in one line (control characters escaped). */
 export function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
+   
   return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

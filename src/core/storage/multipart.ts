@@ -1,6 +1,7 @@
 import type * as S3 from '@aws-sdk/client-s3';
 import type { Readable } from 'stream';
 import { CancelledError } from '../util/engineErrors';
+import { FirstFailure } from '../util/firstFailure';
 
 type Sdk = typeof S3;
 
@@ -38,18 +39,18 @@ export async function sendParts(
   let wake: (() => void) | undefined;
   const running = new Set<Promise<void>>();
   const parts: { PartNumber: number; ETag?: string }[] = [];
-  let failure: { e: unknown } | undefined;
   let created: Promise<string> | undefined;
   let sent = 0;
 
   // An abort or a failed part ends the read of the body at once, even while it waits for data.
   const stop = (): void => void body.destroy(new CancelledError(signal.reason));
+  const failure = new FirstFailure(stop);
   if (signal.aborted) stop();
   else signal.addEventListener('abort', stop, { once: true });
 
   const take = async (): Promise<Buffer> => {
-    while (free.length === 0 && allocated > queueSize && !failure) await new Promise<void>((r) => (wake = r));
-    if (failure) throw failure.e;
+    while (free.length === 0 && allocated > queueSize && !failure.failed) await new Promise<void>((r) => (wake = r));
+    failure.throwIfFailed();
     if (free.length) return free.pop()!;
     allocated++;
     return Buffer.allocUnsafeSlow(partSize);
@@ -77,10 +78,7 @@ export async function sendParts(
       o.onProgress?.(sent);
     })()
       .catch((e: unknown) => {
-        if (!failure) {
-          failure = { e };
-          stop();
-        }
+        failure.record(e);
       })
       .finally(() => {
         running.delete(p);
@@ -108,7 +106,7 @@ export async function sendParts(
         }
       }
     } catch (e) {
-      throw failure ? failure.e : e;
+      throw failure.failed ? failure.error : e;
     }
     if (parts.length === 0) {
       // One part's worth or less: one request, as lib-storage does.
@@ -118,7 +116,7 @@ export async function sendParts(
     }
     if (filled > 0) startPart(buf, filled);
     while (running.size > 0) await Promise.all([...running]);
-    if (failure) throw failure.e;
+    failure.throwIfFailed();
     await send(
       new s3.CompleteMultipartUploadCommand({
         Bucket: target.Bucket,

@@ -1,14 +1,17 @@
 import { randomBytes } from 'crypto';
 import { createReadStream, createWriteStream, promises as fsp } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Readable, Transform } from 'stream';
 import { pipeline } from 'stream/promises';
 import type * as S3 from '@aws-sdk/client-s3';
 import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from '../util/engineErrors';
-import { backupPrefix } from '../format/backupKeys';
 import { Logger, nullLogger, prefixed } from '../util/engineLogger';
+import { testConnection, type ConnectionReport } from './connectionTest';
+
+export type { ConnectionReport, ConnectionStep } from './connectionTest';
 import { sendParts } from './multipart';
+import { FirstFailure } from '../util/firstFailure';
+import { SinglePutFallback } from './singlePutFallback';
 import type { Profile } from './profile';
 
 /** One object of a listing. */
@@ -40,16 +43,6 @@ export interface UploadResult {
   multipart: boolean;
 }
 
-export interface ConnectionStep {
-  step: 'bucket' | 'write' | 'read' | 'delete';
-  ok: boolean;
-  error?: BackupError;
-}
-
-export interface ConnectionReport {
-  ok: boolean;
-  steps: ConnectionStep[];
-}
 
 export interface S3StoreOptions {
   logger?: Logger;
@@ -72,7 +65,6 @@ export interface CallOptions {
 // and the part buffers (queue + 1, see multipart.ts) stay small.
 export const PART_SIZE = 5 * 1024 * 1024;
 export const QUEUE_SIZE = 4;
-const PROBE_PREFIX = '.s3-backup-probe-';
 
 type Sdk = typeof S3;
 type Client = S3.S3Client;
@@ -121,7 +113,7 @@ function onAbort(signal: AbortSignal | undefined, fn: () => void): () => void {
 export class S3Store {
   private clientCache: Client | undefined;
   private singleAttemptClientCache: Client | undefined;
-  private readonly log: Logger;
+  readonly log: Logger;
   private readonly partSize: number;
   private readonly queueSize: number;
 
@@ -173,7 +165,8 @@ export class S3Store {
     return this.singleAttemptClientCache;
   }
 
-  private fail(e: unknown, key?: string): BackupError {
+  /** Any failure as the engine's error, secrets scrubbed. */
+  toError(e: unknown, key?: string): BackupError {
     if (isCancelled(e)) return e instanceof CancelledError ? e : new CancelledError(e);
     return toBackupError(e, {
       bucket: this.profile.bucket,
@@ -190,7 +183,7 @@ export class S3Store {
       return await fn();
     } catch (e) {
       if (signal?.aborted) throw new CancelledError(signal.reason);
-      throw this.fail(e, key);
+      throw this.toError(e, key);
     }
   }
 
@@ -299,7 +292,7 @@ export class S3Store {
     const client = this.client;
     try {
       throwIfAborted(signal);
-      if (await this.head(key, { signal })) throw this.fail(Object.assign(new Error('exists'), { $metadata: { httpStatusCode: 412 } }), key);
+      if (await this.head(key, { signal })) throw this.toError(Object.assign(new Error('exists'), { $metadata: { httpStatusCode: 412 } }), key);
     } catch (e) {
       body.destroy();
       throw e;
@@ -311,7 +304,8 @@ export class S3Store {
     const fallback = new SinglePutFallback(this, key, this.partSize, this.options.tmpDir);
     // Upload ids this upload created: aborted by id on failure, whatever a listing shows.
     const created: string[] = [];
-    let firstError: unknown;
+    // The first failed request is the story; the others then only saw our abort.
+    const failure = new FirstFailure(() => abort.abort());
     const track = <T>(p: Promise<T>): Promise<T> => {
       inflight.add(p);
       const drop = (): void => void inflight.delete(p);
@@ -335,7 +329,7 @@ export class S3Store {
           // CreateMultipartUpload is never cut off: a request cut mid-way may still
           // create an upload on the server that no listing shows yet; letting it
           // finish gives its id, so the cleanup can abort it for sure.
-          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+           
           const out = await client.send(command as any, { abortSignal: isAbortCmd || isCreate ? undefined : abort.signal });
           const uploadId = isCreate ? (out as { UploadId?: string }).UploadId : undefined;
           if (uploadId) created.push(uploadId);
@@ -349,10 +343,7 @@ export class S3Store {
             }
           }
           // Stop the other parts at the first failure.
-          if (!isAbortCmd && !abort.signal.aborted) {
-            firstError ??= e;
-            abort.abort();
-          }
+          if (!isAbortCmd && !abort.signal.aborted) failure.record(e);
           throw e;
         }
       };
@@ -375,16 +366,16 @@ export class S3Store {
       await fallback.dispose();
       if (!fallback.active) await this.removePendingUploads(key, created);
       if (signal?.aborted) throw new CancelledError(signal.reason);
-      throw this.fail(firstError ?? e, key);
+      throw this.toError(failure.error ?? e, key);
     } finally {
       unlink();
     }
 
     // CompleteMultipartUpload's ETag is empty on Ceph RGW; HeadObject has the real one.
     const head = await this.head(key, { signal });
-    if (!head) throw this.fail(Object.assign(new Error('missing after upload'), { $metadata: { httpStatusCode: 404 } }), key);
+    if (!head) throw this.toError(Object.assign(new Error('missing after upload'), { $metadata: { httpStatusCode: 404 } }), key);
     if (o.size !== undefined && head.size !== o.size) {
-      await this.delete(key).catch((e) => this.log.warn(`could not remove ${key} after a size mismatch: ${this.fail(e, key).message}`));
+      await this.delete(key).catch((e) => this.log.warn(`could not remove ${key} after a size mismatch: ${this.toError(e, key).message}`));
       throw new BackupError('Integrity', `The uploaded object "${key}" has ${head.size} bytes instead of ${o.size}.`,
         'Try the backup again.', { params: { key, size: head.size, expected: o.size } });
     }
@@ -403,7 +394,7 @@ export class S3Store {
       try {
         await this.client.send(new s3.AbortMultipartUploadCommand({ Bucket: this.profile.bucket, Key: key, UploadId: uploadId }));
       } catch (e) {
-        const err = this.fail(e, key);
+        const err = this.toError(e, key);
         if (err.code !== 'NotFound') this.log.warn(`could not abort the multipart upload of ${key}: ${err.message}`);
       }
     };
@@ -414,7 +405,7 @@ export class S3Store {
         if (u.Key === key && u.UploadId && !created.includes(u.UploadId)) await abortOne(u.UploadId);
       }
     } catch (e) {
-      this.log.warn(`could not check for pending multipart uploads of ${key}: ${this.fail(e, key).message}`);
+      this.log.warn(`could not check for pending multipart uploads of ${key}: ${this.toError(e, key).message}`);
     }
   }
 
@@ -479,7 +470,7 @@ export class S3Store {
       (out.Body as Readable | undefined)?.destroy?.();
       await fsp.rm(tmp, { force: true });
       if (signal?.aborted) throw new CancelledError(signal.reason);
-      throw this.fail(e, key);
+      throw this.toError(e, key);
     }
     return { size: bytes, etag: out.ETag || undefined };
   }
@@ -511,61 +502,9 @@ export class S3Store {
     );
   }
 
-  /**
-   * Checks the profile step by step: the bucket can be listed, then a small
-   * probe object under rootPath is written, read back, compared and deleted.
-   * Stops at the first failing step (the probe is still deleted if it was
-   * written). Throws only `CancelledError`.
-   */
-  async testConnection(o: CallOptions = {}): Promise<ConnectionReport> {
-    const signal = o.signal;
-    const steps: ConnectionStep[] = [];
-    const report = (): ConnectionReport => ({ ok: steps.every((s) => s.ok), steps });
-    const step = async (name: ConnectionStep['step'], fn: () => Promise<void>): Promise<boolean> => {
-      try {
-        await fn();
-        steps.push({ step: name, ok: true });
-        return true;
-      } catch (e) {
-        const err = e instanceof BackupError ? e : this.fail(e);
-        if (err.code === 'Cancelled') throw err;
-        steps.push({ step: name, ok: false, error: err });
-        this.log.warn(`test connection: ${name} failed: ${err.message}`);
-        return false;
-      }
-    };
-
-    if (!(await step('bucket', async () => void (await this.listPage(backupPrefix(this.profile.rootPath), { signal, maxKeys: 1 }))))) {
-      return report();
-    }
-    const key = `${backupPrefix(this.profile.rootPath)}${PROBE_PREFIX}${randomBytes(6).toString('hex')}`;
-    const content = Buffer.from(`s3-backup connection probe ${new Date().toISOString()} ${randomBytes(8).toString('hex')}\n`);
-    let written = false;
-    try {
-      if (!(await step('write', async () => {
-        await this.putBuffer(key, content, { signal, contentType: 'text/plain' });
-        written = true;
-      }))) {
-        return report();
-      }
-      await step('read', async () => {
-        const back = await this.getBuffer(key, { signal });
-        if (!back.equals(content)) {
-          throw new BackupError('Integrity', 'The probe object read back differs from what was written.',
-            'A proxy or the server changed the data; check the endpoint.', { params: { key } });
-        }
-      });
-      await step('delete', async () => {
-        await this.delete(key, { signal });
-        written = false;
-      });
-      return report();
-    } finally {
-      if (written) {
-        // Best effort, also after a cancel: the probe must not stay behind.
-        await this.delete(key).catch((e) => this.log.warn(`could not delete the probe ${key}: ${this.fail(e, key).message}`));
-      }
-    }
+  /** Bucket reachable, then write, read back and delete a probe object under the root path (see connectionTest.ts). */
+  testConnection(o: CallOptions = {}): Promise<ConnectionReport> {
+    return testConnection(this, o.signal);
   }
 
   /** Closes the connections; the store must not be used afterwards. */
@@ -574,67 +513,5 @@ export class S3Store {
     this.singleAttemptClientCache?.destroy();
     this.clientCache = undefined;
     this.singleAttemptClientCache = undefined;
-  }
-}
-
-/**
- * Plays the server's side of a multipart upload for a server that refused
- * one: parts are spooled to a temporary file at their offsets, and "complete"
- * sends that file in a single PutObject.
- */
-class SinglePutFallback {
-  active = false;
-  private file: string | undefined;
-  private handleP: Promise<fsp.FileHandle> | undefined;
-  private size = 0;
-
-  constructor(
-    private readonly store: S3Store,
-    private readonly key: string,
-    private readonly partSize: number,
-    private readonly tmpDir: string | undefined,
-  ) {}
-
-  async handle(command: { input: Record<string, unknown> }, s3: Sdk, signal: AbortSignal): Promise<unknown> {
-    this.active = true;
-    if (command instanceof s3.CreateMultipartUploadCommand) {
-      this.file = path.join(this.tmpDir ?? os.tmpdir(), `s3-backup-put-${randomBytes(6).toString('hex')}.tmp`);
-      this.handleP = fsp.open(this.file, 'wx+');
-      await this.handleP;
-      return { UploadId: 'single-put-fallback', $metadata: {} };
-    }
-    if (command instanceof s3.UploadPartCommand) {
-      throwIfAborted(signal);
-      const fh = await this.handleP!;
-      const data = command.input.Body as Uint8Array;
-      const offset = ((command.input.PartNumber as number) - 1) * this.partSize;
-      await fh.write(data, 0, data.length, offset);
-      this.size = Math.max(this.size, offset + data.length);
-      return { ETag: `"part-${command.input.PartNumber as number}"`, $metadata: {} };
-    }
-    if (command instanceof s3.CompleteMultipartUploadCommand) {
-      const fh = await this.handleP!;
-      await fh.sync();
-      if (await this.store.head(this.key, { signal })) {
-        throw Object.assign(new Error('exists'), { name: 'PreconditionFailed', Code: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
-      }
-      const etag = await this.store.putFile(this.key, this.file!, this.size, signal);
-      await this.dispose();
-      return { ETag: etag, Key: this.key, $metadata: {} };
-    }
-    if (command instanceof s3.AbortMultipartUploadCommand) {
-      await this.dispose();
-      return { $metadata: {} };
-    }
-    throw new Error('Unexpected request during a single-PUT upload.');
-  }
-
-  async dispose(): Promise<void> {
-    const p = this.handleP;
-    const file = this.file;
-    this.handleP = undefined;
-    this.file = undefined;
-    if (p) await (await p.catch(() => undefined))?.close().catch(() => undefined);
-    if (file) await fsp.rm(file, { force: true });
   }
 }

@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
-import { formatBytes, formatCount } from '../ui/format';
 import { readConfig } from '../host/config';
 import type { BackupResult } from '../../core/engine';
 import type { Services } from './services';
-import { withEngineProgress } from '../ui/progress';
+import { withEngineProgress } from '../ui/engineProgress';
+import { reportBackup } from './backupResult';
 
 /** Backs up the workspace folders (asking which when there are several) and offers to reveal the new backup. */
 export async function backUpWorkspace(s: Services): Promise<BackupResult | undefined> {
@@ -34,31 +34,5 @@ export async function backUpWorkspace(s: Services): Promise<BackupResult | undef
     engine.backup({ kind: 'workspace', folders: folders.map((f) => ({ name: f.name, path: f.uri.fsPath, excludes })) }, call),
   );
 
-  const log = s.log.for('backup');
-  log.info(`${result.key}: ${result.files} files, ${result.size} bytes`);
-  for (const k of result.skipped) log.warn(`skipped ${k.relPath}: ${k.reason}${k.detail ? ` (${k.detail})` : ''}`);
-  s.tree.noteFiles(result.key, result.files);
-  await s.tree.refresh();
-
-  const reveal = vscode.l10n.t('Reveal in Tree');
-  const message = backedUpMessage(result);
-  // Not awaited: the command is done; the message may sit in the notification centre.
-  void s.prompts.showInformationMessage(message, {}, reveal).then(async (choice) => {
-    if (choice !== reveal) return;
-    const node = s.tree.findBackupNode(result.key);
-    if (node) await s.treeView.reveal(node, { select: true, focus: true, expand: true });
-  });
-  return result;
-}
-
-/** "Backed up 1 file (2 KB)." / "Backed up 12 files (3.4 MB); 2 skipped (see the log)." */
-export function backedUpMessage(result: Pick<BackupResult, 'files' | 'size' | 'skipped'>): string {
-  const size = formatBytes(result.size);
-  const skipped = result.skipped.length;
-  if (skipped === 0) {
-    return result.files === 1 ? vscode.l10n.t('Backed up 1 file ({0}).', size) : vscode.l10n.t('Backed up {0} files ({1}).', formatCount(result.files), size);
-  }
-  return result.files === 1
-    ? vscode.l10n.t('Backed up 1 file ({0}); {1} skipped (see the log).', size, formatCount(skipped))
-    : vscode.l10n.t('Backed up {0} files ({1}); {2} skipped (see the log).', formatCount(result.files), size, formatCount(skipped));
+  return reportBackup(s, result);
 }

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { formatCount, formatDateTime } from '../ui/format';
 import type { Services } from './services';
 import { pickBackup, selectedRefs } from './pickBackup';
-import { withEngineProgress } from '../ui/progress';
+import { withEngineProgress } from '../ui/engineProgress';
 
 /** Deletes the selected backups (or one picked from the palette) after a modal confirmation. */
 export async function deleteBackup(s: Services, arg?: unknown, selection?: unknown): Promise<string[] | undefined> {

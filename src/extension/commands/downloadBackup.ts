@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { formatDateTime } from '../ui/format';
 import type { Services } from './services';
 import { backupFromArgs } from './pickBackup';
-import { withEngineProgress } from '../ui/progress';
+import { withEngineProgress } from '../ui/engineProgress';
 
 /** Saves a backup's .zip where the user says. */
 export async function downloadBackup(s: Services, arg?: unknown): Promise<string | undefined> {

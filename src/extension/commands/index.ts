@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
-import { registerAppDataCommands } from './appDataCommands';
-import type { Services } from './services';
+import type { AppDataTestOptions } from '../host/userData';
+import { backUpAppData } from './backUpAppData';
+import { backUpEverything } from './backUpEverything';
 import { backUpWorkspace } from './backUpWorkspace';
 import { copyS3Uri } from './copyS3Uri';
 import { deleteBackup } from './deleteBackup';
@@ -8,7 +9,9 @@ import { downloadBackup } from './downloadBackup';
 import { openSettings } from './openSettings';
 import { refresh } from './refresh';
 import { registerCommand } from './registerCommand';
+import { restoreAppData } from './restoreAppData';
 import { restoreBackup } from './restoreBackup';
+import type { Services } from './services';
 import { registerDetailsDocuments, showBackupDetails } from './showBackupDetails';
 import { showLog } from './showLog';
 import { testConnection } from './testConnection';
@@ -16,6 +19,8 @@ import { testConnection } from './testConnection';
 /** Registers every command of the extension, each through the one error-handling wrapper. */
 export function registerCommands(s: Services): vscode.Disposable[] {
   const on = (id: string, handler: (...args: any[]) => Promise<unknown>): vscode.Disposable => registerCommand(s, id, handler);
+  // Test mode may name another user folder (a second "machine"); see userDirFor.
+  const opts = (o: unknown): AppDataTestOptions | undefined => (o && typeof o === 'object' ? (o as AppDataTestOptions) : undefined);
   return [
     on('s3Backup.backUpWorkspace', () => backUpWorkspace(s)),
     on('s3Backup.restoreBackup', (node?: unknown) => restoreBackup(s, node)),
@@ -31,7 +36,9 @@ export function registerCommands(s: Services): vscode.Disposable[] {
     on('s3Backup.loadMore', async (host: unknown) => {
       if (typeof host === 'string') s.tree.loadMore(host);
     }),
+    on('s3Backup.backUpAppData', (o?: unknown) => backUpAppData(s, opts(o))),
+    on('s3Backup.backUpEverything', (o?: unknown) => backUpEverything(s, opts(o))),
+    on('s3Backup.restoreAppData', (node?: unknown, o?: unknown) => restoreAppData(s, node, opts(o))),
     registerDetailsDocuments(),
-    ...registerAppDataCommands(s),
   ];
 }

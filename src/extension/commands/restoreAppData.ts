@@ -1,19 +1,17 @@
 import * as vscode from 'vscode';
 import { formatCount, formatDateTime, formatUndone } from '../ui/format';
 import { backupFromArgs } from './pickBackup';
-import { withEngineProgress } from '../ui/progress';
+import { withEngineProgress } from '../ui/engineProgress';
 import { runGuarded } from './registerCommand';
-import type { AppDataCategory, AppDataContent, AppDataPlan, AppDataRestoreChoice, ExtensionEntry } from '../../core/appData/appData';
-import type { FetchedBackup } from '../../core/engine';
+import { missingExtensions, type AppDataCategory, type ExtensionEntry } from '../../core/appData/categories';
+import type { AppDataPlan, AppDataRestoreChoice } from '../../core/appData/planAppDataRestore';
+import type { AppDataContent } from '../../core/appData/readAppData';
+import type { BackupEngine, FetchedBackup } from '../../core/engine';
 import type { BackupRef } from '../../core/format/backupKeys';
 import type { Manifest } from '../../core/format/manifest';
 import type { RestoreResult } from '../../core/restore/applyRestore';
 import type { Services } from './services';
-import { userDirFor, type AppDataTestOptions } from './backUpAppData';
-import { installedExtensions, readAppDataConfig } from '../host/userData';
-
-type AppDataModule = typeof import('../../core/appData/appData');
-const core = (): AppDataModule => require('../../core/appData/appData') as AppDataModule;
+import { installedExtensions, readAppDataConfig, userDirFor, type AppDataTestOptions } from '../host/userData';
 
 export interface AppDataRestoreOutcome extends RestoreResult {
   plan?: AppDataPlan;
@@ -59,7 +57,7 @@ export async function restoreAppData(s: Services, arg?: unknown, o?: AppDataTest
   const fetched = await withEngineProgress(vscode.l10n.t('Downloading the backup from {0}', formatDateTime(ref.time)), ['download'], (call) => engine.fetch(ref.key, call));
   try {
     s.tree.noteFiles(ref.key, fetched.manifest.totals.files);
-    return await restoreAppDataFetched(s, fetched, ref, o);
+    return await restoreAppDataFetched(s, engine, fetched, ref, o);
   } finally {
     await fetched.dispose();
   }
@@ -81,23 +79,24 @@ interface ModeItem<M> extends vscode.QuickPickItem {
  */
 export async function restoreAppDataFetched(
   s: Services,
+  engine: BackupEngine,
   fetched: Pick<FetchedBackup, 'archiveFile' | 'manifest'>,
   ref: BackupRef,
   o?: AppDataTestOptions,
 ): Promise<AppDataRestoreOutcome | undefined> {
   const log = s.log.for('appdata');
-  const userDir = userDirFor(s, o);
+  const userDir = userDirFor(s.context, o);
   const { ignoredSettings } = readAppDataConfig();
-  const content = await core().readAppData(fetched.archiveFile);
+  const content = await engine.readAppData(fetched);
   if (content.categories.length === 0) {
     void s.prompts.showInformationMessage(vscode.l10n.t('This backup holds no app data to restore.'), {});
     return undefined;
   }
   const installedIds = installedExtensions().map((e) => e.id);
-  const missing = core().missingExtensions(content.extensions, installedIds);
+  const missing = missingExtensions(content.extensions, installedIds);
 
   // A preview with the gentlest modes, to describe each category before the user picks.
-  const preview = await core().planAppDataRestore(fetched.archiveFile, fetched.manifest, userDir, {
+  const preview = await engine.planAppData(fetched, userDir, {
     settings: 'merge',
     keybindings: 'add',
     snippets: 'add',
@@ -144,13 +143,12 @@ export async function restoreAppDataFetched(
   if (chosen.has('tasks')) choice.tasks = 'replace';
   if (chosen.has('profiles')) choice.profiles = 'replace';
 
-  const plan = await core().planAppDataRestore(fetched.archiveFile, fetched.manifest, userDir, choice, { ignoredSettings, content });
+  const plan = await engine.planAppData(fetched, userDir, choice, { ignoredSettings, content });
   let result: RestoreResult = { written: 0 };
   const c = plan.counts;
   if (c.create + c.overwrite > 0) {
     if (!(await confirmPlan(s, plan, ref))) return undefined;
-    const { applyAppDataRestore } = core();
-    result = await applyAppDataRestore(plan, { snapshotRoot: s.engineHost.snapshotRoot });
+    result = await withEngineProgress(vscode.l10n.t('Restoring the app data'), ['write'], (call) => engine.applyAppData(plan, call));
     log.info(`${ref.key}: ${result.written} app data files written into ${userDir}${result.snapshotDir ? `, snapshot ${result.snapshotDir}` : ''}`);
   }
 
@@ -280,8 +278,7 @@ function finish(s: Services, result: RestoreResult, plan: AppDataPlan, installed
       void vscode.commands.executeCommand('workbench.action.reloadWindow');
     } else if (choice === undo && snapshotDir) {
       void runGuarded(s, 'undoAppDataRestore', async () => {
-        const { BackupEngine } = require('../../core/engine') as typeof import('../../core/engine');
-        const r = await BackupEngine.undo(snapshotDir);
+        const r = await s.engineHost.undo(snapshotDir);
         s.log.for('appdata').info(`undo ${snapshotDir} in ${plan.userDir}: ${r.restored} restored, ${r.removed} removed`);
         void s.prompts.showInformationMessage(
           vscode.l10n.t('The app data restore was undone: {0}.', formatUndone(r.restored, r.removed)),

@@ -1,16 +1,15 @@
-import * as path from 'path';
 import * as vscode from 'vscode';
 import { formatCount, formatDateTime, formatUndone } from '../ui/format';
-import { chooseRestoreParts, restoreAppDataFetched } from './appDataCommands';
+import { chooseRestoreParts, restoreAppDataFetched } from './restoreAppData';
+import { targetsInFolder, targetsOnFolders, workspacePrefixes } from '../../core/restore/targets';
 import type { BackupEngine, FetchedBackup } from '../../core/engine';
 import type { BackupRef } from '../../core/format/backupKeys';
-import type { RestoreAction, RestorePlan, RestoreResult } from '../../core/restore/applyRestore';
+import type { RestoreResult } from '../../core/restore/applyRestore';
+import type { RestoreAction, RestorePlan } from '../../core/restore/planRestore';
 import type { Services } from './services';
 import { backupFromArgs } from './pickBackup';
-import { withEngineProgress } from '../ui/progress';
+import { withEngineProgress } from '../ui/engineProgress';
 import { runGuarded } from './registerCommand';
-
-const WORKSPACE_PREFIX = 'workspace/';
 
 /**
  * Restore: download and verify, show the plan (new / overwritten / unchanged,
@@ -26,19 +25,20 @@ export async function restoreBackup(s: Services, arg?: unknown): Promise<Restore
   );
   try {
     s.tree.noteFiles(ref.key, fetched.manifest.totals.files);
-    const prefixes = fetched.manifest.sources.filter((p) => p.startsWith(WORKSPACE_PREFIX));
+    const prefixes = workspacePrefixes(fetched.manifest);
     if (fetched.manifest.sources.includes('appdata')) {
       // App data (kind appdata or full) has its own flow; a full backup asks which parts.
       const parts = await chooseRestoreParts(s, fetched.manifest);
       if (!parts) return undefined;
-      if (parts.appData) await restoreAppDataFetched(s, fetched, ref);
+      if (parts.appData) await restoreAppDataFetched(s, engine, fetched, ref);
       if (!parts.workspace) return undefined;
     }
     if (prefixes.length === 0) {
       void s.prompts.showInformationMessage(vscode.l10n.t('This backup holds no workspace folders to restore.'), {});
       return undefined;
     }
-    let targets = sameNameTargets(prefixes);
+    const open = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => ({ name: f.name, path: f.uri.fsPath }));
+    let targets = targetsOnFolders(prefixes, open);
     if (!targets) {
       targets = await pickTargets(s, prefixes);
       if (!targets) return undefined;
@@ -57,22 +57,6 @@ export async function restoreBackup(s: Services, arg?: unknown): Promise<Restore
   }
 }
 
-/** Each archived folder onto the workspace folder of the same name; one onto the only one; else `undefined`. */
-function sameNameTargets(prefixes: string[]): Record<string, string> | undefined {
-  const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
-  const targets: Record<string, string> = {};
-  for (const p of prefixes) {
-    const name = p.slice(WORKSPACE_PREFIX.length);
-    const f = folders.find((w) => w.name === name);
-    if (!f) {
-      if (prefixes.length === 1 && folders.length === 1) return { [p]: folders[0].uri.fsPath };
-      return undefined;
-    }
-    targets[p] = f.uri.fsPath;
-  }
-  return targets;
-}
-
 /** A folder the user picks: one archived folder goes right into it, several into sub-folders by name. */
 async function pickTargets(s: Services, prefixes: string[]): Promise<Record<string, string> | undefined> {
   const picked = await s.prompts.showOpenDialog({
@@ -85,9 +69,7 @@ async function pickTargets(s: Services, prefixes: string[]): Promise<Record<stri
   const dir = picked?.[0];
   if (!dir) return undefined;
   if (dir.scheme !== 'file') throw new vscode.CancellationError();
-  const base = dir.fsPath;
-  if (prefixes.length === 1) return { [prefixes[0]]: base };
-  return Object.fromEntries(prefixes.map((p) => [p, path.join(base, p.slice(WORKSPACE_PREFIX.length))]));
+  return targetsInFolder(prefixes, dir.fsPath);
 }
 
 /** Shows the plan until the user restores (returns the plan) or cancels. */
@@ -160,10 +142,9 @@ function offerUndo(s: Services, result: RestoreResult, dirs: string[]): void {
   void s.prompts.showInformationMessage(message, {}, undo).then((choice) => {
     if (choice !== undo) return;
     void runGuarded(s, 'undoRestore', async () => {
-      const engine = await s.engineHost.getEngine().catch(() => undefined);
       const done = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Undoing the restore…') },
-        async () => (engine ? engine.undo(snapshotDir) : undoWithoutProfile(snapshotDir)),
+        () => s.engineHost.undo(snapshotDir),
       );
       s.log.for('restore').info(`undo ${snapshotDir}: ${done.restored} restored, ${done.removed} removed`);
       void s.prompts.showInformationMessage(
@@ -172,10 +153,4 @@ function offerUndo(s: Services, result: RestoreResult, dirs: string[]): void {
       );
     });
   });
-}
-
-/** Undo needs no bucket: the snapshot is local. Used when the settings changed since the restore. */
-function undoWithoutProfile(snapshotDir: string): Promise<{ restored: number; removed: number }> {
-  const { BackupEngine } = require('../../core/engine') as typeof import('../../core/engine');
-  return BackupEngine.undo(snapshotDir);
 }

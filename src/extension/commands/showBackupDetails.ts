@@ -4,7 +4,7 @@ import type { BackupRef } from '../../core/format/backupKeys';
 import type { Manifest } from '../../core/format/manifest';
 import type { Services } from './services';
 import { backupFromArgs } from './pickBackup';
-import { withEngineProgress } from '../ui/progress';
+import { withEngineProgress } from '../ui/engineProgress';
 
 const SCHEME = 's3-backup-details';
 const documents = new Map<string, string>();

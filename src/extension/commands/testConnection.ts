@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { ConnectionReport, ConnectionStep } from '../../core/engine';
 import type { Services } from './services';
-import { withEngineProgress } from '../ui/progress';
+import { withEngineProgress } from '../ui/engineProgress';
 import { showError } from './registerCommand';
 
 /** Checks the bucket, then writes, reads back and deletes a probe object; says which step failed. */

@@ -3,13 +3,14 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { affectsConfig, readConfig, writeConnectionSettings, type S3BackupConfig } from './config';
 import type { BackupEngine } from '../../core/engine';
+import type { UndoResult } from '../../core/restore/snapshot';
 import { BackupError } from '../../core/util/engineErrors';
 import { sanitizeHost } from '../../core/format/backupKeys';
 import { normalizeProfile, type Profile, type ProfileInput } from '../../core/storage/profile';
 import type { Log } from '../ui/extensionLog';
 import type { SecretStore } from './secrets';
 
-type EngineModule = typeof import('../../core/engine');
+type EngineModule = typeof import('../../core/index');
 
 export interface EngineHostOptions {
   secrets: SecretStore;
@@ -142,12 +143,28 @@ export class EngineHost implements vscode.Disposable {
     this.emitter.dispose();
   }
 
+  /**
+   * Puts back what a restore changed, from its safety snapshot. Needs no
+   * bucket: it works after the settings changed, or when there are none.
+   */
+  undo(snapshotDir: string): Promise<UndoResult> {
+    return this.engine().BackupEngine.undo(snapshotDir);
+  }
+
+  /**
+   * The engine module, loaded on first use. This is the one place the face
+   * reaches the engine at run time: esbuild.js turns this require into one of
+   * dist/engine.js, so activation evaluates neither the AWS SDK nor the archiver.
+   */
+  private engine(): EngineModule {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    this.engineModule ??= require('../../core/index') as EngineModule;
+    return this.engineModule;
+  }
+
   private createEngine(profile: Profile): BackupEngine {
     this.o.log.addSecrets(profile.secretAccessKey);
-    // A plain require, resolved by esbuild into a lazily initialised module: the
-    // SDK and the archiver are evaluated only now, not at activation.
-    this.engineModule ??= require('../../core/engine') as EngineModule;
-    return new this.engineModule.BackupEngine(profile, {
+    return new (this.engine().BackupEngine)(profile, {
       logger: this.o.log,
       hostname: this.hostname,
       tmpDir: this.tmpDir,

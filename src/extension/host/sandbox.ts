@@ -43,6 +43,7 @@ export async function importSandboxCredentials(
   if (!file) return false;
   try {
     // Loaded only here: real users never get past the check above, and tests run this in plain Node.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const endpoint = o.endpoint ? o.endpoint() : (require('./config') as typeof import('./config')).readConfig().endpoint;
     if (!isLoopbackEndpoint(endpoint)) {
       log.warn(`${SANDBOX_CREDENTIALS_ENV} is set but the endpoint is not a loopback address; the sandbox keys were not imported`);

@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { AppDataCategory, ExtensionEntry } from '../../core/appData/appData';
+import { APPDATA_CATEGORIES, DEFAULT_IGNORED_SETTINGS, type AppDataCategory, type ExtensionEntry } from '../../core/appData/categories';
+import type { AppDataSelection } from '../../core/engine';
 import { BackupError } from '../../core/util/engineErrors';
 
 export interface AppDataConfig {
@@ -11,8 +12,6 @@ export interface AppDataConfig {
 
 /** `s3Backup.appData.*`, typed; unknown categories are dropped, an unset list means the defaults. */
 export function readAppDataConfig(): AppDataConfig {
-  // Loaded on first use: activation stays free of the archive reader and jsonc-parser.
-  const { APPDATA_CATEGORIES, DEFAULT_IGNORED_SETTINGS } = require('../../core/appData/appData') as typeof import('../../core/appData/appData');
   const c = vscode.workspace.getConfiguration('s3Backup.appData');
   const cats = c.get<unknown>('categories');
   const ignored = c.get<unknown>('ignoredSettings');
@@ -73,4 +72,26 @@ export function installedExtensions(): ExtensionEntry[] {
     }
   }
   return [...out.values()];
+}
+
+/** Test mode only: another user folder stands in for this machine's (a second "machine"). */
+export interface AppDataTestOptions {
+  userDir?: string;
+}
+
+/** The user folder to work on: this VS Code's, or in Test mode the one a test names. */
+export function userDirFor(context: vscode.ExtensionContext, o?: AppDataTestOptions): string {
+  if (o?.userDir && context.extensionMode === vscode.ExtensionMode.Test) return o.userDir;
+  return userDirFromContext(context);
+}
+
+/** What "Back Up App Data" takes, per `s3Backup.appData.*`. */
+export function appDataSelection(context: vscode.ExtensionContext, o?: AppDataTestOptions): AppDataSelection {
+  const cfg = readAppDataConfig();
+  return {
+    userDir: userDirFor(context, o),
+    categories: cfg.categories,
+    ignoredSettings: cfg.ignoredSettings,
+    extensions: cfg.categories.includes('extensions') ? installedExtensions() : undefined,
+  };
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'crypto';
 import type { SettingsField, UiStrings } from '../../webview/protocol';
 
 // The page is rendered in full by the host with localized labels, so it reads
-// right before the script runs; src/webview/main.ts only fills values and
+// right before the script runs; src/webview/settingsPage.ts only fills values and
 // reacts. Kept free of `vscode` so plain Node tests can check the CSP.
 
 export interface SettingsHtmlInput {

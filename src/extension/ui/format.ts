@@ -1,14 +1,13 @@
 import * as vscode from 'vscode';
 import type { BackupKind } from '../../core/format/backupKeys';
+import { formatBytes as formatBytesIn } from '../../core/util/formatBytes';
 
-/** A byte count for people: 1,234 bytes, 12.3 KB, 4.5 MB (binary multiples, as VS Code shows sizes). */
+/** A byte count for people, in the user's language: 812 B, 12.3 KB, 4.5 MB (binary multiples, as VS Code shows sizes). */
 export function formatBytes(n: number): string {
-  const num = (v: number, digits: number): string =>
-    new Intl.NumberFormat(vscode.env.language, { maximumFractionDigits: digits }).format(v);
-  if (n < 1024) return vscode.l10n.t('{0} B', num(n, 0));
-  if (n < 1024 ** 2) return vscode.l10n.t('{0} KB', num(n / 1024, 1));
-  if (n < 1024 ** 3) return vscode.l10n.t('{0} MB', num(n / 1024 ** 2, 1));
-  return vscode.l10n.t('{0} GB', num(n / 1024 ** 3, 2));
+  return formatBytesIn(n, {
+    names: [vscode.l10n.t('B'), vscode.l10n.t('KB'), vscode.l10n.t('MB'), vscode.l10n.t('GB'), vscode.l10n.t('TB')],
+    number: (v, digits) => new Intl.NumberFormat(vscode.env.language, { maximumFractionDigits: digits }).format(v),
+  });
 }
 
 /** A whole number in the user's locale. */

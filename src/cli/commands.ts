@@ -1,0 +1,203 @@
+// One handler per command of the table in commandTable.ts.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { BackupEngine, ConnectionReport } from '../core/engine';
+import type { RestorePlan } from '../core/restore/planRestore';
+import { targetsInFolder, workspacePrefixes } from '../core/restore/targets';
+import { BackupError } from '../core/util/engineErrors';
+import { formatBytes } from '../core/util/formatBytes';
+import { UsageError, type OptionValues } from './commandTable';
+import { ask, endProgress, err, errorJson, EXIT_FAIL, EXIT_OK, out, plural, printError, progressPrinter, quoteArg, refJson, type Ctx } from './output';
+
+export interface CommandRun {
+  engine: BackupEngine;
+  positionals: string[];
+  values: OptionValues;
+  ctx: Ctx;
+  signal: AbortSignal;
+}
+
+export type Handler = (run: CommandRun) => Promise<number>;
+
+async function testConnection({ engine, ctx, signal }: CommandRun): Promise<number> {
+  const report: ConnectionReport = await engine.testConnection({ signal });
+  if (ctx.json) {
+    out(ctx, JSON.stringify({
+      ok: report.ok,
+      steps: report.steps.map((s) => ({ step: s.step, ok: s.ok, ...(s.error ? { error: errorJson(s.error) } : {}) })),
+    }));
+  } else {
+    for (const s of report.steps) out(ctx, `${s.ok ? 'ok  ' : 'FAIL'} ${s.step}`);
+  }
+  if (report.ok) {
+    if (!ctx.json) out(ctx, 'The connection works.');
+    return EXIT_OK;
+  }
+  const failed = report.steps.find((s) => !s.ok);
+  if (failed?.error) printError(failed.error, ctx);
+  else err(ctx, 'The connection test failed.');
+  return EXIT_FAIL;
+}
+
+async function backup({ engine, positionals, values, ctx, signal }: CommandRun): Promise<number> {
+  const kind = (values.kind as string | undefined) ?? 'workspace';
+  if (kind !== 'workspace') {
+    throw new UsageError(`The CLI backs up folders only: --kind must be "workspace", not "${kind}".`);
+  }
+  const folders = positionals.map((d) => {
+    const abs = path.resolve(d);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(abs);
+    } catch {
+      throw new UsageError(`The folder "${d}" does not exist.`);
+    }
+    if (!st.isDirectory()) throw new UsageError(`"${d}" is not a folder.`);
+    return { name: path.basename(abs) || 'root', path: abs, excludes: (values.exclude as string[] | undefined) ?? [], useGitignore: values['no-gitignore'] !== true };
+  });
+  const res = await engine.backup({ kind: 'workspace', folders }, { signal, onProgress: progressPrinter(ctx) });
+  endProgress(ctx);
+  if (ctx.json) {
+    out(ctx, JSON.stringify({ ...refJson(res), files: res.files, skipped: res.skipped }));
+  } else {
+    out(ctx, res.key);
+    err(ctx, `Backed up ${plural(res.files, 'file')} (${formatBytes(res.size)} uploaded).`);
+    for (const s of res.skipped) err(ctx, `skipped ${s.relPath} (${s.reason}${s.detail ? `: ${s.detail}` : ''})`);
+  }
+  return EXIT_OK;
+}
+
+async function list({ engine, ctx, signal }: CommandRun): Promise<number> {
+  const backups = await engine.listAll({ signal });
+  if (ctx.json) {
+    out(ctx, JSON.stringify(backups.map(refJson)));
+    return EXIT_OK;
+  }
+  if (backups.length === 0) {
+    err(ctx, 'No backups found.');
+    return EXIT_OK;
+  }
+  for (const b of backups) {
+    out(ctx, `${b.time.toISOString().replace('.000Z', 'Z')}  ${b.kind.padEnd(9)}  ${formatBytes(b.size).padStart(10)}  ${b.host}  ${b.key}`);
+  }
+  return EXIT_OK;
+}
+
+function printPlan(plan: RestorePlan, ctx: Ctx, dryRun: boolean): void {
+  if (ctx.json) {
+    if (dryRun) {
+      out(ctx, JSON.stringify({
+        targets: plan.targets,
+        counts: plan.counts,
+        items: plan.items.map((i) => ({ path: i.archivePath, target: i.targetPath, action: i.action, size: i.size })),
+      }));
+    }
+    return;
+  }
+  const w = dryRun ? out : err;
+  const label: Record<string, string> = { create: 'new', overwrite: 'overwrite', unchanged: 'unchanged', onlyLocal: 'only local' };
+  for (const i of plan.items) {
+    if (i.action === 'unchanged') continue;
+    w(ctx, `${label[i.action].padEnd(10)} ${i.targetPath}`);
+  }
+  w(ctx, `${plan.counts.create} new, ${plan.counts.overwrite} overwritten, ${plan.counts.unchanged} unchanged, ${plan.counts.onlyLocal} only local (kept).`);
+}
+
+async function restore({ engine, positionals: [key, dir], values, ctx, signal }: CommandRun): Promise<number> {
+  const dryRun = values['dry-run'] === true;
+  const yes = values.yes === true;
+  // Decide before downloading: a non-interactive run without --yes must not write.
+  if (!dryRun && !yes && !(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY)) {
+    throw new UsageError('Restore asks for confirmation, and there is no terminal to ask: add --yes to restore, or --dry-run to see the plan only.');
+  }
+  const target = path.resolve(dir);
+  if (fs.existsSync(target) && !fs.statSync(target).isDirectory()) throw new UsageError(`"${dir}" is not a folder.`);
+  const fetched = await engine.fetch(key, { signal, onProgress: progressPrinter(ctx) });
+  try {
+    endProgress(ctx);
+    const prefixes = workspacePrefixes(fetched.manifest);
+    if (prefixes.length === 0) {
+      throw new BackupError('NotFound', 'This backup holds no workspace folder to restore.', 'App data is restored from the VS Code extension.');
+    }
+    const plan = await engine.plan(fetched, targetsInFolder(prefixes, target));
+    printPlan(plan, ctx, dryRun);
+    if (dryRun) return EXIT_OK;
+    const changes = plan.counts.create + plan.counts.overwrite;
+    if (changes === 0) {
+      if (!ctx.json) err(ctx, 'Nothing to restore: every file is already identical.');
+      else out(ctx, JSON.stringify({ written: 0 }));
+      return EXIT_OK;
+    }
+    if (!yes) {
+      const answer = await ask(ctx, `Restore ${plural(changes, 'file')} into ${target}? [y/N] `);
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        err(ctx, 'Nothing was restored.');
+        return EXIT_FAIL;
+      }
+    }
+    const snapshotRoot = values.snapshots as string | undefined;
+    const result = await engine.apply(plan, { signal, onProgress: progressPrinter(ctx), ...(snapshotRoot ? { snapshotRoot: path.resolve(snapshotRoot) } : {}) });
+    endProgress(ctx);
+    if (ctx.json) {
+      out(ctx, JSON.stringify(result));
+    } else {
+      err(ctx, `Restored ${plural(result.written, 'file')} into ${target}.`);
+      if (result.snapshotDir) err(ctx, `To undo: s3-backup undo ${quoteArg(result.snapshotDir)}`);
+    }
+    return EXIT_OK;
+  } finally {
+    await fetched.dispose();
+  }
+}
+
+async function verify({ engine, positionals: [key], ctx, signal }: CommandRun): Promise<number> {
+  const manifest = await engine.verify(key, { signal, onProgress: progressPrinter(ctx) });
+  endProgress(ctx);
+  if (ctx.json) {
+    out(ctx, JSON.stringify({ ok: true, key, files: manifest.totals.files, bytes: manifest.totals.bytes, created: manifest.created, hostname: manifest.hostname, kind: manifest.kind, toolVersion: manifest.toolVersion }));
+  } else {
+    out(ctx, `OK: ${plural(manifest.totals.files, 'file')}, ${formatBytes(manifest.totals.bytes)}, every one matches its checksum.`);
+  }
+  return EXIT_OK;
+}
+
+async function download({ engine, positionals: [key, file], values, ctx, signal }: CommandRun): Promise<number> {
+  const dest = path.resolve(file);
+  if (values.force !== true && fs.existsSync(dest)) {
+    throw new BackupError('AlreadyExists', `The file "${file}" already exists.`, 'Pass --force to replace it, or choose another name.');
+  }
+  await engine.download(key, dest, { signal, onProgress: progressPrinter(ctx) });
+  endProgress(ctx);
+  const size = fs.statSync(dest).size;
+  if (ctx.json) out(ctx, JSON.stringify({ key, file: dest, size }));
+  else err(ctx, `Saved ${formatBytes(size)} to ${dest}.`);
+  return EXIT_OK;
+}
+
+async function deleteBackup({ engine, positionals: [key], ctx, signal }: CommandRun): Promise<number> {
+  await engine.delete(key, { signal });
+  if (ctx.json) out(ctx, JSON.stringify({ deleted: key }));
+  else err(ctx, `Deleted ${key}.`);
+  return EXIT_OK;
+}
+
+/** The handlers of the commands that need the bucket. */
+export const HANDLERS: Record<string, Handler> = {
+  'test-connection': testConnection,
+  backup,
+  list,
+  restore,
+  verify,
+  download,
+  delete: deleteBackup,
+};
+
+/** `undo` needs no bucket: the snapshot is local. */
+export async function undo(snapshotDir: string, ctx: Ctx, undoFn: (dir: string) => Promise<{ restored: number; removed: number }>): Promise<number> {
+  const dir = path.resolve(snapshotDir);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`The snapshot folder "${snapshotDir}" does not exist.`);
+  const result = await undoFn(dir);
+  if (ctx.json) out(ctx, JSON.stringify(result));
+  else err(ctx, `Undone: ${plural(result.restored, 'file')} put back, ${result.removed} removed.`);
+  return EXIT_OK;
+}

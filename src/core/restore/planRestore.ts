@@ -1,0 +1,105 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { selectFiles } from '../backup/select';
+import type { Manifest } from '../format/manifest';
+import { lstatOrUndefined, sha256File } from '../util/fileHash';
+import { mapLimit } from '../util/firstFailure';
+import { resolveInside } from '../util/paths';
+import { ContainmentCheck } from './containment';
+import { conflict, ioError, rootFor, rootsOf, unsafeTarget, type Root } from './targetRoots';
+
+export type RestoreAction = 'create' | 'overwrite' | 'unchanged' | 'onlyLocal';
+
+export interface RestoreItem {
+  archivePath: string;
+  /** POSIX path relative to the target folder. */
+  relPath: string;
+  targetPath: string;
+  action: RestoreAction;
+  size: number;
+}
+
+export interface RestorePlan {
+  archiveFile: string;
+  manifest: Manifest;
+  targets: Record<string, string>;
+  items: RestoreItem[];
+  counts: Record<RestoreAction, number>;
+}
+
+
+// Thread-pool calls in flight: more than libuv's 4 threads keeps them all busy between round trips.
+export const PARALLEL = 8;
+
+/**
+ * Says what restoring would do to each file, without writing anything:
+ * `targets` maps an archive prefix (e.g. 'workspace/app') to an absolute
+ * folder. A file is 'create'd, 'overwrite'n, or left 'unchanged' (same size
+ * and sha256); files in a target that the backup lacks are 'onlyLocal' (never
+ * deleted). Refuses ('UnsafeArchive') any file that would land outside its
+ * target, including through a symbolic link already in the target, and
+ * ('AlreadyExists') a folder where the backup has a file.
+ */
+export async function planRestore(archiveFile: string, manifest: Manifest, targets: Record<string, string>): Promise<RestorePlan> {
+  const roots = rootsOf(targets);
+  const containment = new ContainmentCheck();
+  const items: RestoreItem[] = [];
+  const planned = new Map<string, Set<string>>();
+  for (const f of manifest.files) {
+    const hit = rootFor(roots, f.path);
+    if (!hit) continue;
+    const targetPath = resolveInside(hit.root.dir, hit.rel);
+    if (!targetPath) throw unsafeTarget(f.path, 'path');
+    items.push({ archivePath: f.path, relPath: hit.rel, targetPath, action: 'create', size: f.size });
+    let set = planned.get(hit.root.dir);
+    if (!set) planned.set(hit.root.dir, (set = new Set()));
+    set.add(hit.rel);
+  }
+  const byPath = new Map(manifest.files.map((f) => [f.path, f]));
+  const rootOfItem = (it: RestoreItem): Root => rootFor(roots, it.archivePath)!.root;
+
+  await mapLimit(items, PARALLEL, async (it) => {
+    if (!(await containment.check(rootOfItem(it).dir, it.targetPath, it.archivePath))) return;
+    let st: fs.Stats | undefined;
+    try {
+      st = await lstatOrUndefined(it.targetPath);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw conflict(it.archivePath, path.dirname(it.targetPath), 'A file');
+      throw ioError(`"${it.targetPath}" cannot be read`, e, { path: it.targetPath });
+    }
+    if (!st) return;
+    if (st.isDirectory()) throw conflict(it.archivePath, it.targetPath, 'A folder');
+    const f = byPath.get(it.archivePath)!;
+    if (!st.isFile() || st.size !== f.size) {
+      it.action = 'overwrite';
+      return;
+    }
+    let sha: string;
+    try {
+      sha = await sha256File(it.targetPath);
+    } catch (e) {
+      throw ioError(`"${it.targetPath}" cannot be read`, e, { path: it.targetPath });
+    }
+    it.action = sha === f.sha256 ? 'unchanged' : 'overwrite';
+  });
+
+  for (const root of roots) {
+    const st = await lstatOrUndefined(root.dir).catch(() => undefined);
+    if (!st?.isDirectory()) continue;
+    const local = await selectFiles(root.dir, { useGitignore: true });
+    const mine = planned.get(root.dir) ?? new Set<string>();
+    for (const f of local.files) {
+      if (mine.has(f.relPath)) continue;
+      items.push({
+        archivePath: root.prefix === '' ? f.relPath : `${root.prefix}/${f.relPath}`,
+        relPath: f.relPath,
+        targetPath: f.absPath,
+        action: 'onlyLocal',
+        size: f.size,
+      });
+    }
+  }
+  const counts: Record<RestoreAction, number> = { create: 0, overwrite: 0, unchanged: 0, onlyLocal: 0 };
+  for (const it of items) counts[it.action]++;
+  return { archiveFile, manifest, targets: { ...targets }, items, counts };
+}

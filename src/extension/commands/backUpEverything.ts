@@ -1,0 +1,26 @@
+import * as vscode from 'vscode';
+import type { BackupResult } from '../../core/engine';
+import { readConfig } from '../host/config';
+import { appDataSelection, type AppDataTestOptions } from '../host/userData';
+import { withEngineProgress } from '../ui/engineProgress';
+import { reportBackup } from './backupResult';
+import type { Services } from './services';
+
+/** Backs up the workspace folders and the app data into one backup (kind `full`). */
+export async function backUpEverything(s: Services, o?: AppDataTestOptions): Promise<BackupResult | undefined> {
+  const selection = appDataSelection(s.context, o);
+  const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
+  const engine = await s.engineHost.getEngine();
+  const excludes = readConfig().workspaceExcludes;
+  const result = await withEngineProgress(vscode.l10n.t('Backing up the workspace and the app data'), ['archive', 'upload'], async (call) => {
+    const extra = await engine.collectAppData(selection, call);
+    if (folders.length === 0 && extra.length === 0) return undefined;
+    const kind = folders.length > 0 && extra.length > 0 ? 'full' : folders.length > 0 ? 'workspace' : 'appdata';
+    return engine.backup({ kind, folders: folders.map((f) => ({ name: f.name, path: f.uri.fsPath, excludes })), extra }, call);
+  });
+  if (!result) {
+    void s.prompts.showInformationMessage(vscode.l10n.t('Open a folder to back it up.'), {});
+    return undefined;
+  }
+  return reportBackup(s, result);
+}
