@@ -32,7 +32,7 @@ export interface CommandSpec {
 }
 
 /** Options every command takes: the connection and the output. */
-export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   endpoint: { type: 'string', value: '<url>', help: 'S3_BACKUP_ENDPOINT           e.g. https://s3.eu-west-1.amazonaws.com' },
   region: { type: 'string', value: '<region>', help: 'S3_BACKUP_REGION             e.g. eu-west-1, auto (Cloudflare R2)' },
   bucket: { type: 'string', value: '<name>', help: 'S3_BACKUP_BUCKET' },

@@ -34,7 +34,7 @@ async function walkFiles(dir: string, rel = ''): Promise<string[]> {
 }
 
 /** The profiles VS Code knows (from `<User>/globalStorage/storage.json`), other than the default one. */
-export async function listProfiles(userDir: string): Promise<ProfileEntry[]> {
+async function listProfiles(userDir: string): Promise<ProfileEntry[]> {
   const file = await readIfFile(path.join(userDir, 'globalStorage', 'storage.json'));
   let listed: ProfileEntry[] = [];
   if (file) {

@@ -2,7 +2,7 @@ import { applyEdits, findNodeAtLocation, modify, parse, parseTree, type Formatti
 import { BackupError } from '../util/engineErrors';
 
 /** A matcher for setting keys: `*` matches any run of characters, dots included; case does not matter. */
-export function ignoreMatcher(patterns: readonly string[]): (key: string) => boolean {
+function ignoreMatcher(patterns: readonly string[]): (key: string) => boolean {
   const res = patterns
     .filter((p) => typeof p === 'string' && p.trim() !== '')
     .map((p) => new RegExp('^' + p.trim().split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 'i'));

@@ -51,7 +51,7 @@ function sampleOf(chunk: Buffer): Buffer {
 }
 
 /** Shannon entropy of the bytes, in bits per byte. */
-export function byteEntropy(b: Uint8Array): number {
+function byteEntropy(b: Uint8Array): number {
   if (b.length === 0) return 0;
   const counts = new Uint32Array(256);
   for (let i = 0; i < b.length; i++) counts[b[i]]++;

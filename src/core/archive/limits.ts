@@ -4,7 +4,7 @@ import type { ArchiveSource } from './entries';
 
 /** The ZIP format without ZIP64, which is what jszip writes. */
 export const MAX_ENTRIES = 65535;
-export const MAX_ARCHIVE_BYTES = 0xffffffff;
+const MAX_ARCHIVE_BYTES = 0xffffffff;
 
 /**
  * Refuses up front what a ZIP without ZIP64 cannot hold: more than 65,535

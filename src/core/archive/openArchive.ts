@@ -10,7 +10,7 @@ export type { ArchiveEntry } from './entryData';
 import { integrity, unsafe } from './readerErrors';
 
 /** Our writer never holds more (no ZIP64): anything bigger is hostile. */
-export const DEFAULT_MAX_TOTAL_BYTES = 0x100000000;
+const DEFAULT_MAX_TOTAL_BYTES = 0x100000000;
 const MAX_ENTRIES = 65535;
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 // Deflate cannot exceed ~1032:1; a larger declared ratio is a lie.

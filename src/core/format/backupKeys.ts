@@ -2,7 +2,7 @@ import { randomBytes } from 'crypto';
 
 export type BackupKind = 'workspace' | 'appdata' | 'full';
 
-export const BACKUP_KINDS: readonly BackupKind[] = ['workspace', 'appdata', 'full'];
+const BACKUP_KINDS: readonly BackupKind[] = ['workspace', 'appdata', 'full'];
 
 /** A backup object as listed: what its key says, plus what the listing says. */
 export interface BackupRef {

@@ -9,7 +9,7 @@ import { BackupError } from '../util/engineErrors';
 import { lstatOrUndefined, sha256File } from '../util/fileHash';
 import { isInside } from '../util/paths';
 
-export const SNAPSHOT_FILE = 'snapshot.json';
+const SNAPSHOT_FILE = 'snapshot.json';
 
 interface SnapshotEntry {
   targetPath: string;

@@ -49,7 +49,7 @@ export interface FieldError {
 
 export type NormalizeResult = { ok: true; profile: Profile; notes: string[] } | { ok: false; errors: FieldError[] };
 
-export const DEFAULT_REGION = 'us-east-1';
+const DEFAULT_REGION = 'us-east-1';
 
 type Provider = 'aws' | 'r2' | 'oss' | 'cos' | 'other';
 

@@ -64,7 +64,7 @@ export interface CallOptions {
 // S3's smallest part: 10,000 of them still hold far more than an archive can (4 GiB),
 // and the part buffers (queue + 1, see multipart.ts) stay small.
 export const PART_SIZE = 5 * 1024 * 1024;
-export const QUEUE_SIZE = 4;
+const QUEUE_SIZE = 4;
 
 type Sdk = typeof S3;
 type Client = S3.S3Client;

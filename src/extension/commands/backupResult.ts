@@ -21,7 +21,7 @@ export async function reportBackup(s: Services, result: BackupResult): Promise<B
 }
 
 /** "Backed up 1 file (2 KB)." / "Backed up 12 files (3.4 MB); 2 skipped (see the log)." */
-export function backedUpMessage(result: Pick<BackupResult, 'files' | 'size' | 'skipped'>): string {
+function backedUpMessage(result: Pick<BackupResult, 'files' | 'size' | 'skipped'>): string {
   const size = formatBytes(result.size);
   const skipped = result.skipped.length;
   if (skipped === 0) {

@@ -9,7 +9,7 @@ export async function openSettings(s: Services): Promise<SettingsPanel> {
 }
 
 /** What the settings panel needs, mapped onto the extension's services. */
-export function settingsDeps(s: Services): SettingsDeps {
+function settingsDeps(s: Services): SettingsDeps {
   return {
     readConfig: () => readConfig(),
     saveConfig: (values) => writeConnectionSettings(values),

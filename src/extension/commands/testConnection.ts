@@ -25,7 +25,7 @@ export async function testConnection(s: Services): Promise<ConnectionReport> {
 }
 
 /** The name of a connection test step, as the settings page also shows it. */
-export function stepLabel(step: ConnectionStep['step']): string {
+function stepLabel(step: ConnectionStep['step']): string {
   switch (step) {
     case 'bucket':
       return vscode.l10n.t('Reach the bucket');

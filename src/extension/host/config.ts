@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { AddressingStyle } from '../../core/storage/profile';
 
-export const CONFIG_SECTION = 's3Backup';
+const CONFIG_SECTION = 's3Backup';
 
 /** The non-secret settings under `s3Backup.*`. The keys live in SecretStorage (see secrets.ts). */
 export interface S3BackupConfig {

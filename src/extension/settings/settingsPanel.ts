@@ -370,7 +370,7 @@ function toIssue(e: FieldError): FieldIssue {
 }
 
 /** `normalizeProfile`'s field errors in the user's language, by their stable code. */
-export function fieldMessage(e: FieldError): string {
+function fieldMessage(e: FieldError): string {
   switch (e.code) {
     case 'required':
       switch (e.field) {

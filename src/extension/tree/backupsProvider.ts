@@ -8,8 +8,8 @@ import { BackupNode, LoadMoreNode, MachineNode, MessageNode, type BackupsNode } 
 
 export const VIEW_ID = 's3Backup.backups';
 /** Context keys driving `viewsWelcome` and menus. */
-export const CONFIGURED_KEY = 's3Backup.configured';
-export const EMPTY_KEY = 's3Backup.empty';
+const CONFIGURED_KEY = 's3Backup.configured';
+const EMPTY_KEY = 's3Backup.empty';
 
 type State =
   | { kind: 'idle' }

@@ -46,7 +46,7 @@ export function withEngineProgress<T>(
 }
 
 /** "Uploading: 12.3 MB of 48.8 MB, 120 of 2,000 files". */
-export function progressMessage(p: Progress): string {
+function progressMessage(p: Progress): string {
   const phase = phaseLabel(p.phase);
   if (p.bytesTotal > 0 && p.filesTotal > 1) {
     return vscode.l10n.t('{0}: {1} of {2}, {3} of {4} files', phase, formatBytes(p.bytesDone), formatBytes(p.bytesTotal), formatCount(p.filesDone), formatCount(p.filesTotal));
