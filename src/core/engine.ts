@@ -2,26 +2,30 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { applyAppDataRestore } from './appData/applyAppDataRestore';
-import type { AppDataCategory, ExtensionEntry } from './appData/categories';
+import { APPDATA_PREFIX, type AppDataCategory, type ExtensionEntry } from './appData/categories';
 import { collectAppData } from './appData/collectAppData';
 import { planAppDataRestore, type AppDataPlan, type AppDataRestoreChoice } from './appData/planAppDataRestore';
-import { readAppData, type AppDataContent } from './appData/readAppData';
+import { appDataContentOf, readAppData, type AppDataContent } from './appData/readAppData';
+import { MAX_FILE_BYTES } from './appData/userFiles';
+import { assembleZip } from './archive/assembleZip';
 import type { ArchiveSource } from './archive/entries';
-import { writeArchive } from './archive/archiveWriter';
+import type { PackLimits } from './archive/packWriter';
+import { readFromPacks } from './archive/packReader';
 import { verifyArchive } from './archive/verifyArchive';
-import { selectFiles, type SkippedFile } from './backup/select';
-import { backupPrefix, compareNewestFirst, makeBackupKey, parseBackupKey, type BackupKind, type BackupRef } from './format/backupKeys';
-import type { Manifest, ManifestMeta } from './format/manifest';
-import { applyRestore, type RestoreResult } from './restore/applyRestore';
+import { runBackup, type BackupDeps } from './backup/runBackup';
+import type { SkippedFile } from './backup/select';
+import { backupPrefix, compareNewestFirst, parseBackupKey, type BackupKind, type BackupRef } from './format/backupKeys';
+import type { Manifest, ManifestAdded, ManifestHeader } from './format/manifest';
+import { collectGarbage, type GcResult } from './repository/collectGarbage';
+import { ManifestStore } from './repository/manifestStore';
+import { applyRestore, type RestoreResult, type Stager } from './restore/applyRestore';
 import { planRestore, type RestorePlan } from './restore/planRestore';
 import { undoSnapshot, type UndoResult } from './restore/snapshot';
 import type { Profile } from './storage/profile';
 import { S3Store, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
 import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from './util/engineErrors';
 import { nullLogger, prefixed, type Logger } from './util/engineLogger';
-import { FirstFailure } from './util/firstFailure';
 import { throttleProgress, type Progress, type ProgressListener } from './util/progress';
-import { toolVersion } from './util/version';
 
 export interface BackupEngineOptions {
   logger?: Logger;
@@ -33,6 +37,14 @@ export interface BackupEngineOptions {
   snapshotRoot?: string;
   /** Replaces the S3 access, for tests that inject failures. */
   store?: S3Store;
+  /** Where downloaded manifests are kept between runs (immutable objects; a miss only costs a download). */
+  cacheDir?: string;
+  /** Pack size limits (tests use small ones). */
+  packLimits?: PackLimits;
+  /** Lock timing (tests use short ones). */
+  lock?: BackupDeps['lock'];
+  /** Test seam: runs after a backup's packs are uploaded, before its manifest is written. */
+  beforeCommit?: () => Promise<void>;
 }
 
 export interface CallOptions {
@@ -71,10 +83,16 @@ export interface BackupRequest {
 }
 
 export type BackupResult = BackupRef & {
-  /** Files in the archive (manifest excluded). */
+  /** Files in the backup. */
   files: number;
-  /** Source bytes archived. */
+  /** Their bytes. */
   bytes: number;
+  /** What this backup added to the bucket (the rest was stored already). */
+  added: ManifestAdded;
+  /** Bytes sent: new packs and the manifest. */
+  uploaded: number;
+  /** Files known unchanged from their stat, not read at all. */
+  unchanged: number;
   /** Files left out; `relPath` is the archive path they would have had (`workspace/<name>/...`). */
   skipped: SkippedFile[];
   manifest: Manifest;
@@ -82,8 +100,9 @@ export type BackupResult = BackupRef & {
 
 export interface FetchedBackup {
   key: string;
-  /** The verified archive, in a temp folder of its own. */
-  archiveFile: string;
+  format: 1 | 2;
+  /** Format 1: the verified archive, in a temp folder of its own. Format 2 reads from the packs on demand. */
+  archiveFile?: string;
   manifest: Manifest;
   /** Removes the temp folder; safe to call twice. */
   dispose(): Promise<void>;
@@ -103,11 +122,13 @@ export interface ListPage {
  */
 export class BackupEngine {
   readonly store: S3Store;
+  readonly manifests: ManifestStore;
   private readonly log: Logger;
   private readonly hostname: string;
   private readonly tmpDir: string;
   private readonly snapshotRoot: string | undefined;
   private readonly wrap: ReturnType<typeof wrapWith>;
+  private readonly options: BackupEngineOptions;
 
   constructor(
     readonly profile: Profile,
@@ -120,12 +141,15 @@ export class BackupEngine {
     this.tmpDir = o.tmpDir ?? os.tmpdir();
     this.snapshotRoot = o.snapshotRoot;
     this.wrap = wrapWith(profile);
+    this.options = o;
+    this.manifests = new ManifestStore(this.store, o.cacheDir, this.log);
   }
 
   /**
-   * Selects the folders' files, writes one archive and streams it to a new key
-   * (never overwriting). On failure or cancel the upload is aborted and no
-   * object is left in the bucket.
+   * Backs up the folders (and app data entries) as one new, incremental
+   * backup: only content that no kept backup holds is uploaded, in new packs;
+   * the manifest is written last. On failure or cancel no backup appears and
+   * the new packs are removed.
    */
   async backup(req: BackupRequest, o: CallOptions = {}): Promise<BackupResult> {
     const { signal } = o;
@@ -138,107 +162,29 @@ export class BackupEngine {
       });
     }
     for (const e of extra) {
-      if (!e.archivePath.startsWith('appdata/')) {
+      if (!e.archivePath.startsWith(`${APPDATA_PREFIX}/`)) {
         throw new BackupError('UnsafeArchive', `The extra entry "${e.archivePath}" must live under appdata/.`, undefined, {
           params: { path: e.archivePath },
         });
       }
     }
-
     const names = uniqueFolderNames(req.folders.map((f) => f.name));
-    const sources: ArchiveSource[] = [];
-    const skipped: SkippedFile[] = [];
-    let scanned = 0;
-    let scannedBytes = 0;
-    for (let i = 0; i < req.folders.length; i++) {
-      const folder = req.folders[i];
-      const prefix = `workspace/${names[i]}`;
-      progress({ phase: 'scan', bytesDone: scannedBytes, bytesTotal: 0, filesDone: scanned, filesTotal: 0 });
-      let sel;
-      try {
-        sel = await selectFiles(folder.path, { excludes: folder.excludes, useGitignore: folder.useGitignore ?? true, signal });
-      } catch (e) {
-        throw this.wrap(e, signal);
-      }
-      for (const f of sel.files) {
-        sources.push({ archivePath: `${prefix}/${f.relPath}`, absPath: f.absPath, size: f.size, mtimeMs: f.mtimeMs, mode: f.mode });
-      }
-      for (const s of sel.skipped) skipped.push({ ...s, relPath: `${prefix}/${s.relPath}` });
-      scanned += sel.files.length;
-      scannedBytes += sel.totalBytes;
-      this.log.info(`${folder.path}: ${sel.files.length} files, ${sel.totalBytes} bytes, ${sel.skipped.length} skipped`);
-    }
-    for (const e of extra) {
-      sources.push(e);
-      scanned++;
-      scannedBytes += e.size;
-    }
-    progress({ phase: 'scan', bytesDone: scannedBytes, bytesTotal: scannedBytes, filesDone: scanned, filesTotal: scanned });
-
-    const time = new Date();
-    const key = makeBackupKey(this.profile.rootPath, { time, host: this.hostname, kind: req.kind });
-    const meta: ManifestMeta = {
-      kind: req.kind,
-      hostname: this.hostname,
-      platform: process.platform,
-      created: time.toISOString(),
-      sources: [...names.map((n) => `workspace/${n}`), ...(extra.length > 0 ? ['appdata'] : [])],
-      toolVersion: toolVersion(),
-    };
-
-    // One controller for both halves: whichever fails first stops the other.
-    const controller = new AbortController();
-    const onAbort = (): void => controller.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let uploaded = false;
-    const failure = new FirstFailure((e) => controller.abort(e));
-    const fail = (e: unknown): void => void failure.record(e);
-    // Archiving and uploading overlap (back-pressure ties them): report them as one
-    // 'upload' phase counted in source bytes, since the archive's size is not known
-    // in advance. Interleaving two phases would also defeat the throttle.
+    const folders = req.folders.map((f, i) => ({ ...f, name: names[i] }));
+    // Packing and uploading overlap (back-pressure ties them): one 'upload' phase, counted in source bytes.
     const streaming = (p: Progress): void => progress(p.phase === 'archive' ? { ...p, phase: 'upload' } : p);
     try {
-      throwIfAborted(signal);
-      const archive = writeArchive(sources, meta, { signal: controller.signal, onProgress: streaming });
-      // The writer reports its failures through `done`; an 'error' event with no
-      // listener yet (the upload first checks the key) would crash the process.
-      archive.stream.on('error', fail);
-      const upload = this.store.upload(key, archive.stream, { signal: controller.signal }).then((r) => {
-        uploaded = true;
-        return r;
-      });
-      upload.catch(fail);
-      archive.done.catch(fail);
-      archive.manifest.catch(fail);
-      const [stored, manifest] = await Promise.all([upload, archive.manifest, archive.done]);
-      throwIfAborted(signal);
-      const { files, bytes } = manifest.totals;
+      const r = await runBackup(
+        { store: this.store, manifests: this.manifests, log: this.log, hostname: this.hostname, packLimits: this.options.packLimits, lock: this.options.lock, beforeCommit: this.options.beforeCommit },
+        { kind: req.kind, folders, extra },
+        { signal, onProgress: streaming },
+      );
+      const { files, bytes } = r.manifest.totals;
       progress({ phase: 'upload', bytesDone: bytes, bytesTotal: bytes, filesDone: files, filesTotal: files });
-      this.log.info(`uploaded ${key}: ${stored.size} bytes, ${files} files (${bytes} bytes)`);
-      const ref = parseBackupKey(this.profile.rootPath, key, stored.size);
-      return {
-        key,
-        time: ref?.time ?? time,
-        host: ref?.host ?? this.hostname,
-        kind: req.kind,
-        size: stored.size,
-        files,
-        bytes,
-        skipped,
-        manifest,
-      };
+      return { ...r.ref, files, bytes, added: r.stored.added, uploaded: r.uploaded, unchanged: r.stored.unchanged, skipped: r.skipped, manifest: r.manifest };
     } catch (e) {
-      fail(e);
-      // The first failure is the story; the other half then only saw our abort.
-      const err = this.wrap(signal?.aborted ? e : failure.error, signal, { key });
-      // The upload may have finished just before the other half failed: never leave that object.
-      if (uploaded) {
-        await this.store.delete(key).catch((d: unknown) => this.log.warn(`could not remove ${key} after a failed backup: ${String(d)}`));
-      }
+      const err = this.wrap(e, signal);
       this.log.warn(`backup failed: ${err.code}: ${err.message}`);
       throw err;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -247,13 +193,15 @@ export class BackupEngine {
    * default 1,000), sorted newest first within the page. S3 lists keys in
    * ascending order and keys begin with the UTC time, so the first page holds
    * the OLDEST backups: for "newest first" across more than one page use
-   * `listAll` (5,000 backups = 5 requests). Objects that are not backups are skipped.
+   * `listAll` (5,000 backups = 5 requests). Objects that are not backups
+   * (packs, locks, anything else) are skipped.
    */
   async list(o: { signal?: AbortSignal; pageSize?: number; continuationToken?: string } = {}): Promise<ListPage> {
     throwIfAborted(o.signal);
     let page;
     try {
-      page = await this.store.list({ prefix: this.prefix(), maxKeys: o.pageSize, continuationToken: o.continuationToken, signal: o.signal });
+      // The delimiter keeps packs/ and locks/ out of the listing: one page of backups, not of packs.
+      page = await this.store.list({ prefix: this.prefix(), maxKeys: o.pageSize, continuationToken: o.continuationToken, delimiter: '/', signal: o.signal });
     } catch (e) {
       throw this.wrap(e, o.signal);
     }
@@ -261,7 +209,7 @@ export class BackupEngine {
     for (const obj of page.objects) {
       const ref = parseBackupKey(this.profile.rootPath, obj.key, obj.size);
       if (!ref) continue;
-      backups.push(obj.lastModified ? { ...ref, lastModified: obj.lastModified } : ref);
+      backups.push({ ...ref, ...(obj.lastModified ? { lastModified: obj.lastModified } : {}), ...(obj.etag ? { etag: obj.etag } : {}) });
     }
     return { backups: newestFirst(backups), ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
   }
@@ -278,9 +226,37 @@ export class BackupEngine {
     return newestFirst(all);
   }
 
-  /** Downloads a backup into a temp folder and verifies every entry; nothing else is written. */
-  async fetch(key: string, o: CallOptions = {}): Promise<FetchedBackup> {
+  /**
+   * What a backup holds, from the first bytes of its manifest (format 2: one
+   * small ranged GET; the tree shows it without downloading anything else).
+   * Undefined for format 1, whose manifest is inside the archive.
+   */
+  async summary(ref: BackupRef, o: { signal?: AbortSignal } = {}): Promise<ManifestHeader | undefined> {
+    if (ref.format !== 2) return undefined;
+    try {
+      return await this.manifests.header(ref, o);
+    } catch (e) {
+      throw this.wrap(e, o.signal, { key: ref.key });
+    }
+  }
+
+  /**
+   * A backup, ready to plan a restore from. Format 1: downloaded into a temp
+   * folder and every entry verified. Format 2: its manifest, strictly
+   * checked; file contents are read (and verified) from the packs when
+   * restored. Nothing outside the temp folder is written.
+   */
+  async fetch(key: string, o: CallOptions & { etag?: string } = {}): Promise<FetchedBackup> {
     throwIfAborted(o.signal);
+    const ref = parseBackupKey(this.profile.rootPath, key);
+    if (ref?.format === 2) {
+      try {
+        const manifest = await this.manifests.load({ key, etag: o.etag }, { signal: o.signal });
+        return { key, format: 2, manifest, dispose: async () => undefined };
+      } catch (e) {
+        throw this.wrap(e, o.signal, { key });
+      }
+    }
     const progress = throttleProgress(o.onProgress);
     let dir: string;
     try {
@@ -300,7 +276,7 @@ export class BackupEngine {
         onProgress: (done, total) => progress({ phase: 'download', bytesDone: done, bytesTotal: total || done, filesDone: 0, filesTotal: 0 }),
       });
       const manifest = await verifyArchive(archiveFile, { signal: o.signal, onProgress: progress });
-      return { key, archiveFile, manifest, dispose };
+      return { key, format: 1, archiveFile, manifest, dispose };
     } catch (e) {
       await dispose().catch(() => undefined);
       throw this.wrap(e, o.signal, { key });
@@ -310,7 +286,7 @@ export class BackupEngine {
   /** What a restore of a fetched backup into `targets` (archive prefix -> folder) would do. */
   async plan(fetched: Pick<FetchedBackup, 'archiveFile' | 'manifest'>, targets: Record<string, string>): Promise<RestorePlan> {
     try {
-      return await planRestore(fetched.archiveFile, fetched.manifest, targets);
+      return await planRestore(fetched.archiveFile ?? '', fetched.manifest, targets);
     } catch (e) {
       throw this.wrap(e, undefined);
     }
@@ -320,10 +296,23 @@ export class BackupEngine {
   async apply(plan: RestorePlan, o: CallOptions & { snapshotRoot?: string } = {}): Promise<RestoreResult> {
     const snapshotRoot = o.snapshotRoot ?? this.snapshotRoot;
     try {
-      return await applyRestore(plan, { signal: o.signal, onProgress: throttleProgress(o.onProgress), ...(snapshotRoot ? { snapshotRoot } : {}) });
+      return await applyRestore(plan, {
+        signal: o.signal,
+        onProgress: throttleProgress(o.onProgress),
+        ...(snapshotRoot ? { snapshotRoot } : {}),
+        ...(plan.manifest.format === 2 ? { stage: this.packStager(plan.manifest) } : {}),
+      });
     } catch (e) {
       throw this.wrap(e, o.signal);
     }
+  }
+
+  /** Format 2's staging: each selected file read from the packs, checked, then created. */
+  private packStager(manifest: Manifest): Stager {
+    return async (select, so) => {
+      const wanted = manifest.files.filter((f) => select(f.path) !== undefined);
+      await readFromPacks(this.store, this.profile.rootPath, manifest, wanted, { kind: 'file', dest: (f) => select(f.path), setMeta: so.setMeta }, so);
+    };
   }
 
   /** Puts back what the restore that made `snapshotDir` changed (workspace or app data). */
@@ -357,10 +346,14 @@ export class BackupEngine {
     }
   }
 
-  /** The app data of a fetched (verified) backup, read into memory (it is small). */
-  async readAppData(fetched: Pick<FetchedBackup, 'archiveFile'>, o: CallOptions = {}): Promise<AppDataContent> {
+  /** The app data of a fetched backup, read into memory (it is small) and checked file by file. */
+  async readAppData(fetched: Pick<FetchedBackup, 'archiveFile' | 'manifest'>, o: CallOptions = {}): Promise<AppDataContent> {
     try {
-      return await readAppData(fetched.archiveFile, { signal: o.signal });
+      if (fetched.manifest.format !== 2) return await readAppData(fetched.archiveFile ?? '', { signal: o.signal });
+      const prefix = `${APPDATA_PREFIX}/`;
+      const wanted = fetched.manifest.files.filter((f) => f.path.startsWith(prefix) && f.size <= MAX_FILE_BYTES);
+      const read = await readFromPacks(this.store, this.profile.rootPath, fetched.manifest, wanted, { kind: 'memory' }, o);
+      return appDataContentOf(new Map([...read].map(([p, data]) => [p.slice(prefix.length), data])));
     } catch (e) {
       throw this.wrap(e, o.signal);
     }
@@ -374,7 +367,8 @@ export class BackupEngine {
     o: CallOptions & { ignoredSettings?: readonly string[]; content?: AppDataContent } = {},
   ): Promise<AppDataPlan> {
     try {
-      return await planAppDataRestore(fetched.archiveFile, fetched.manifest, userDir, choice, { ignoredSettings: o.ignoredSettings, content: o.content, signal: o.signal });
+      const content = o.content ?? (await this.readAppData(fetched, o));
+      return await planAppDataRestore(fetched.archiveFile ?? '', fetched.manifest, userDir, choice, { ignoredSettings: o.ignoredSettings, content, signal: o.signal });
     } catch (e) {
       throw this.wrap(e, o.signal);
     }
@@ -390,18 +384,35 @@ export class BackupEngine {
     }
   }
 
-  /** Downloads and fully checks a backup; returns its manifest. */
+  /** Downloads and fully checks a backup (every file against its manifest), writing nothing; returns its manifest. */
   async verify(key: string, o: CallOptions = {}): Promise<Manifest> {
     const fetched = await this.fetch(key, o);
-    await fetched.dispose();
-    return fetched.manifest;
+    try {
+      if (fetched.format === 2) {
+        await readFromPacks(this.store, this.profile.rootPath, fetched.manifest, fetched.manifest.files, { kind: 'check' }, { signal: o.signal, onProgress: throttleProgress(o.onProgress) });
+      }
+      return fetched.manifest;
+    } catch (e) {
+      throw this.wrap(e, o.signal, { key });
+    } finally {
+      await fetched.dispose();
+    }
   }
 
-  /** Saves the raw archive to `file` (written to a temp name beside it, then renamed: never half a file). */
+  /**
+   * Saves the backup as one zip at `file` (written to a temp name beside it,
+   * then renamed: never half a file): format 1's archive as stored, format 2's
+   * files assembled from the packs, each checked on the way.
+   */
   async download(key: string, file: string, o: CallOptions = {}): Promise<void> {
     throwIfAborted(o.signal);
     const progress = throttleProgress(o.onProgress);
     try {
+      if (parseBackupKey(this.profile.rootPath, key)?.format === 2) {
+        const manifest = await this.manifests.load({ key }, { signal: o.signal });
+        await assembleZip(this.store, this.profile.rootPath, manifest, file, { signal: o.signal, onProgress: progress });
+        return;
+      }
       await this.store.download(key, file, {
         signal: o.signal,
         onProgress: (done, total) => progress({ phase: 'download', bytesDone: done, bytesTotal: total || done, filesDone: 0, filesTotal: 0 }),
@@ -411,16 +422,31 @@ export class BackupEngine {
     }
   }
 
-  /** Deletes one backup; a key that does not exist is a `NotFound` error. */
-  async delete(key: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+  /**
+   * Deletes one backup; a key that does not exist is a `NotFound` error.
+   * Then frees the packs no other backup references, unless another machine
+   * is busy with the bucket (then the next clean-up frees them).
+   */
+  async delete(key: string, o: { signal?: AbortSignal } = {}): Promise<{ gc?: GcResult }> {
     throwIfAborted(o.signal);
     try {
       // DeleteObject succeeds on a missing key, so ask first to tell the user the truth.
       const head = await this.store.head(key, { signal: o.signal });
       if (!head) throw notFound(key);
       await this.store.delete(key, { signal: o.signal });
+      if (parseBackupKey(this.profile.rootPath, key)?.format !== 2) return {};
+      return { gc: await this.collectGarbage({ signal: o.signal }) };
     } catch (e) {
       throw this.wrap(e, o.signal, { key });
+    }
+  }
+
+  /** Deletes the packs no backup references (or, `dryRun`, says what that would free). */
+  async collectGarbage(o: { signal?: AbortSignal; dryRun?: boolean } = {}): Promise<GcResult> {
+    try {
+      return await collectGarbage(this.store, this.manifests, { ...this.options.lock, host: this.hostname, signal: o.signal, dryRun: o.dryRun, log: this.log, logger: this.log });
+    } catch (e) {
+      throw this.wrap(e, o.signal);
     }
   }
 

@@ -162,7 +162,7 @@ describe('s3-backup CLI (real process)', function () {
       const r = await cli(['backup', src, '--exclude', '*.log', '--json'], env);
       assert.strictEqual(r.code, 0, r.stderr);
       const out = JSON.parse(r.stdout) as { key: string; files: number; kind: string; size: number };
-      assert.match(out.key, /^cli\/backups\/\d{8}-\d{6}_.+_workspace_[0-9a-z]+\.zip$/);
+      assert.match(out.key, /^cli\/backups\/\d{8}-\d{6}_.+_workspace_[0-9a-z]+\.json\.gz$/);
       assert.strictEqual(out.files, 3);
       assert.strictEqual(out.kind, 'workspace');
       assert.strictEqual(out.size, (await bucket.listObjects(out.key))[0].size);
@@ -228,11 +228,13 @@ describe('s3-backup CLI (real process)', function () {
       assert.match(r.stdout, /OK: 3 files/);
     });
 
-    it('download saves the exact object; refuses to overwrite without --force', async () => {
+    it('download saves the backup as one zip that unzip accepts; refuses to overwrite without --force', async () => {
       const file = path.join(work, 'copy.zip');
       const r = await cli(['download', key, file], env);
       assert.strictEqual(r.code, 0, r.stderr);
-      assert.ok(fs.readFileSync(file).equals(await bucket.getObject(key)));
+      const listing = spawnSync('unzip', ['-Z1', file], { encoding: 'utf8' });
+      assert.strictEqual(listing.status, 0, listing.stderr);
+      assert.deepStrictEqual(listing.stdout.trim().split('\n').sort(), ['workspace/project/README.md', 'workspace/project/data.bin', 'workspace/project/src/main.ts']);
       const again = await cli(['download', key, file], env);
       assert.strictEqual(again.code, 1);
       assert.match(again.stderr, /already exists/);
@@ -285,7 +287,7 @@ describe('s3-backup CLI (real process)', function () {
       const r = await cli(['backup', src, '--json'], hostEnv);
       assert.strictEqual(r.code, 0, r.stderr);
       const out = JSON.parse(r.stdout) as { key: string; host: string };
-      assert.match(out.key, /^cli\/hosts\/\d{8}-\d{6}_Build-Box-2_workspace_[0-9a-z]+\.zip$/);
+      assert.match(out.key, /^cli\/hosts\/\d{8}-\d{6}_Build-Box-2_workspace_[0-9a-z]+\.json\.gz$/);
       assert.strictEqual(out.host, 'Build-Box-2');
       const v = await cli(['verify', out.key, '--json'], hostEnv);
       assert.strictEqual(v.code, 0, v.stderr);

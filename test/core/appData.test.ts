@@ -11,7 +11,7 @@ import { planAppDataRestore } from '../../src/core/appData/planAppDataRestore';
 import { readAppData } from '../../src/core/appData/readAppData';
 import { addKeybindings, mergeSettings, replaceSettings, stripIgnoredSettings } from '../../src/core/appData/settingsMerge';
 import { verifyArchive } from '../../src/core/archive/verifyArchive';
-import { writeArchive, type ArchiveSource } from '../../src/core/archive/archiveWriter';
+import { writeArchive, type ArchiveSource } from '../helpers/v1/archiveWriter';
 import { BackupError } from '../../src/core/util/engineErrors';
 import type { ManifestMeta } from '../../src/core/format/manifest';
 import { undoSnapshot as undoRestore } from '../../src/core/restore/snapshot';

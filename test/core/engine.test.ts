@@ -3,6 +3,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import { BackupEngine, uniqueFolderNames } from '../../src/core/engine';
 import { BackupError } from '../../src/core/util/engineErrors';
 import { makeBackupKey } from '../../src/core/format/backupKeys';
@@ -58,7 +59,7 @@ describe('BackupEngine (real S3)', function () {
         { onProgress: (p) => { phases.add(p.phase); last = p; } },
       );
       key = res.key;
-      assert.match(key, /^engine-tests\/run\/\d{8}-\d{6}_test-host_workspace_[0-9a-z]+\.zip$/);
+      assert.match(key, /^engine-tests\/run\/\d{8}-\d{6}_test-host_workspace_[0-9a-z]+\.json\.gz$/);
       assert.strictEqual(res.files, countFiles(src));
       assert.strictEqual(res.host, 'test-host');
       assert.strictEqual(res.kind, 'workspace');
@@ -87,9 +88,9 @@ describe('BackupEngine (real S3)', function () {
       } finally {
         await fetched.dispose();
       }
-      assert.ok(!fs.existsSync(fetched.archiveFile), 'dispose removes the temp archive');
+      assert.strictEqual(fetched.archiveFile, undefined, 'format 2 downloads no archive: files come from the packs');
       assert.deepStrictEqual(await listTree(dest), await backedUp(src), 'content, size, mode and mtime identical');
-      assert.deepStrictEqual(fs.readdirSync(path.join(work, 'tmp')), [], 'no temp files left');
+      assert.deepStrictEqual(leftInTmp(work), [], 'no temp files left');
     });
 
     it('restores over a modified folder: right plan, snapshot of the old files, undo', async () => {
@@ -129,12 +130,15 @@ describe('BackupEngine (real S3)', function () {
       assert.deepStrictEqual(readTree(dest), before);
     });
 
-    it('downloads the raw archive to a file (temp name, then rename)', async () => {
+    it('downloads one plain zip of the whole backup, which unzip extracts to the same tree', async () => {
       const file = path.join(work, 'dl', 'copy.zip');
       fs.mkdirSync(path.dirname(file), { recursive: true });
       await engine.download(key, file);
-      assert.ok((await bucket.getObject(key)).equals(fs.readFileSync(file)));
-      assert.deepStrictEqual(fs.readdirSync(path.dirname(file)), ['copy.zip']);
+      assert.deepStrictEqual(fs.readdirSync(path.dirname(file)), ['copy.zip'], 'written under a temp name, then renamed');
+      const out = path.join(work, 'dl', 'x');
+      const r = spawnSync('unzip', ['-q', file, '-d', out], { encoding: 'utf8' });
+      assert.strictEqual(r.status, 0, r.stderr);
+      assert.deepStrictEqual(readTree(path.join(out, 'workspace', 'app')), readTree(src));
     });
   });
 
@@ -188,12 +192,13 @@ describe('BackupEngine (real S3)', function () {
     fs.writeFileSync(path.join(dir, 'random.bin'), crypto.randomBytes(64 * 1024));
     fs.writeFileSync(path.join(dir, 'note.txt'), 'hello\n');
     const res = await engine.backup({ kind: 'workspace', folders: [{ name: 'flip', path: dir }] });
-    const raw = await bucket.getObject(res.key);
+    const packKey = (await bucket.listObjects(`${rootPath}/packs/`)).find((o) => res.manifest.packs?.some((id) => o.key.endsWith(`${id}.zip`)))!.key;
+    const raw = await bucket.getObject(packKey);
     // The random file is stored, not deflated: flip a byte in the middle of its data.
     const at = raw.indexOf(fs.readFileSync(path.join(dir, 'random.bin')).subarray(30_000, 30_064));
-    assert.ok(at > 0, 'stored data found in the archive');
+    assert.ok(at > 0, 'stored data found in the pack');
     raw[at + 10] ^= 0x01;
-    await bucket.putObject(res.key, raw);
+    await bucket.putObject(packKey, raw);
 
     await assert.rejects(engine.verify(res.key), (e: BackupError) => e instanceof BackupError && e.code === 'Integrity');
     const dest = path.join(work, 'flip-dest');
@@ -209,7 +214,7 @@ describe('BackupEngine (real S3)', function () {
       (e: BackupError) => e instanceof BackupError && e.code === 'Integrity',
     );
     assert.ok(!fs.existsSync(dest) || fs.readdirSync(dest).length === 0, 'nothing written');
-    assert.deepStrictEqual(fs.readdirSync(path.join(work, 'tmp')), [], 'no temp files left');
+    assert.deepStrictEqual(leftInTmp(work), [], 'no temp files left');
     await engine.delete(res.key);
   });
 
@@ -311,6 +316,11 @@ describe('BackupEngine (real S3)', function () {
 });
 
 // ------------------------------------------------------------------ helpers
+
+function leftInTmp(work: string): string[] {
+  const tmp = path.join(work, 'tmp');
+  return fs.existsSync(tmp) ? fs.readdirSync(tmp) : [];
+}
 
 const EXCLUDED = new Set(['node_modules/skip/me.js', 'ignored.log']);
 

@@ -6,7 +6,7 @@ import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import JSZip from 'jszip';
 import { verifyArchive } from '../../src/core/archive/verifyArchive';
-import { writeArchive } from '../../src/core/archive/archiveWriter';
+import { writeArchive } from '../helpers/v1/archiveWriter';
 import { BackupError } from '../../src/core/util/engineErrors';
 import { parseManifest } from '../../src/core/format/manifest';
 import { applyRestore } from '../../src/core/restore/applyRestore';

@@ -16,13 +16,23 @@ describe('backup keys', () => {
   it('has the documented form', () => {
     assert.strictEqual(
       makeBackupKey('backups/vscode', { time, host: 'dev-box', kind: 'workspace', random: 'abc123' }),
+      'backups/vscode/20260102-030405_dev-box_workspace_abc123.json.gz',
+    );
+    assert.strictEqual(
+      makeBackupKey('backups/vscode', { time, host: 'dev-box', kind: 'workspace', random: 'abc123', format: 1 }),
       'backups/vscode/20260102-030405_dev-box_workspace_abc123.zip',
     );
   });
 
+  it('tells the format by the name: .zip is one archive (format 1), .json.gz a manifest (format 2)', () => {
+    assert.strictEqual(parseBackupKey('', '20260102-030405_h_full_zzzzzz.zip')?.format, 1);
+    assert.strictEqual(parseBackupKey('', '20260102-030405_h_full_zzzzzz.json.gz')?.format, 2);
+    assert.strictEqual(parseBackupKey('', '20260102-030405_h_full_zzzzzz.json'), undefined);
+  });
+
   it('has no leading slash when rootPath is empty', () => {
     const key = makeBackupKey('', { time, host: 'h', kind: 'full', random: 'zzzzzz' });
-    assert.strictEqual(key, '20260102-030405_h_full_zzzzzz.zip');
+    assert.strictEqual(key, '20260102-030405_h_full_zzzzzz.json.gz');
     assert.strictEqual(makeBackupKey('/', { time, host: 'h', kind: 'full', random: 'zzzzzz' }), key);
   });
 
@@ -116,7 +126,7 @@ describe('backup keys', () => {
   });
 
   it('compareNewestFirst: newest first, key breaks ties', () => {
-    const ref = (t: number, key: string): BackupRef => ({ key, time: new Date(t), host: 'h', kind: 'workspace', size: 0 });
+    const ref = (t: number, key: string): BackupRef => ({ key, time: new Date(t), host: 'h', kind: 'workspace', size: 0, format: 2 });
     const list = [ref(1000, 'a'), ref(3000, 'c'), ref(2000, 'b'), ref(3000, 'd')];
     assert.deepStrictEqual(list.sort(compareNewestFirst).map((r) => r.key), ['d', 'c', 'b', 'a']);
   });

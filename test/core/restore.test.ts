@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import { verifyArchive } from '../../src/core/archive/verifyArchive';
-import { writeArchive, type ArchiveSource } from '../../src/core/archive/archiveWriter';
+import { writeArchive, type ArchiveSource } from '../helpers/v1/archiveWriter';
 import type { ManifestMeta } from '../../src/core/format/manifest';
 import { applyRestore } from '../../src/core/restore/applyRestore';
 import { planRestore } from '../../src/core/restore/planRestore';

@@ -82,7 +82,7 @@ describe('selectFiles', () => {
     assert.deepStrictEqual(r.files.map((f) => f.relPath), ['node_modules/patched/index.js']);
   });
 
-  it('reports symlinks (not followed), special files and unportable names; records size, mode, mtime', async () => {
+  it('keeps symlinks as links (never followed), reports those leaving the folder, special files and unportable names; records size, mode, mtime', async () => {
     tree(tmp, { 'real/file.txt': 'hello', 'a\\b.txt': 'backslash in a name' });
     fs.chmodSync(path.join(tmp, 'real/file.txt'), 0o640);
     fs.utimesSync(path.join(tmp, 'real/file.txt'), new Date(1700000000123), new Date(1700000000123));
@@ -98,13 +98,30 @@ describe('selectFiles', () => {
     assert.strictEqual(Math.round(f.mtimeMs), 1700000000123);
     assert.strictEqual(f.absPath, path.join(tmp, 'real', 'file.txt'));
     assert.strictEqual(r.totalBytes, 5);
+    assert.deepStrictEqual(
+      r.links.map((l) => [l.relPath, l.target, l.inside]),
+      [
+        ['dangling', '/nonexistent', false],
+        ['dirlink', path.join(tmp, 'real'), false],
+        ['filelink', 'real/file.txt', true],
+      ],
+      'every link is kept; only a relative one that stays inside restores as a link',
+    );
     const skipped = Object.fromEntries(r.skipped.map((s) => [s.relPath, s]));
     assert.strictEqual(skipped.dirlink.reason, 'symlink');
-    assert.strictEqual(skipped.filelink.reason, 'symlink');
-    assert.strictEqual(skipped.filelink.detail, 'real/file.txt');
     assert.strictEqual(skipped.dangling.reason, 'symlink');
+    assert.strictEqual(skipped.filelink, undefined, 'a link inside the folder is not worth a report');
     assert.strictEqual(skipped.pipe.reason, 'special');
     assert.strictEqual(skipped['a\\b.txt'].reason, 'special');
+  });
+
+  it('keeps empty folders, but not folders whose content is all left out', async () => {
+    tree(tmp, { 'a/x.txt': 'x', 'node_modules/dep/index.js': 'x' });
+    fs.mkdirSync(path.join(tmp, 'empty/deeper'), { recursive: true });
+    fs.mkdirSync(path.join(tmp, 'only-ignored/node_modules/x'), { recursive: true });
+    const r = await selectFiles(tmp);
+    assert.deepStrictEqual(r.emptyDirs.map((d) => d.relPath), ['empty/deeper', 'only-ignored']);
+    assert.deepStrictEqual(r.files.map((f) => f.relPath), ['a/x.txt']);
   });
 
   it('reports unreadable folders and files without failing', async () => {

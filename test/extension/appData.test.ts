@@ -172,8 +172,7 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
     const engine = await api.engineHost.getEngine();
     const fetched = await engine.fetch(appBackup.key);
     try {
-      const { readAppData } = require('../../src/core/appData/readAppData') as typeof import('../../src/core/appData/readAppData');
-      const content = await readAppData(fetched.archiveFile);
+      const content = await engine.readAppData(fetched);
       const archived = parse(content.files.get('settings.json')!.toString('utf8'));
       assert.strictEqual(archived['editor.fontSize'], 17);
       assert.strictEqual(archived['window.zoomLevel'], undefined, 'machine-specific keys stay out');

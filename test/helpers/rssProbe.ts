@@ -6,7 +6,7 @@ import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import { verifyArchive } from '../../src/core/archive/verifyArchive';
 import { extractEntries } from '../../src/core/restore/extract';
-import { writeArchive } from '../../src/core/archive/archiveWriter';
+import { writeArchive } from './v1/archiveWriter';
 import { randomStream } from './tree';
 
 async function main(): Promise<void> {

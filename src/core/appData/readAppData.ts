@@ -38,6 +38,11 @@ export async function readAppData(archiveFile: string, o: { signal?: AbortSignal
   } finally {
     await a.close();
   }
+  return appDataContentOf(files);
+}
+
+/** App data files (paths relative to `appdata/`) as the restore sees them: contents, extension and profile lists, categories. */
+export function appDataContentOf(files: Map<string, Buffer>): AppDataContent {
   const json = <T>(rel: string, fallback: T): T => {
     const b = files.get(rel);
     if (!b) return fallback;

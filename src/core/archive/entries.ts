@@ -12,6 +12,9 @@ export interface ArchiveSource {
   size: number;
   mtimeMs: number;
   mode: number;
+  /** The scan's inode and ctime: with size and mtime, how an unchanged file is known without reading it. */
+  ino?: number;
+  ctimeMs?: number;
 }
 
 export type Method = 'store' | 'deflate';
@@ -23,14 +26,32 @@ export interface Entry {
   data?: Buffer;
   /** The content as hashed (small files, while the cache budget lasts). */
   cached?: Buffer;
-  /** crc32 of `cached`, when the hashing pass computed it. */
+  /** crc32 of the content (of this piece), from the hashing pass. */
   crc32?: number;
   size: number;
+  /** sha256 of the content (of this piece), from the hashing pass. */
   sha256?: string;
+  /** A piece of a file too big for one pack: these bytes of the source. */
+  range?: { start: number; length: number };
+  /** The pieces of a file too big for one pack, from the hashing pass (the entry itself is the whole file). */
+  pieces?: Piece[];
   method: Method;
   date: Date;
   unixMode: number;
 }
+
+/** One piece of a big file: where it starts, and what it holds. */
+export interface Piece {
+  start: number;
+  size: number;
+  sha256: string;
+  crc32: number;
+}
+
+// Files larger than this are stored in pieces of this size, each its own zip
+// entry (`<name>.part001`, ...): a pack stays a plain zip of moderate size,
+// and an unchanged piece of a changed big file is not uploaded again.
+export const PIECE_SIZE = 128 * 1024 * 1024;
 
 // Files up to this size are read whole and deflated in one call.
 export const SMALL_FILE = 1024 * 1024;

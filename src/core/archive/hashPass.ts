@@ -1,10 +1,11 @@
-import { createHash } from 'crypto';
+import { createHash, type Hash } from 'crypto';
 import * as fs from 'fs';
+import * as zlib from 'zlib';
 import type { ProgressListener } from '../util/progress';
 import type { WorkerPool } from '../util/workerPool';
 import type { ReadReply, ReadRequest } from '../workers/messages';
 import { chooseMethod, sampleOf } from './compression';
-import { EMPTY, OPEN_FLAGS, PARALLEL, SMALL_FILE, toIoError, type ArchiveSource, type Entry } from './entries';
+import { EMPTY, OPEN_FLAGS, PARALLEL, PIECE_SIZE, SMALL_FILE, toIoError, type ArchiveSource, type Entry, type Piece } from './entries';
 
 // Small files the hashing pass read are kept for the archive pass, up to this
 // much: the bytes archived are then exactly the bytes hashed, and not read twice.
@@ -12,15 +13,20 @@ const CACHE_BYTES = 64 * 1024 * 1024;
 
 interface HashResult {
   cached?: Buffer;
-  crc32?: number;
+  crc32: number;
   size: number;
   sha256: string;
   sample: Buffer;
   mtimeMs: number;
   mode: number;
+  pieces?: Piece[];
 }
 
-/** First pass: size, sha256 and a compression decision for every source, a few files at a time. */
+/**
+ * First pass: size, sha256, crc32 (so every entry's sizes and crc can go in
+ * its local header) and a compression decision for every source, a few
+ * files at a time; files over PIECE_SIZE also get each piece's hashes.
+ */
 export async function hashPass(
   sources: ArchiveSource[],
   o: { onProgress?: ProgressListener },
@@ -45,7 +51,7 @@ export async function hashPass(
       let h: HashResult;
       let thread: HashResult | undefined;
       if (s.data) {
-        h = { size: s.data.length, sha256: createHash('sha256').update(s.data).digest('hex'), sample: sampleOf(s.data), mtimeMs: s.mtimeMs, mode: s.mode };
+        h = { size: s.data.length, sha256: createHash('sha256').update(s.data).digest('hex'), crc32: zlib.crc32(s.data) >>> 0, sample: sampleOf(s.data), mtimeMs: s.mtimeMs, mode: s.mode };
         bytesDone += s.data.length;
       } else if (threads && s.size <= SMALL_FILE && (thread = await hashOnThread(threads, s, cache))) {
         h = thread;
@@ -66,7 +72,8 @@ export async function hashPass(
         sha256: h.sha256,
         method: chooseMethod(s.archivePath, h.sample),
         cached: h.cached,
-        crc32: h.cached && h.crc32,
+        crc32: h.crc32,
+        pieces: h.pieces,
         date: new Date(Number.isFinite(h.mtimeMs) ? Math.round(h.mtimeMs) : 0),
         unixMode: h.mode & 0o777,
       };
@@ -112,9 +119,11 @@ async function hashFile(s: ArchiveSource, buf: Buffer, cache: { left: number }, 
   try {
     // The scan's size, time and mode describe the file; what is read now is its content.
     const hash = createHash('sha256');
+    let crc = 0;
     let size = 0;
     let sample: Buffer | undefined;
     let cached: Buffer | undefined;
+    const pieces = s.size > PIECE_SIZE ? new PieceHasher() : undefined;
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
@@ -127,15 +136,52 @@ async function hashFile(s: ArchiveSource, buf: Buffer, cache: { left: number }, 
         }
       }
       hash.update(chunk);
+      crc = zlib.crc32(chunk, crc);
+      pieces?.update(chunk);
       size += bytesRead;
       onRead(bytesRead);
       // A short read of a regular file is its end: saves one call per small file.
-      if (bytesRead < buf.length) break;
+      if (bytesRead < buf.length && size <= SMALL_FILE) break;
     }
-    return { size, sha256: hash.digest('hex'), sample: sample ?? EMPTY, mtimeMs: s.mtimeMs, mode: s.mode, cached };
+    return { size, sha256: hash.digest('hex'), crc32: crc >>> 0, sample: sample ?? EMPTY, mtimeMs: s.mtimeMs, mode: s.mode, cached, pieces: pieces?.finish() };
   } catch (e) {
     throw toIoError(e, s.archivePath);
   } finally {
     await fh.close().catch(() => undefined);
+  }
+}
+
+/** The sha256 and crc32 of each PIECE_SIZE piece of a stream, in the same pass as the whole file's. */
+class PieceHasher {
+  private readonly done: Piece[] = [];
+  private hash: Hash = createHash('sha256');
+  private crc = 0;
+  private start = 0;
+  private filled = 0;
+
+  update(chunk: Buffer): void {
+    let off = 0;
+    while (off < chunk.length) {
+      const n = Math.min(chunk.length - off, PIECE_SIZE - this.filled);
+      const part = chunk.subarray(off, off + n);
+      this.hash.update(part);
+      this.crc = zlib.crc32(part, this.crc);
+      this.filled += n;
+      off += n;
+      if (this.filled === PIECE_SIZE) this.close();
+    }
+  }
+
+  finish(): Piece[] {
+    if (this.filled > 0) this.close();
+    return this.done;
+  }
+
+  private close(): void {
+    this.done.push({ start: this.start, size: this.filled, sha256: this.hash.digest('hex'), crc32: this.crc >>> 0 });
+    this.start += this.filled;
+    this.filled = 0;
+    this.crc = 0;
+    this.hash = createHash('sha256');
   }
 }

@@ -8,12 +8,12 @@ import { deflateInPool, deflateOnThread } from './compression';
 import { EMPTY, OPEN_FLAGS, PARALLEL, readWhole, SMALL_FILE, sourceChanged, toIoError, type Entry } from './entries';
 
 const READ_CHUNK = 256 * 1024;
-// Compressed output waiting for jszip, summed over the files read ahead.
+// Compressed output waiting for the pack writer, summed over the files read ahead.
 const READ_AHEAD_BYTES = 16 * 1024 * 1024;
-// One big file's compressed output waiting for jszip.
+// One big file's compressed output waiting for the pack writer.
 const JOB_QUEUE_BYTES = 4 * 1024 * 1024;
 
-/** Reads, checks and compresses the entries ahead of jszip, a few at a time, in bounded memory. */
+/** Reads, checks and compresses the entries ahead of the pack writer, a few at a time, in bounded memory. */
 export class Pipeline {
   readonly jobs: Job[];
   queued = 0;
@@ -90,7 +90,7 @@ export class Pipeline {
   }
 
   private progress(): void {
-    this.onProgress?.({ phase: 'archive', bytesDone: this.bytesDone, bytesTotal: this.bytesTotal, filesDone: this.filesDone, filesTotal: this.jobs.length - 1 });
+    this.onProgress?.({ phase: 'archive', bytesDone: this.bytesDone, bytesTotal: this.bytesTotal, filesDone: this.filesDone, filesTotal: this.jobs.length });
   }
 }
 
@@ -125,12 +125,12 @@ export class Job {
         await this.fromBuffer(buf, true);
       } else if (e.source?.data) {
         await this.fromBuffer(e.source.data);
-      } else if (e.size <= SMALL_FILE) {
+      } else if (e.size <= SMALL_FILE && !e.range) {
         const buf = await readWhole(e.source!.absPath!, e.size, e.name);
         this.pipeline.read(buf.length);
         await this.fromBuffer(buf);
       } else {
-        await this.fromFile(e.source!.absPath!);
+        await this.fromFile(e.source!.absPath!, e.range);
       }
       this.ended = true;
     } catch (err) {
@@ -151,8 +151,11 @@ export class Job {
     this.push(threads ? await deflateOnThread(threads, buf, level, hashed) : await deflateInPool(buf, level));
   }
 
-  private async fromFile(file: string): Promise<void> {
+  /** Streams the file (or the `range` of it that is this piece) through deflate, checking it against the hash pass. */
+  private async fromFile(file: string, range?: { start: number; length: number }): Promise<void> {
     const fh = await fs.promises.open(file, OPEN_FLAGS);
+    const start = range?.start ?? 0;
+    const limit = range?.length ?? Infinity;
     const deflater = this.entry.method === 'deflate' ? zlib.createDeflateRaw({ level: this.pipeline.level }) : undefined;
     try {
       let deflated: Promise<unknown> | undefined;
@@ -166,8 +169,11 @@ export class Job {
       let size = 0;
       for (;;) {
         this.throwIfCancelled();
-        const buf = Buffer.allocUnsafe(READ_CHUNK);
-        const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, null);
+        // A whole file is read to its end (more than the hash pass saw means it changed); a piece, to its length.
+        const want = Math.min(READ_CHUNK, limit - size);
+        if (want <= 0) break;
+        const buf = Buffer.allocUnsafe(want);
+        const { bytesRead } = await fh.read(buf, 0, want, start + size);
         if (bytesRead === 0) break;
         const chunk = buf.subarray(0, bytesRead);
         hash.update(chunk);
@@ -211,6 +217,27 @@ export class Job {
     this.pipeline.queued += buf.length;
     this.compressedSize += buf.length;
     this.wakeConsumer();
+  }
+
+  /** The next chunk of output, in order; null once the entry is complete. Rejects with the job's error. */
+  async nextChunk(): Promise<Buffer | null> {
+    for (;;) {
+      const c = this.take();
+      if (c) return c;
+      if (this.error) throw this.error;
+      if (this.ended) return null;
+      this.throwIfCancelled();
+      await new Promise<void>((r) => (this.notify = r));
+    }
+  }
+
+  /** Resolves when the whole output is known (for entries whose compressed size goes in the local header). */
+  async whenEnded(): Promise<void> {
+    while (!this.ended) {
+      if (this.error) throw this.error;
+      this.throwIfCancelled();
+      await new Promise<void>((r) => (this.notify = r));
+    }
   }
 
   take(): Buffer | undefined {

@@ -11,10 +11,38 @@ export interface SelectedFile {
   size: number;
   mtimeMs: number;
   mode: number;
+  /** With size and the times: how the next backup tells an unchanged file without reading it (0 where the file system has none). */
+  ino: number;
+  ctimeMs: number;
+}
+
+/** A symbolic link, kept as a link (never followed). */
+export interface SelectedLink {
+  relPath: string;
+  target: string;
+  mtimeMs: number;
+  /** Whether the target stays inside the selected folder (only then is it restored as a link). */
+  inside: boolean;
+}
+
+/** A folder with nothing selected in it, kept so a restore recreates it. */
+export interface SelectedDir {
+  relPath: string;
+  mtimeMs: number;
+  mode: number;
+}
+
+export interface Selection {
+  files: SelectedFile[];
+  links: SelectedLink[];
+  emptyDirs: SelectedDir[];
+  skipped: SkippedFile[];
+  totalBytes: number;
 }
 
 export interface SkippedFile {
   relPath: string;
+  /** 'symlink': a link whose target leaves the folder (kept in the backup, not restored as a link). */
   reason: 'symlink' | 'unreadable' | 'special';
   detail?: string;
 }
@@ -54,18 +82,16 @@ interface Rules {
 }
 
 /**
- * Lists the files of `root` to back up: regular files only, sorted by path.
- * Applies `.gitignore` files (root and nested, git's precedence), then
- * `DEFAULT_EXCLUDES` followed by `o.excludes` (gitignore syntax, relative to
- * root; a `!pattern` there re-includes something a default left out).
- * Symlinks are never followed and are reported, as are special files, names
- * that an archive cannot hold portably, and files or folders that cannot be
- * read; none of these is fatal. Only a missing or unreadable root throws.
+ * Lists what of `root` to back up, sorted by path: regular files, symbolic
+ * links (never followed; a link whose target leaves the folder is also
+ * reported) and folders left empty. Applies `.gitignore` files (root and
+ * nested, git's precedence), then `DEFAULT_EXCLUDES` followed by
+ * `o.excludes` (gitignore syntax, relative to root; a `!pattern` there
+ * re-includes something a default left out). Special files, names that an
+ * archive cannot hold portably, and files or folders that cannot be read are
+ * reported; none of these is fatal. Only a missing or unreadable root throws.
  */
-export async function selectFiles(
-  root: string,
-  o: { excludes?: string[]; useGitignore?: boolean; signal?: AbortSignal } = {},
-): Promise<{ files: SelectedFile[]; skipped: SkippedFile[]; totalBytes: number }> {
+export async function selectFiles(root: string, o: { excludes?: string[]; useGitignore?: boolean; signal?: AbortSignal } = {}): Promise<Selection> {
   const absRoot = path.resolve(root);
   let rootStat: fs.Stats;
   try {
@@ -82,6 +108,8 @@ export async function selectFiles(
   const useGitignore = o.useGitignore ?? true;
   const excludes = ignore().add([...DEFAULT_EXCLUDES, ...(o.excludes ?? [])]);
   const files: SelectedFile[] = [];
+  const links: SelectedLink[] = [];
+  const emptyDirs: SelectedDir[] = [];
   const skipped: SkippedFile[] = [];
   let totalBytes = 0;
 
@@ -99,7 +127,8 @@ export async function selectFiles(
     return ignored;
   };
 
-  const walk = async (relDir: string, inherited: Rules[]): Promise<void> => {
+  /** Walks one folder; resolves to how many things it selected, below it included. */
+  const walk = async (relDir: string, inherited: Rules[]): Promise<number> => {
     throwIfAborted(o.signal);
     const absDir = relDir === '' ? absRoot : path.join(absRoot, ...relDir.split('/'));
     let entries: fs.Dirent[];
@@ -108,8 +137,10 @@ export async function selectFiles(
     } catch (e) {
       if (relDir === '') throw new BackupError('Io', `The folder "${absRoot}" cannot be read.`, 'Check that you may read the folder.', { cause: e, params: { path: absRoot } });
       skipped.push({ relPath: relDir, reason: 'unreadable', detail: (e as NodeJS.ErrnoException).code ?? String(e) });
-      return;
+      // Not empty as far as anyone knows: do not record it as an empty folder.
+      return 1;
     }
+    let selected = 0;
     let rules = inherited;
     if (useGitignore && entries.some((d) => d.name === '.gitignore' && (d.isFile() || d.isSymbolicLink()))) {
       try {
@@ -130,13 +161,14 @@ export async function selectFiles(
       if (problem) {
         skipped.push({ relPath: rel, reason: 'special', detail: `name cannot be stored: ${problem}` });
       } else if (d.isSymbolicLink()) {
-        let target = '';
-        try {
-          target = await fs.promises.readlink(path.join(absDir, d.name));
-        } catch {
-          // the link vanished; still worth reporting
+        const link = await readLink(absRoot, path.join(absDir, d.name), rel);
+        if (!link) {
+          skipped.push({ relPath: rel, reason: 'unreadable', detail: 'link' });
+          continue;
         }
-        skipped.push({ relPath: rel, reason: 'symlink', detail: target });
+        links.push(link);
+        selected++;
+        if (!link.inside) skipped.push({ relPath: rel, reason: 'symlink', detail: link.target });
       } else if (isDir) {
         dirs.push(rel);
       } else if (d.isFile()) {
@@ -165,8 +197,9 @@ export async function selectFiles(
         if ('err' in s && s.err) {
           skipped.push({ relPath: s.rel, reason: 'unreadable', detail: s.err.code ?? String(s.err) });
         } else if (s.st && s.st.isFile()) {
-          files.push({ absPath: s.abs, relPath: s.rel, size: s.st.size, mtimeMs: s.st.mtimeMs, mode: s.st.mode & 0o777 });
+          files.push({ absPath: s.abs, relPath: s.rel, size: s.st.size, mtimeMs: s.st.mtimeMs, mode: s.st.mode & 0o777, ino: safeIno(s.st.ino), ctimeMs: s.st.ctimeMs });
           totalBytes += s.st.size;
+          selected++;
         } else if (s.st?.isSymbolicLink()) {
           skipped.push({ relPath: s.rel, reason: 'symlink' });
         } else {
@@ -174,12 +207,41 @@ export async function selectFiles(
         }
       }
     }
-    for (const d of dirs) await walk(d, rules);
+    for (const d of dirs) {
+      const below = await walk(d, rules);
+      if (below === 0) {
+        const st = await fs.promises.lstat(path.join(absRoot, ...d.split('/'))).catch(() => undefined);
+        if (st?.isDirectory()) emptyDirs.push({ relPath: d, mtimeMs: st.mtimeMs, mode: st.mode & 0o777 });
+      }
+      selected += below === 0 ? 1 : below;
+    }
+    return selected;
   };
 
   await walk('', []);
-  files.sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0));
-  return { files, skipped, totalBytes };
+  const byPath = <T extends { relPath: string }>(a: T, b: T): number => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0);
+  files.sort(byPath);
+  links.sort(byPath);
+  emptyDirs.sort(byPath);
+  return { files, links, emptyDirs, skipped, totalBytes };
+}
+
+/** A link as found: its target, and whether that stays inside the root when resolved from the link's folder. */
+async function readLink(absRoot: string, abs: string, rel: string): Promise<SelectedLink | undefined> {
+  try {
+    const [target, st] = await Promise.all([fs.promises.readlink(abs), fs.promises.lstat(abs)]);
+    const resolved = path.resolve(path.dirname(abs), target);
+    const inside = !path.isAbsolute(target) && (resolved === absRoot || resolved.startsWith(absRoot + path.sep));
+    return { relPath: rel, target, mtimeMs: st.mtimeMs, inside };
+  } catch {
+    // The link vanished since the listing.
+    return undefined;
+  }
+}
+
+/** Inode numbers as JSON-safe integers; 0 (unknown) where they are not. */
+function safeIno(ino: number): number {
+  return Number.isSafeInteger(ino) && ino > 0 ? ino : 0;
 }
 
 function join(dir: string, name: string): string {

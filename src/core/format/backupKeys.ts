@@ -10,11 +10,17 @@ export interface BackupRef {
   time: Date;
   host: string;
   kind: BackupKind;
+  /** The object's size: the whole archive (format 1), the manifest alone (format 2). */
   size: number;
+  /** 1: one zip per backup; 2: a manifest object whose files live in packs. */
+  format: 1 | 2;
   lastModified?: Date;
+  etag?: string;
 }
 
-const KEY_NAME = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})_([A-Za-z0-9-]{1,63})_(workspace|appdata|full)_([0-9a-z]{6,8})\.zip$/;
+// `.zip`: format 1, one archive. `.json.gz`: format 2, the manifest of an incremental backup.
+const KEY_NAME = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})_([A-Za-z0-9-]{1,63})_(workspace|appdata|full)_([0-9a-z]{6,8})\.(zip|json\.gz)$/;
+const FORMAT_SUFFIX = { 1: '.zip', 2: '.json.gz' } as const;
 
 /** The prefix every backup key under `rootPath` starts with ('' when rootPath is empty). */
 export function backupPrefix(rootPath: string): string {
@@ -54,13 +60,13 @@ export function randomSuffix(length = 8): string {
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
 /**
- * Builds `<rootPath>/<yyyyMMdd-HHmmss UTC>_<host>_<kind>_<random>.zip`. Keys
- * sort by time as plain strings; the random part keeps two backups made in
- * the same second apart.
+ * Builds `<rootPath>/<yyyyMMdd-HHmmss UTC>_<host>_<kind>_<random>.json.gz`
+ * (`.zip` for format 1). Keys sort by time as plain strings; the random part
+ * keeps two backups made in the same second apart.
  */
 export function makeBackupKey(
   rootPath: string,
-  o: { time: Date; host: string; kind: BackupKind; random?: string },
+  o: { time: Date; host: string; kind: BackupKind; random?: string; format?: 1 | 2 },
 ): string {
   if (!BACKUP_KINDS.includes(o.kind)) throw new Error(`Unknown backup kind: ${String(o.kind)}`);
   const random = o.random ?? randomSuffix();
@@ -70,7 +76,7 @@ export function makeBackupKey(
   const stamp =
     `${pad(t.getUTCFullYear(), 4)}${pad(t.getUTCMonth() + 1)}${pad(t.getUTCDate())}-` +
     `${pad(t.getUTCHours())}${pad(t.getUTCMinutes())}${pad(t.getUTCSeconds())}`;
-  return `${backupPrefix(rootPath)}${stamp}_${sanitizeHost(o.host)}_${o.kind}_${random}.zip`;
+  return `${backupPrefix(rootPath)}${stamp}_${sanitizeHost(o.host)}_${o.kind}_${random}${FORMAT_SUFFIX[o.format ?? 2]}`;
 }
 
 /**
@@ -97,7 +103,7 @@ export function parseBackupKey(rootPath: string, key: string, size = 0): BackupR
   }
   const host = m[7];
   if (host.startsWith('-') || host.endsWith('-')) return undefined;
-  return { key, time, host, kind: m[8] as BackupKind, size };
+  return { key, time, host, kind: m[8] as BackupKind, size, format: m[10] === 'zip' ? 1 : 2 };
 }
 
 /** Sort comparator: newest first; the key breaks ties so the order is stable. */

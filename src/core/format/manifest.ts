@@ -1,9 +1,20 @@
+import * as zlib from 'zlib';
 import { BackupError } from '../util/engineErrors';
 import type { BackupKind } from './backupKeys';
 import { archivePathProblem } from '../util/paths';
 
 export const MANIFEST_NAME = 'manifest.json';
-export const FORMAT_VERSION = 1;
+/** Format 1: one zip per backup, this manifest inside it. Format 2: the manifest is its own object; files live in packs. */
+export type FormatVersion = 1 | 2;
+export const FORMAT_VERSION: FormatVersion = 2;
+
+/**
+ * Where (part of) a file's content is stored in format 2: in `packs[pack]`,
+ * its zip entry's data starting at `offset`, `compressedSize` bytes stored
+ * with `method` (0 store, 8 deflate), holding `size` bytes whose crc32 is `crc32`.
+ * A file has one piece, or several in order when it was too big for one pack.
+ */
+export type PieceRef = [pack: number, offset: number, compressedSize: number, method: 0 | 8, crc32: number, size: number];
 
 export interface ManifestFile {
   /** Archive path (POSIX, relative), e.g. `workspace/app/src/index.ts`. */
@@ -15,6 +26,41 @@ export interface ManifestFile {
   mode: number;
   /** Lower-case hex SHA-256 of the content. */
   sha256: string;
+  /** Format 2: where the content is, in order. */
+  refs?: PieceRef[];
+  /** Format 2: the inode and ctime (ms) seen at backup, so the next backup can tell an unchanged file without reading it. */
+  ino?: number;
+  ctime?: number;
+}
+
+/** An empty folder (format 2). */
+export interface ManifestDir {
+  path: string;
+  mtime: string;
+  mode: number;
+}
+
+/** A symbolic link (format 2): restored as a link when its target stays inside the restored tree. */
+export interface ManifestLink {
+  path: string;
+  target: string;
+  mtime: string;
+  /** Where its entry is in a pack (the target as the entry's content), so unzip of the pack recreates it. */
+  refs?: PieceRef[];
+}
+
+/** A backed-up folder: its archive prefix and where it was on the machine that made the backup. */
+export interface ManifestFolder {
+  prefix: string;
+  path: string;
+}
+
+/** What a backup added to the bucket (format 2). */
+export interface ManifestAdded {
+  files: number;
+  bytes: number;
+  packs: number;
+  packBytes: number;
 }
 
 export interface ManifestMeta {
@@ -27,9 +73,15 @@ export interface ManifestMeta {
 }
 
 export interface Manifest extends ManifestMeta {
-  format: 1;
+  format: FormatVersion;
   files: ManifestFile[];
   totals: { files: number; bytes: number };
+  /** Format 2: the pack ids `PieceRef.pack` indexes. */
+  packs?: string[];
+  dirs?: ManifestDir[];
+  links?: ManifestLink[];
+  folders?: ManifestFolder[];
+  added?: ManifestAdded;
 }
 
 const KINDS: readonly string[] = ['workspace', 'appdata', 'full'];
@@ -37,10 +89,14 @@ const SHA256 = /^[0-9a-f]{64}$/;
 // Date.toISOString() form; anything else is not ours.
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
-/** Serialises a manifest the way it is stored in archives (UTF-8 JSON). */
+/**
+ * Serialises a manifest as UTF-8 JSON: the header fields on the first line
+ * (so a reader of the first few kilobytes gets the totals without the rest,
+ * see `parseManifestHeader`), then one entry per line, which keeps
+ * `unzip -p backup.zip manifest.json` and `zcat` readable and diffable.
+ */
 export function serializeManifest(m: Manifest): Buffer {
-  // One file per line keeps `unzip -p backup.zip manifest.json` readable and diffable.
-  const head = {
+  const head: Record<string, unknown> = {
     format: m.format,
     toolVersion: m.toolVersion,
     created: m.created,
@@ -48,12 +104,57 @@ export function serializeManifest(m: Manifest): Buffer {
     platform: m.platform,
     kind: m.kind,
     sources: m.sources,
+    ...(m.folders ? { folders: m.folders } : {}),
     totals: m.totals,
+    ...(m.added ? { added: m.added } : {}),
   };
-  const headText = JSON.stringify(head);
-  const files = m.files.map((f) => JSON.stringify({ path: f.path, size: f.size, mtime: f.mtime, mode: f.mode, sha256: f.sha256 }));
-  const text = `${headText.slice(0, -1)},\n"files":[\n${files.join(',\n')}\n]}\n`;
-  return Buffer.from(text, 'utf8');
+  const lines = (name: string, items: readonly unknown[]): string => `"${name}":[\n${items.map((x) => JSON.stringify(x)).join(',\n')}\n]`;
+  const parts: string[] = [];
+  if (m.format === 2) {
+    parts.push(lines('packs', m.packs ?? []), lines('dirs', m.dirs ?? []), lines('links', m.links ?? []));
+  }
+  parts.push(
+    lines(
+      'files',
+      m.files.map((f) => ({
+        path: f.path,
+        size: f.size,
+        mtime: f.mtime,
+        mode: f.mode,
+        sha256: f.sha256,
+        ...(f.refs ? { refs: f.refs } : {}),
+        ...(f.ino !== undefined ? { ino: f.ino } : {}),
+        ...(f.ctime !== undefined ? { ctime: f.ctime } : {}),
+      })),
+    ),
+  );
+  return Buffer.from(`${JSON.stringify(head).slice(0, -1)},\n${parts.join(',\n')}}\n`, 'utf8');
+}
+
+/** What the first line of a serialised manifest tells: everything but the entries. */
+export type ManifestHeader = Omit<Manifest, 'files' | 'dirs' | 'links' | 'packs'>;
+
+/**
+ * The header of a serialised manifest from its first bytes (a ranged read of
+ * the object is enough). Undefined when the first line is not complete yet;
+ * throws 'Integrity' when it is not a manifest header.
+ */
+export function parseManifestHeader(prefix: Buffer | string): ManifestHeader | undefined {
+  const text = typeof prefix === 'string' ? prefix : prefix.toString('utf8');
+  const nl = text.indexOf('\n');
+  if (nl < 0) return undefined;
+  const first = text.slice(0, nl).replace(/,\s*$/, '');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(`${first}}`);
+  } catch (e) {
+    throw bad('The backup manifest is not valid JSON.', e instanceof Error ? e.message : String(e));
+  }
+  const m = parseManifestObject({ ...(raw as object), files: [], packs: [], dirs: [], links: [], totals: { files: 0, bytes: 0 } }, { headerOnly: true });
+  const totals = (raw as { totals?: unknown }).totals as Record<string, unknown> | undefined;
+  if (typeof totals !== 'object' || totals === null || !isCount(totals.files) || !isCount(totals.bytes)) throw bad('The backup manifest has no valid totals.', 'totals');
+  const { files: _f, dirs: _d, links: _l, packs: _p, ...header } = m;
+  return { ...header, totals: { files: totals.files, bytes: totals.bytes } };
 }
 
 function bad(message: string, detail: string, code: 'Integrity' | 'UnsafeArchive' = 'Integrity', entry?: string): BackupError {
@@ -66,72 +167,166 @@ function isCount(n: unknown): n is number {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
+// A gzip'd manifest of 100,000 files is about 4 MB and 20 MB unpacked; far more is not ours.
+const MAX_MANIFEST_BYTES = 512 * 1024 * 1024;
+// Deflate cannot exceed ~1032:1; a larger declared ratio is a lie.
+const MAX_RATIO = 1100;
+const PACK_ID = /^[0-9a-f]{32}$/;
+
 /**
- * Parses and strictly validates a stored manifest. Throws `BackupError`
- * 'Integrity' when it is not well-formed, 'UnsafeArchive' when a path in it is
- * unsafe or listed twice.
+ * Parses and strictly validates a stored manifest, plain JSON or gzip'd
+ * (format 2 objects are gzip'd). Throws `BackupError` 'Integrity' when it is
+ * not well-formed, 'UnsafeArchive' when a path in it is unsafe or listed twice.
  */
 export function parseManifest(text: string | Buffer): Manifest {
   let raw: unknown;
   try {
-    const s = typeof text === 'string' ? text : new TextDecoder('utf-8', { fatal: true }).decode(text);
+    let data: string | Buffer = text;
+    if (Buffer.isBuffer(data) && data[0] === 0x1f && data[1] === 0x8b) data = zlib.gunzipSync(data, { maxOutputLength: MAX_MANIFEST_BYTES });
+    const s = typeof data === 'string' ? data : new TextDecoder('utf-8', { fatal: true }).decode(data);
     raw = JSON.parse(s);
   } catch (e) {
     throw bad('The backup manifest is not valid JSON.', e instanceof Error ? e.message : String(e));
   }
+  return parseManifestObject(raw);
+}
+
+/** The manifest as stored in the bucket (format 2): gzip'd JSON. */
+export function compressManifest(m: Manifest): Buffer {
+  return zlib.gzipSync(serializeManifest(m), { level: 6 });
+}
+
+function parseManifestObject(raw: unknown, o: { headerOnly?: boolean } = {}): Manifest {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('The backup manifest is not a JSON object.', 'not an object');
-  const o = raw as Record<string, unknown>;
-  if (o.format !== FORMAT_VERSION) {
-    if (typeof o.format === 'number' && o.format > FORMAT_VERSION) {
-      throw new BackupError('Integrity', `The backup was made by a newer version of S3 Backup (format ${o.format}).`, 'Update the extension, then try again.', {
-        params: { entry: 'manifest.json', detail: `format ${o.format}` },
+  const m = raw as Record<string, unknown>;
+  if (m.format !== 1 && m.format !== 2) {
+    if (typeof m.format === 'number' && m.format > FORMAT_VERSION) {
+      throw new BackupError('Integrity', `The backup was made by a newer version of S3 Backup (format ${m.format}).`, 'Update the extension, then try again.', {
+        params: { entry: 'manifest.json', detail: `format ${m.format}` },
       });
     }
     throw bad('The backup manifest has no known format version.', 'format');
   }
+  const format = m.format;
   for (const k of ['toolVersion', 'hostname', 'platform'] as const) {
-    if (typeof o[k] !== 'string') throw bad(`The backup manifest has no valid "${k}".`, k);
+    if (typeof m[k] !== 'string') throw bad(`The backup manifest has no valid "${k}".`, k);
   }
-  if (typeof o.created !== 'string' || !ISO.test(o.created) || Number.isNaN(Date.parse(o.created))) throw bad('The backup manifest has no valid creation date.', 'created');
-  if (typeof o.kind !== 'string' || !KINDS.includes(o.kind)) throw bad('The backup manifest has an unknown kind.', 'kind');
-  if (!Array.isArray(o.sources) || !o.sources.every((s) => typeof s === 'string')) throw bad('The backup manifest has no valid source list.', 'sources');
-  if (!Array.isArray(o.files)) throw bad('The backup manifest has no file list.', 'files');
-  const totals = o.totals as Record<string, unknown> | undefined;
+  if (!isIsoDate(m.created)) throw bad('The backup manifest has no valid creation date.', 'created');
+  if (typeof m.kind !== 'string' || !KINDS.includes(m.kind)) throw bad('The backup manifest has an unknown kind.', 'kind');
+  if (!Array.isArray(m.sources) || !m.sources.every((x) => typeof x === 'string')) throw bad('The backup manifest has no valid source list.', 'sources');
+  if (!Array.isArray(m.files)) throw bad('The backup manifest has no file list.', 'files');
+  const totals = m.totals as Record<string, unknown> | undefined;
   if (typeof totals !== 'object' || totals === null || !isCount(totals.files) || !isCount(totals.bytes)) throw bad('The backup manifest has no valid totals.', 'totals');
 
+  const packs = format === 2 ? parsePacks(m.packs) : undefined;
   const seen = new Set<string>();
-  const files: ManifestFile[] = [];
-  let bytes = 0;
-  for (let i = 0; i < o.files.length; i++) {
-    const f = o.files[i] as Record<string, unknown>;
-    if (typeof f !== 'object' || f === null || Array.isArray(f)) throw bad(`File ${i + 1} in the backup manifest is not an object.`, `files[${i}]`);
-    const p = f.path;
-    if (typeof p !== 'string') throw bad(`File ${i + 1} in the backup manifest has no path.`, `files[${i}].path`);
+  const claim = (p: unknown, what: string, i: number): string => {
+    if (typeof p !== 'string') throw bad(`${what} ${i + 1} in the backup manifest has no path.`, `${what}[${i}].path`);
     const problem = archivePathProblem(p);
     if (problem) throw bad(`The backup lists "${printable(p)}", which is unsafe: ${problem}.`, problem, 'UnsafeArchive', printable(p));
     if (p === MANIFEST_NAME) throw bad('The backup manifest lists itself.', 'self', 'UnsafeArchive', p);
-    if (seen.has(p)) throw bad(`The backup lists "${p}" twice.`, 'duplicate', 'UnsafeArchive', p);
+    if (seen.has(p)) throw bad(`The backup lists "${printable(p)}" twice.`, 'duplicate', 'UnsafeArchive', printable(p));
     seen.add(p);
-    if (!isCount(f.size)) throw bad(`The backup manifest has no valid size for "${p}".`, 'size', 'Integrity', p);
-    if (typeof f.mtime !== 'string' || !ISO.test(f.mtime) || Number.isNaN(Date.parse(f.mtime))) throw bad(`The backup manifest has no valid date for "${p}".`, 'mtime', 'Integrity', p);
-    if (!isCount(f.mode) || f.mode > 0o7777) throw bad(`The backup manifest has no valid mode for "${p}".`, 'mode', 'Integrity', p);
-    if (typeof f.sha256 !== 'string' || !SHA256.test(f.sha256)) throw bad(`The backup manifest has no valid checksum for "${p}".`, 'sha256', 'Integrity', p);
+    return p;
+  };
+  const files: ManifestFile[] = [];
+  let bytes = 0;
+  for (let i = 0; i < m.files.length; i++) {
+    const f = m.files[i] as Record<string, unknown>;
+    if (typeof f !== 'object' || f === null || Array.isArray(f)) throw bad(`File ${i + 1} in the backup manifest is not an object.`, `files[${i}]`);
+    const p = claim(f.path, 'File', i);
+    const name = printable(p);
+    if (!isCount(f.size)) throw bad(`The backup manifest has no valid size for "${name}".`, 'size', 'Integrity', name);
+    if (!isIsoDate(f.mtime)) throw bad(`The backup manifest has no valid date for "${name}".`, 'mtime', 'Integrity', name);
+    if (!isCount(f.mode) || f.mode > 0o7777) throw bad(`The backup manifest has no valid mode for "${name}".`, 'mode', 'Integrity', name);
+    if (typeof f.sha256 !== 'string' || !SHA256.test(f.sha256)) throw bad(`The backup manifest has no valid checksum for "${name}".`, 'sha256', 'Integrity', name);
+    const file: ManifestFile = { path: p, size: f.size, mtime: f.mtime, mode: f.mode, sha256: f.sha256 };
+    if (packs) {
+      file.refs = parseRefs(f.refs, packs.length, f.size, name);
+      if (f.ino !== undefined) file.ino = count(f.ino, 'ino', name);
+      if (f.ctime !== undefined) file.ctime = count(f.ctime, 'ctime', name);
+    }
     bytes += f.size;
-    files.push({ path: p, size: f.size, mtime: f.mtime, mode: f.mode, sha256: f.sha256 });
+    files.push(file);
   }
-  if (totals.files !== files.length || totals.bytes !== bytes) throw bad('The backup manifest totals do not match its file list.', 'totals');
+  if (!o.headerOnly && (totals.files !== files.length || totals.bytes !== bytes)) throw bad('The backup manifest totals do not match its file list.', 'totals');
 
-  return {
-    format: FORMAT_VERSION,
-    toolVersion: o.toolVersion as string,
-    created: o.created,
-    hostname: o.hostname as string,
-    platform: o.platform as string,
-    kind: o.kind as BackupKind,
-    sources: o.sources as string[],
+  const manifest: Manifest = {
+    format,
+    toolVersion: m.toolVersion as string,
+    created: m.created,
+    hostname: m.hostname as string,
+    platform: m.platform as string,
+    kind: m.kind as BackupKind,
+    sources: m.sources as string[],
     files,
     totals: { files: files.length, bytes },
   };
+  if (!packs) return manifest;
+  manifest.packs = packs;
+  manifest.dirs = list(m.dirs, 'dirs').map((d, i) => {
+    const p = claim(d.path, 'Folder', i);
+    if (!isIsoDate(d.mtime) || !isCount(d.mode) || d.mode > 0o7777) throw bad(`The backup manifest has no valid date or mode for "${printable(p)}".`, 'dir', 'Integrity', printable(p));
+    return { path: p, mtime: d.mtime, mode: d.mode };
+  });
+  manifest.links = list(m.links, 'links').map((l, i) => {
+    const p = claim(l.path, 'Link', i);
+    if (typeof l.target !== 'string' || l.target === '' || l.target.includes('\0') || Buffer.byteLength(l.target) > 4096 || !isIsoDate(l.mtime)) {
+      throw bad(`The backup manifest has no valid target for the link "${printable(p)}".`, 'link', 'Integrity', printable(p));
+    }
+    const link: ManifestLink = { path: p, target: l.target, mtime: l.mtime };
+    if (l.refs !== undefined) link.refs = parseRefs(l.refs, packs.length, Buffer.byteLength(l.target), printable(p));
+    return link;
+  });
+  manifest.folders = list(m.folders, 'folders').map((x) => {
+    if (typeof x.prefix !== 'string' || typeof x.path !== 'string') throw bad('The backup manifest has an invalid folder list.', 'folders');
+    return { prefix: x.prefix, path: x.path };
+  });
+  if (m.added !== undefined) {
+    const a = m.added as Record<string, unknown>;
+    if (typeof a !== 'object' || a === null || ![a.files, a.bytes, a.packs, a.packBytes].every(isCount)) throw bad('The backup manifest has invalid totals of what it added.', 'added');
+    manifest.added = { files: a.files as number, bytes: a.bytes as number, packs: a.packs as number, packBytes: a.packBytes as number };
+  }
+  return manifest;
+}
+
+function list(v: unknown, what: string): Record<string, unknown>[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'object' && x !== null && !Array.isArray(x))) throw bad(`The backup manifest has an invalid ${what} list.`, what);
+  return v as Record<string, unknown>[];
+}
+
+function parsePacks(v: unknown): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && PACK_ID.test(x))) throw bad('The backup manifest has an invalid pack list.', 'packs');
+  if (new Set(v).size !== v.length) throw bad('The backup manifest lists a pack twice.', 'packs');
+  return v as string[];
+}
+
+function count(v: unknown, what: string, name: string): number {
+  if (!isCount(v)) throw bad(`The backup manifest has no valid ${what} for "${name}".`, what, 'Integrity', name);
+  return v;
+}
+
+/** A file's pieces: each in a listed pack, with a plausible size; together exactly the file's size. */
+function parseRefs(v: unknown, packCount: number, size: number, name: string): PieceRef[] {
+  if (!Array.isArray(v)) throw bad(`The backup manifest does not say where "${name}" is stored.`, 'refs', 'Integrity', name);
+  let total = 0;
+  const refs = v.map((r): PieceRef => {
+    if (!Array.isArray(r) || r.length !== 6 || !r.every(isCount)) throw bad(`The backup manifest has an invalid location for "${name}".`, 'refs', 'Integrity', name);
+    const [pack, offset, compressedSize, method, crc32, pieceSize] = r as number[];
+    if (pack >= packCount || (method !== 0 && method !== 8) || crc32 > 0xffffffff) throw bad(`The backup manifest has an invalid location for "${name}".`, 'refs', 'Integrity', name);
+    if (method === 0 ? compressedSize !== pieceSize : pieceSize > compressedSize * MAX_RATIO + 1024) {
+      throw bad(`The backup manifest claims an impossible size for "${name}".`, 'ratio', 'UnsafeArchive', name);
+    }
+    total += pieceSize;
+    return [pack, offset, compressedSize, method, crc32, pieceSize];
+  });
+  if (total !== size || (size > 0 && refs.length === 0)) throw bad(`The pieces of "${name}" in the backup manifest do not add up to its size.`, 'refs', 'Integrity', name);
+  return refs;
+}
+
+function isIsoDate(v: unknown): v is string {
+  return typeof v === 'string' && ISO.test(v) && !Number.isNaN(Date.parse(v));
 }
 
 /** Makes a name safe to print in one line (control characters escaped). */

@@ -12,6 +12,20 @@ import { PARALLEL, type RestoreItem, type RestorePlan } from './planRestore';
 import { SnapshotWriter } from './snapshot';
 import { conflict, ioError, rootFor, rootsOf, unsafeTarget } from './targetRoots';
 
+export interface StageOptions {
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+  setMeta: boolean;
+}
+
+/**
+ * Writes the backup's files into staging: each archive path `select` maps to
+ * a destination is created there (exclusively) once checked against the
+ * manifest. The one step that differs between the formats: from the
+ * downloaded zip (format 1, the default) or from the packs (format 2).
+ */
+export type Stager = (select: (archivePath: string) => string | undefined, o: StageOptions) => Promise<void>;
+
 export interface RestoreResult {
   written: number;
   snapshotDir?: string;
@@ -52,7 +66,7 @@ async function mkdirp(dir: string, created: string[]): Promise<void> {
  */
 export async function applyRestore(
   plan: RestorePlan,
-  o: { snapshotRoot?: string; signal?: AbortSignal; onProgress?: ProgressListener } = {},
+  o: { snapshotRoot?: string; signal?: AbortSignal; onProgress?: ProgressListener; stage?: Stager } = {},
 ): Promise<RestoreResult> {
   throwIfAborted(o.signal);
   const roots = rootsOf(plan.targets);
@@ -95,7 +109,8 @@ export async function applyRestore(
     }
     work.forEach((it, i) => staged.set(it.archivePath, path.join(staging.get(rootFor(roots, it.archivePath)!.root.dir)!, String(i % buckets), String(i))));
 
-    await extractEntries(plan.archiveFile, plan.manifest, (p) => staged.get(p), { signal: o.signal, onProgress: o.onProgress, setMeta: true });
+    const stageAll = o.stage ?? ((select: (p: string) => string | undefined, so: StageOptions) => extractEntries(plan.archiveFile, plan.manifest, select, so));
+    await stageAll((p) => staged.get(p), { signal: o.signal, onProgress: o.onProgress, setMeta: true });
     throwIfAborted(o.signal);
 
     // Things may have moved since the plan: check containment and conflicts again.

@@ -10,7 +10,7 @@ import { testConnection, type ConnectionReport } from './connectionTest';
 
 export type { ConnectionReport, ConnectionStep } from './connectionTest';
 import { sendParts } from './multipart';
-import { FirstFailure } from '../util/firstFailure';
+import { FirstFailure, mapLimit } from '../util/firstFailure';
 import { SinglePutFallback } from './singlePutFallback';
 import type { Profile } from './profile';
 
@@ -484,8 +484,40 @@ export class S3Store {
     });
   }
 
-  /** Writes a small object in one PutObject; never overwrites (`AlreadyExists`). */
-  async putBuffer(key: string, data: Buffer, o: CallOptions & { contentType?: string } = {}): Promise<void> {
+  /**
+   * Reads bytes `start`..`end` (inclusive) of an object into memory with one
+   * ranged GET; a short answer is an 'Integrity' error (the object is smaller
+   * than its manifest says).
+   */
+  async getRange(key: string, start: number, end: number, o: CallOptions = {}): Promise<Buffer> {
+    const { s3 } = sdk();
+    const want = end - start + 1;
+    return this.call(o.signal, key, async () => {
+      const out = await this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key, Range: `bytes=${start}-${end}` }), { abortSignal: o.signal });
+      const body = Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+      if (body.length !== want) {
+        throw new BackupError('Integrity', `"${key}" is shorter than the backup says (${start + body.length} of at least ${end + 1} bytes).`, 'The backup is damaged; pick another backup.', {
+          params: { key, size: start + body.length, expected: end + 1 },
+        });
+      }
+      return body;
+    });
+  }
+
+  /** Streams bytes `start`..`end` (inclusive) of an object: for entries too big to hold in memory. */
+  async getRangeStream(key: string, start: number, end: number, o: CallOptions = {}): Promise<Readable> {
+    const { s3 } = sdk();
+    const out = await this.call(o.signal, key, () =>
+      this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key, Range: `bytes=${start}-${end}` }), { abortSignal: o.signal }),
+    );
+    return out.Body as Readable;
+  }
+
+  /**
+   * Writes a small object in one PutObject. Never overwrites (`AlreadyExists`)
+   * unless `overwrite` says so (lock objects, which their owner refreshes).
+   */
+  async putBuffer(key: string, data: Buffer, o: CallOptions & { contentType?: string; overwrite?: boolean } = {}): Promise<void> {
     const { s3 } = sdk();
     await this.call(o.signal, key, () =>
       this.client.send(
@@ -495,11 +527,20 @@ export class S3Store {
           Body: data,
           ContentLength: data.length,
           ContentType: o.contentType ?? 'application/octet-stream',
-          IfNoneMatch: '*',
+          ...(o.overwrite ? {} : { IfNoneMatch: '*' }),
         }),
         { abortSignal: o.signal },
       ),
     );
+  }
+
+  /**
+   * Deletes many objects, eight requests at a time. One DeleteObject each, not
+   * DeleteObjects: that one needs a Content-MD5 or checksum header that not
+   * every S3-compatible server accepts, and pack deletions are few.
+   */
+  async deleteMany(keys: readonly string[], o: CallOptions = {}): Promise<void> {
+    await mapLimit(keys, 8, (key) => this.delete(key, o));
   }
 
   /** Bucket reachable, then write, read back and delete a probe object under the root path (see connectionTest.ts). */

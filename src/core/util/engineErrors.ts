@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'UnsafeArchive'
   | 'TooLarge'
   | 'SourceChanged'
+  | 'Busy'
   | 'Cancelled'
   | 'Io'
   | 'Server'

@@ -100,6 +100,11 @@ export function describeError(e: unknown): ErrorFace {
       );
     case 'SourceChanged':
       return face(vscode.l10n.t('Files changed while they were being backed up.'), vscode.l10n.t('Try again when nothing is writing to the workspace.'));
+    case 'Busy':
+      return face(
+        vscode.l10n.t('Another machine is changing the backups in this bucket right now.'),
+        vscode.l10n.t('Wait a minute, then try again.'),
+      );
     case 'Cancelled':
       return face(vscode.l10n.t('The operation was cancelled.'));
     case 'Io':
@@ -117,7 +122,7 @@ export function describeError(e: unknown): ErrorFace {
 
 const CODES = new Set<string>([
   'InvalidProfile', 'SignatureMismatch', 'InvalidAccessKey', 'AccessDenied', 'NoSuchBucket', 'WrongRegion', 'Unreachable', 'Timeout',
-  'ClockSkew', 'Tls', 'NotFound', 'AlreadyExists', 'Integrity', 'UnsafeArchive', 'TooLarge', 'SourceChanged', 'Cancelled', 'Io',
+  'ClockSkew', 'Tls', 'NotFound', 'AlreadyExists', 'Integrity', 'UnsafeArchive', 'TooLarge', 'SourceChanged', 'Busy', 'Cancelled', 'Io',
   'Server', 'Unknown',
 ] satisfies ErrorCode[]);
 

@@ -1,18 +1,21 @@
+// The previous release's writer of format-1 backups (one zip, manifest
+// first, jszip's container), kept to make format-1 fixtures: the backups
+// users already have in their buckets must keep restoring.
 import { PassThrough, type Readable } from 'stream';
-import { BackupError, CancelledError } from '../util/engineErrors';
-import { FORMAT_VERSION, MANIFEST_NAME, printable, serializeManifest, type Manifest, type ManifestFile, type ManifestMeta } from '../format/manifest';
-import { FirstFailure } from '../util/firstFailure';
-import { archivePathProblem } from '../util/paths';
-import type { ProgressListener } from '../util/progress';
-import { WorkerPool } from '../util/workerPool';
-import { DEFAULT_LEVEL } from './compression';
-import { SMALL_FILE, type ArchiveSource, type Entry } from './entries';
-import { hashPass } from './hashPass';
+import { BackupError, CancelledError } from '../../../src/core/util/engineErrors';
+import { MANIFEST_NAME, printable, serializeManifest, type Manifest, type ManifestFile, type ManifestMeta } from '../../../src/core/format/manifest';
+import { FirstFailure } from '../../../src/core/util/firstFailure';
+import { archivePathProblem } from '../../../src/core/util/paths';
+import type { ProgressListener } from '../../../src/core/util/progress';
+import { WorkerPool } from '../../../src/core/util/workerPool';
+import { DEFAULT_LEVEL } from '../../../src/core/archive/compression';
+import { SMALL_FILE, type ArchiveSource, type Entry } from '../../../src/core/archive/entries';
+import { hashPass } from '../../../src/core/archive/hashPass';
 import { checkArchiveLimits } from './limits';
-import { Pipeline } from './readAhead';
+import { Pipeline } from '../../../src/core/archive/readAhead';
 import { writeZip } from './zipContainer';
 
-export type { ArchiveSource } from './entries';
+export type { ArchiveSource } from '../../../src/core/archive/entries';
 
 /**
  * Writes one ZIP archive: `manifest.json` first, then every source. Returns at
@@ -94,7 +97,7 @@ export function writeArchive(
       mode: e.unixMode & 0o777,
       sha256: e.sha256!,
     }));
-    const m: Manifest = { ...meta, format: FORMAT_VERSION, files, totals: { files: files.length, bytes: files.reduce((a, f) => a + f.size, 0) } };
+    const m: Manifest = { ...meta, format: 1, files, totals: { files: files.length, bytes: files.reduce((a, f) => a + f.size, 0) } };
     checkArchiveLimits(entries.map((e) => ({ archivePath: e.name, size: e.size })));
     const manifestData = serializeManifest(m);
     const created = new Date(meta.created);

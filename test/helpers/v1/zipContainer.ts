@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'stream';
-import type { Entry } from './entries';
-import type { Job, Pipeline } from './readAhead';
+import type { Entry } from '../../../src/core/archive/entries';
+import type { Job, Pipeline } from '../../../src/core/archive/readAhead';
 
 // --- jszip internals (see the design note in writeArchive) ------------------
 
@@ -22,7 +22,7 @@ interface JsWorker {
 interface JsCompression {
   magic: string;
 }
-/* eslint-disable @typescript-eslint/no-require-imports */
+ 
 const JSZip = require('jszip') as typeof import('jszip');
 const GenericWorker = require('jszip/lib/stream/GenericWorker') as new (name: string) => JsWorker;
 const CompressedObject = require('jszip/lib/compressedObject') as new (
@@ -32,7 +32,7 @@ const CompressedObject = require('jszip/lib/compressedObject') as new (
   compression: JsCompression,
   data: unknown,
 ) => { compression: JsCompression; getCompressedWorker(): JsWorker };
-/* eslint-enable @typescript-eslint/no-require-imports */
+ 
 
 const STORE: JsCompression = { magic: '\x00\x00' };
 const DEFLATE: JsCompression = { magic: '\x08\x00' };

@@ -1,6 +1,6 @@
-import { BackupError } from '../util/engineErrors';
-import { printable } from '../format/manifest';
-import type { ArchiveSource } from './entries';
+import { BackupError } from '../../../src/core/util/engineErrors';
+import { printable } from '../../../src/core/format/manifest';
+import type { ArchiveSource } from '../../../src/core/archive/entries';
 
 /** The ZIP format without ZIP64, which is what jszip writes. */
 export const MAX_ENTRIES = 65535;

@@ -1,0 +1,312 @@
+// Reads files of a format-2 backup out of its packs with ranged GETs: never
+// a whole pack for one file. Neighbouring small entries of a pack come in one
+// request; a big entry is streamed. Every file is checked against the
+// manifest (each piece's size and crc32, the file's sha256) before it is
+// created (or handed over), so a damaged or hostile pack writes nothing.
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Transform, Writable, type Readable } from 'stream';
+import { pipeline } from 'stream/promises';
+import * as zlib from 'zlib';
+import { packKey } from '../format/packKeys';
+import { printable, type Manifest, type ManifestFile, type PieceRef } from '../format/manifest';
+import { BackupError, CancelledError, throwIfAborted } from '../util/engineErrors';
+import { FirstFailure } from '../util/firstFailure';
+import type { ProgressListener } from '../util/progress';
+import { WorkerPool } from '../util/workerPool';
+import type { EntryReply, EntryRequest } from '../workers/messages';
+import { checkFailure, integrity } from './readerErrors';
+
+/** The store operations reading packs needs (S3Store's). */
+export interface PackSource {
+  getRange(key: string, start: number, end: number, o?: { signal?: AbortSignal }): Promise<Buffer>;
+  getRangeStream(key: string, start: number, end: number, o?: { signal?: AbortSignal }): Promise<Readable>;
+}
+
+/** What to do with each file read. */
+export type PackSink =
+  | { kind: 'file'; dest: (f: ManifestFile) => string | undefined; setMeta: boolean }
+  | { kind: 'check' }
+  | { kind: 'memory' };
+
+// Entries up to this size (stored and unpacked) are read in one go and checked on a worker thread.
+const ONE_SHOT = 4 * 1024 * 1024;
+// Neighbours closer than this are read with the gap: one request costs more than 256 KiB on a LAN or a fast link.
+const MAX_GAP = 256 * 1024;
+// One ranged GET at most this long.
+const MAX_RANGE = 8 * 1024 * 1024;
+const PARALLEL_GETS = 4;
+const IN_FLIGHT_BYTES = 48 * 1024 * 1024;
+
+interface Small {
+  file: ManifestFile;
+  ref: PieceRef;
+}
+
+interface Range {
+  pack: number;
+  start: number;
+  end: number;
+  items: Small[];
+}
+
+/** Groups single-piece small files into ranges per pack, in offset order. */
+function rangesOf(files: ManifestFile[]): Range[] {
+  const byPack = new Map<number, Small[]>();
+  for (const f of files) {
+    const ref = f.refs![0];
+    const list = byPack.get(ref[0]);
+    if (list) list.push({ file: f, ref });
+    else byPack.set(ref[0], [{ file: f, ref }]);
+  }
+  const ranges: Range[] = [];
+  for (const [pack, items] of byPack) {
+    items.sort((a, b) => a.ref[1] - b.ref[1]);
+    let cur: Range | undefined;
+    for (const it of items) {
+      const start = it.ref[1];
+      const end = start + it.ref[2] - 1;
+      if (cur && start - cur.end - 1 <= MAX_GAP && end - cur.start + 1 <= MAX_RANGE && start > cur.end) {
+        cur.end = end;
+        cur.items.push(it);
+      } else {
+        cur = { pack, start, end, items: [it] };
+        ranges.push(cur);
+      }
+    }
+  }
+  return ranges;
+}
+
+function currentUmask(): number {
+  // Reading the umask means setting it; put it straight back. Assume the strictest where unavailable (worker threads).
+  try {
+    const m = process.umask(0o022);
+    process.umask(m);
+    return m;
+  } catch {
+    return 0o777;
+  }
+}
+
+/**
+ * Reads `files` of `manifest` from the packs under `rootPath` into `sink`:
+ * files created exclusively at `dest(f)` (with the manifest's mode and mtime
+ * when `setMeta`), or only checked, or returned in memory (small files such
+ * as app data). Rejects with 'Integrity' naming the first bad file; files
+ * created by then stay for the caller to remove (it writes into staging).
+ */
+export async function readFromPacks(
+  src: PackSource,
+  rootPath: string,
+  manifest: Manifest,
+  files: readonly ManifestFile[],
+  sink: PackSink,
+  o: { signal?: AbortSignal; onProgress?: ProgressListener } = {},
+): Promise<Map<string, Buffer>> {
+  const packs = manifest.packs ?? [];
+  const keyOf = (pack: number): string => packKey(rootPath, packs[pack]);
+  const memory = new Map<string, Buffer>();
+  const umask = currentUmask();
+  const bytesTotal = files.reduce((n, f) => n + f.size, 0);
+  let bytesDone = 0;
+  let filesDone = 0;
+  const report = (): void => o.onProgress?.({ phase: sink.kind === 'check' ? 'verify' : 'write', bytesDone, bytesTotal, filesDone, filesTotal: files.length });
+  const done = (f: ManifestFile): void => {
+    bytesDone += f.size;
+    filesDone++;
+    report();
+  };
+  const meta = (f: ManifestFile): { mode: number; chmod: boolean; mtime: number | undefined } => {
+    const setMeta = sink.kind === 'file' && sink.setMeta;
+    const mode = setMeta ? f.mode & 0o777 : 0o600;
+    return { mode, chmod: setMeta && (mode & ~umask) !== mode, mtime: setMeta ? Date.parse(f.mtime) / 1000 : undefined };
+  };
+  report();
+
+  const isSmall = (f: ManifestFile): boolean => f.refs!.length === 1 && f.refs![0][2] > 0 && f.refs![0][2] <= ONE_SHOT && f.size <= ONE_SHOT;
+  const small = files.filter((f) => f.refs && f.refs.length > 0 && isSmall(f));
+  const smallSet = new Set(small);
+  const big = files.filter((f) => !smallSet.has(f));
+  const pool = sink.kind === 'memory' ? undefined : WorkerPool.create('entryWorker');
+  const failure = new FirstFailure();
+  try {
+    // Small files: ranges fetched a few at a time; each file checked (and written) on a worker thread.
+    const ranges = rangesOf(small);
+    let next = 0;
+    let inFlight = 0;
+    let wake: (() => void) | undefined;
+    const pending = new Set<Promise<void>>();
+    const one = async (r: Range): Promise<void> => {
+      const buf = await src.getRange(keyOf(r.pack), r.start, r.end, { signal: o.signal });
+      await Promise.all(
+        r.items.map(async ({ file, ref }) => {
+          throwIfAborted(o.signal);
+          const raw = buf.subarray(ref[1] - r.start, ref[1] - r.start + ref[2]);
+          const dest = sink.kind === 'file' ? sink.dest(file) : undefined;
+          if (sink.kind === 'memory' || !pool) {
+            const data = checkInline(file, ref, raw);
+            if (sink.kind === 'memory') memory.set(file.path, data);
+            else if (dest) await writeWhole(dest, data, meta(file));
+          } else {
+            const own = new Uint8Array(raw);
+            const m: EntryRequest = { raw: own, method: ref[3], size: ref[5], crc32: ref[4], sha256: file.sha256, ...(dest ? { dest, ...meta(file) } : {}) };
+            const bad = await (dest ? pool.callKeyed<EntryReply>(path.dirname(dest), m, [own.buffer]) : pool.call<EntryReply>(m, [own.buffer]));
+            if (bad) throw checkFailure({ name: file.path }, bad);
+          }
+          done(file);
+        }),
+      );
+    };
+    while (next < ranges.length && !failure.failed) {
+      throwIfAborted(o.signal);
+      const r = ranges[next++];
+      const cost = r.end - r.start + 1;
+      while (pending.size > 0 && (pending.size >= PARALLEL_GETS || inFlight + cost > IN_FLIGHT_BYTES) && !failure.failed) {
+        await new Promise<void>((res) => (wake = res));
+      }
+      if (failure.failed) break;
+      inFlight += cost;
+      const p: Promise<void> = one(r)
+        .catch((e: unknown) => void failure.record(e))
+        .finally(() => {
+          inFlight -= cost;
+          pending.delete(p);
+          const w = wake;
+          wake = undefined;
+          w?.();
+        });
+      pending.add(p);
+    }
+    while (pending.size > 0) await Promise.all([...pending]);
+    failure.throwIfFailed();
+
+    // Big files, one at a time, each piece streamed from its pack.
+    for (const f of big) {
+      throwIfAborted(o.signal);
+      const dest = sink.kind === 'file' ? sink.dest(f) : undefined;
+      if (sink.kind === 'file' && !dest) continue;
+      const data = await streamFile(src, keyOf, f, dest, sink.kind === 'memory', meta(f), o.signal, (n) => {
+        bytesDone += n;
+        report();
+      });
+      if (data) memory.set(f.path, data);
+      filesDone++;
+      report();
+    }
+  } catch (e) {
+    if (o.signal?.aborted) throw new CancelledError(o.signal.reason);
+    throw e;
+  } finally {
+    await pool?.close();
+  }
+  return memory;
+}
+
+/** Inflates and checks one small entry on this thread (app data, or no worker threads). */
+function checkInline(f: ManifestFile, ref: PieceRef, raw: Buffer): Buffer {
+  let data: Buffer;
+  try {
+    data = ref[3] === 8 ? zlib.inflateRawSync(raw, { maxOutputLength: ref[5] + 1 }) : raw;
+  } catch (e) {
+    const tooBig = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError;
+    throw checkFailure({ name: f.path }, tooBig ? { check: 'big' } : { check: 'damaged', message: (e as Error).message });
+  }
+  if (data.length !== ref[5]) throw checkFailure({ name: f.path }, { check: data.length > ref[5] ? 'big' : 'small' });
+  if (zlib.crc32(data) >>> 0 !== ref[4]) throw checkFailure({ name: f.path }, { check: 'crc32' });
+  if (createHash('sha256').update(data).digest('hex') !== f.sha256) throw checkFailure({ name: f.path }, { check: 'sha256' });
+  return data;
+}
+
+async function writeWhole(dest: string, data: Buffer, m: { mode: number; chmod: boolean; mtime: number | undefined }): Promise<void> {
+  const fh = await fs.promises.open(dest, 'wx', m.mode);
+  try {
+    await fh.writeFile(data);
+    if (m.chmod) await fh.chmod(m.mode);
+    if (m.mtime !== undefined) await fh.utimes(m.mtime, m.mtime);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Streams a file's pieces in order, each through inflate and its own size
+ * and crc32 check, the whole through sha256; into `dest` (created
+ * exclusively), or into memory, or nowhere (verify).
+ */
+async function streamFile(
+  src: PackSource,
+  keyOf: (pack: number) => string,
+  f: ManifestFile,
+  dest: string | undefined,
+  keep: boolean,
+  m: { mode: number; chmod: boolean; mtime: number | undefined },
+  signal: AbortSignal | undefined,
+  onBytes: (n: number) => void,
+): Promise<Buffer | undefined> {
+  const name = printable(f.path);
+  const hash = createHash('sha256');
+  const kept: Buffer[] = [];
+  const fh = dest ? await fs.promises.open(dest, 'wx', m.mode) : undefined;
+  let total = 0;
+  try {
+    for (const ref of f.refs ?? []) {
+      const [pack, offset, compressedSize, method, crc32, size] = ref;
+      let got = 0;
+      let crc = 0;
+      const check = new Writable({
+        highWaterMark: 256 * 1024,
+        write(chunk: Buffer, _enc, cb) {
+          got += chunk.length;
+          if (got > size) return cb(integrity(`"${name}" in the backup is larger than declared.`, f.path, 'size'));
+          crc = zlib.crc32(chunk, crc);
+          hash.update(chunk);
+          onBytes(chunk.length);
+          if (keep) kept.push(Buffer.from(chunk));
+          if (!fh) return cb();
+          fh.write(chunk, 0, chunk.length, total + got - chunk.length).then(() => cb(), cb);
+        },
+      });
+      if (compressedSize > 0) {
+        const body = await src.getRangeStream(keyOf(pack), offset, offset + compressedSize - 1, { signal });
+        const counted = countBytes(compressedSize, name, f.path);
+        try {
+          await (method === 8 ? pipeline(body, counted, zlib.createInflateRaw({ chunkSize: 64 * 1024 }), check, { signal }) : pipeline(body, counted, check, { signal }));
+        } catch (e) {
+          if (signal?.aborted) throw new CancelledError(signal.reason);
+          if (e instanceof BackupError) throw e;
+          throw integrity(`"${name}" in the backup is damaged (${(e as Error).message}).`, f.path, 'data', e);
+        }
+      } else {
+        await new Promise<void>((res, rej) => check.end((e?: Error | null) => (e ? rej(e) : res())));
+      }
+      if (got !== size) throw integrity(`"${name}" in the backup is smaller than declared.`, f.path, 'size');
+      if (crc >>> 0 !== crc32) throw integrity(`"${name}" in the backup is damaged (checksum mismatch).`, f.path, 'crc32');
+      total += size;
+    }
+    if (hash.digest('hex') !== f.sha256) throw integrity(`"${name}" in the backup does not match its recorded checksum.`, f.path, 'sha256');
+    if (fh) {
+      if (m.chmod) await fh.chmod(m.mode);
+      if (m.mtime !== undefined) await fh.utimes(m.mtime, m.mtime);
+    }
+  } finally {
+    await fh?.close();
+  }
+  return keep ? Buffer.concat(kept) : undefined;
+}
+
+/** Passes exactly `expected` bytes through; more or fewer is a damaged pack. */
+function countBytes(expected: number, name: string, entry: string): Transform {
+  let n = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      n += chunk.length;
+      if (n > expected) return cb(integrity(`The stored data of "${name}" is longer than the backup says.`, entry, 'size'));
+      cb(null, chunk);
+    },
+    flush(cb) {
+      cb(n === expected ? null : integrity(`The stored data of "${name}" is shorter than the backup says.`, entry, 'truncated'));
+    },
+  });
+}
