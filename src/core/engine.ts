@@ -435,7 +435,13 @@ export class BackupEngine {
       if (!head) throw notFound(key);
       await this.store.delete(key, { signal: o.signal });
       if (parseBackupKey(this.profile.rootPath, key)?.format !== 2) return {};
-      return { gc: await this.collectGarbage({ signal: o.signal }) };
+      // The backup is gone either way; a clean-up that cannot run now frees the space later.
+      const gc = await this.collectGarbage({ signal: o.signal }).catch((e: unknown) => {
+        if (isCancelled(e)) throw e;
+        this.log.warn(`clean-up after deleting ${key} did not run: ${e instanceof Error ? e.message : String(e)}`);
+        return { ran: false, deletedPacks: 0, freedBytes: 0, keptPacks: 0 };
+      });
+      return { gc };
     } catch (e) {
       throw this.wrap(e, o.signal, { key });
     }

@@ -271,18 +271,28 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
     const file = path.join(machineB, 'full.zip');
     await engine.download(fullBackup.key, file);
     const raw = fs.readFileSync(file);
-    const { openArchive } = require('../../src/core/archive/openArchive') as typeof import('../../src/core/archive/openArchive');
-    const a = await openArchive(file);
-    const texts: Array<[string, Buffer]> = [['(raw archive)', raw], ['(manifest)', Buffer.from(JSON.stringify(a.manifest))]];
-    try {
-      for (const e of a.entries) {
-        const chunks: Buffer[] = [];
-        await a.read(e, (c) => void chunks.push(Buffer.from(c)));
-        texts.push([e.name, Buffer.concat(chunks)]);
-      }
-    } finally {
-      await a.close();
-    }
+    // Every entry of the downloaded zip, read with a reader of its own (yauzl).
+    const yauzl = require('yauzl') as typeof import('yauzl');
+    const texts: Array<[string, Buffer]> = [['(raw archive)', raw]];
+    await new Promise<void>((resolve, reject) => {
+      yauzl.open(file, { lazyEntries: true }, (err, zip) => {
+        if (err || !zip) return reject(err);
+        zip.on('entry', (e: import('yauzl').Entry) => {
+          if (e.fileName.endsWith('/')) return zip.readEntry();
+          zip.openReadStream(e, (er, stream) => {
+            if (er || !stream) return reject(er);
+            const chunks: Buffer[] = [];
+            stream.on('data', (c: Buffer) => chunks.push(c));
+            stream.on('end', () => {
+              texts.push([e.fileName, Buffer.concat(chunks)]);
+              zip.readEntry();
+            });
+          });
+        });
+        zip.on('end', () => resolve());
+        zip.readEntry();
+      });
+    });
     assert.ok(texts.length > 4);
     for (const secret of [env.secretAccessKey, env.accessKeyId]) {
       for (const [name, body] of texts) {

@@ -3,6 +3,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import * as vscode from 'vscode';
 import type { BackupNode, MachineNode } from '../../src/extension/tree/nodes';
 import type { BackupResult, ConnectionReport } from '../../src/core/engine';
@@ -278,8 +279,10 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
     prompts.onSaveDialog = () => vscode.Uri.file(file);
     const saved = await vscode.commands.executeCommand('s3Backup.downloadBackup', node);
     assert.strictEqual(saved, file);
-    assert.strictEqual(fs.statSync(file).size, backup!.size);
     assert.ok(fs.readFileSync(file).subarray(0, 2).equals(Buffer.from('PK')), 'not a zip');
+    const listing = spawnSync('unzip', ['-Z1', file], { encoding: 'utf8' });
+    assert.strictEqual(listing.status, 0, listing.stderr);
+    assert.strictEqual(listing.stdout.trim().split('\n').filter((n) => !n.endsWith('/')).length, backup!.files, 'every file of the backup is in the zip');
 
     const manifest = (await vscode.commands.executeCommand('s3Backup.showBackupDetails', node)) as { totals: { files: number } } | undefined;
     assert.strictEqual(manifest?.totals.files, backup!.files);

@@ -20,6 +20,8 @@ export interface GcResult {
   deletedPacks: number;
   freedBytes: number;
   keptPacks: number;
+  /** A backup whose manifest could not be read, which stopped the clean-up. */
+  unreadable?: string;
 }
 
 /** Every backup object directly under the root path (format 1 and 2). */
@@ -57,7 +59,13 @@ export async function collectGarbage(
     const referenced = new Set<string>();
     for (const ref of await listBackups(store, rootPath, o.signal)) {
       if (ref.format !== 2) continue;
-      const m = await manifests.load(ref, { signal: o.signal });
+      // A manifest that cannot be read may still be a kept backup's: then no pack is known to be free.
+      const m = await manifests.load(ref, { signal: o.signal }).catch((e: unknown) => {
+        if ((e as { code?: string }).code === 'Cancelled') throw e;
+        o.log?.warn(`the manifest of ${ref.key} cannot be read (${e instanceof Error ? e.message : String(e)}): nothing is deleted`);
+        return undefined;
+      });
+      if (!m) return { ran: false, deletedPacks: 0, freedBytes: 0, keptPacks: 0, unreadable: ref.key };
       for (const id of m.packs ?? []) referenced.add(id);
     }
     const unreferenced: { key: string; size: number }[] = [];
