@@ -9,8 +9,10 @@ npm_only=false
 [[ ${1:-} == --npm-only ]] && npm_only=true
 
 # Ceph for a real, signature-checking S3 server; Chromium for the UI tests;
-# restic and zip for the benchmark's reference runs.
-PACKAGES=(radosgw ceph-mon ceph-osd ceph-common chromium restic zip unzip)
+# restic and zip for the benchmark's reference runs; unzip, bsdtar, python3 and
+# a JDK (java.util.zip; ~117 MB download, ~260 MB on disk) read the zips we
+# write, as other people's tools would (test/core/zipWriter.test.ts).
+PACKAGES=(radosgw ceph-mon ceph-osd ceph-common chromium restic zip unzip libarchive-tools default-jdk-headless python3)
 
 missing=()
 $npm_only || for p in "${PACKAGES[@]}"; do

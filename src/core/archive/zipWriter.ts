@@ -372,10 +372,11 @@ interface OpenEntry {
  * chunks pass straight through (do not modify a chunk once handed over).
  * Calls are sequential: await each before the next.
  *
- * Data that disagrees with its header (a size, a CRC) throws BackupError
- * 'SourceChanged' before the disagreeing chunk, data descriptor or central
- * record is written, and the writer refuses every later call: the output
- * never gets its central directory, so no tool takes it for a whole archive.
+ * Data that disagrees with its header throws BackupError 'SourceChanged': a
+ * chunk past the declared size before it is written, a short entry or a
+ * wrong CRC in endEntry(), before the data descriptor and central record.
+ * The writer then refuses every later call: the output never gets its
+ * central directory, so no tool takes it for a whole archive.
  * The caller discards it (and ends or destroys the Writable, which the
  * writer never does).
  */
