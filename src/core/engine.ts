@@ -9,11 +9,12 @@ import { readAppData, type AppDataContent } from './appData/readAppData';
 import type { ArchiveSource } from './archive/entries';
 import { writeArchive } from './archive/archiveWriter';
 import { verifyArchive } from './archive/verifyArchive';
-import { selectFiles, type SkippedFile } from './backup/select';
+import { selectFiles, selectionRulesOf, type SkippedFile } from './backup/select';
 import { backupPrefix, compareNewestFirst, makeBackupKey, parseBackupKey, type BackupKind, type BackupRef } from './format/backupKeys';
 import type { Manifest, ManifestMeta } from './format/manifest';
 import { applyRestore, type RestoreResult } from './restore/applyRestore';
 import { planRestore, type RestorePlan } from './restore/planRestore';
+import { checkOwnGitignores } from './restore/selectionCheck';
 import { undoSnapshot, type UndoResult } from './restore/snapshot';
 import type { Profile } from './storage/profile';
 import { S3Store, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
@@ -59,6 +60,8 @@ export interface AppDataSelection {
   ignoredSettings?: readonly string[];
   /** The installed extensions; only VS Code knows them, so the caller lists them. */
   extensions?: readonly ExtensionEntry[];
+  /** Keep settings that look like secrets (default: left out, their names recorded). */
+  includeSecretSettings?: boolean;
 }
 
 export interface BackupRequest {
@@ -184,6 +187,8 @@ export class BackupEngine {
       created: time.toISOString(),
       sources: [...names.map((n) => `workspace/${n}`), ...(extra.length > 0 ? ['appdata'] : [])],
       toolVersion: toolVersion(),
+      // Recorded so that a restore can tell a file these rules would have left out (a planted one).
+      ...(names.length > 0 ? { selection: Object.fromEntries(req.folders.map((f, i) => [`workspace/${names[i]}`, selectionRulesOf(f)])) } : {}),
     };
 
     // One controller for both halves: whichever fails first stops the other.
@@ -300,6 +305,7 @@ export class BackupEngine {
         onProgress: (done, total) => progress({ phase: 'download', bytesDone: done, bytesTotal: total || done, filesDone: 0, filesTotal: 0 }),
       });
       const manifest = await verifyArchive(archiveFile, { signal: o.signal, onProgress: progress });
+      await checkOwnGitignores(archiveFile, manifest, { signal: o.signal });
       return { key, archiveFile, manifest, dispose };
     } catch (e) {
       await dispose().catch(() => undefined);
@@ -316,11 +322,15 @@ export class BackupEngine {
     }
   }
 
-  /** Applies a plan; overwritten files go to a safety snapshot first (see `undo`). */
-  async apply(plan: RestorePlan, o: CallOptions & { snapshotRoot?: string } = {}): Promise<RestoreResult> {
+  /**
+   * Applies a plan; overwritten files go to a safety snapshot first (see
+   * `undo`). Files that run code (`runsCode` in the plan) are left out unless
+   * `includeCodeFiles` says the user explicitly asked for them.
+   */
+  async apply(plan: RestorePlan, o: CallOptions & { snapshotRoot?: string; includeCodeFiles?: boolean } = {}): Promise<RestoreResult> {
     const snapshotRoot = o.snapshotRoot ?? this.snapshotRoot;
     try {
-      return await applyRestore(plan, { signal: o.signal, onProgress: throttleProgress(o.onProgress), ...(snapshotRoot ? { snapshotRoot } : {}) });
+      return await applyRestore(plan, { signal: o.signal, onProgress: throttleProgress(o.onProgress), includeCodeFiles: o.includeCodeFiles === true, ...(snapshotRoot ? { snapshotRoot } : {}) });
     } catch (e) {
       throw this.wrap(e, o.signal);
     }

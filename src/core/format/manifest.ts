@@ -1,6 +1,11 @@
 import { BackupError } from '../util/engineErrors';
 import type { BackupKind } from './backupKeys';
 import { archivePathProblem } from '../util/paths';
+import { printable } from '../util/printable';
+import { checkManifest } from './manifestChecks';
+import type { SelectionRules } from './selectionRules';
+
+export { printable } from '../util/printable';
 
 export const MANIFEST_NAME = 'manifest.json';
 export const FORMAT_VERSION = 1;
@@ -24,6 +29,8 @@ export interface ManifestMeta {
   created: string;
   sources: string[];
   toolVersion: string;
+  /** Per backed-up folder (`workspace/<name>`): the rules its files were selected with. Absent in older backups. */
+  selection?: Record<string, SelectionRules>;
 }
 
 export interface Manifest extends ManifestMeta {
@@ -48,6 +55,7 @@ export function serializeManifest(m: Manifest): Buffer {
     platform: m.platform,
     kind: m.kind,
     sources: m.sources,
+    ...(m.selection ? { selection: m.selection } : {}),
     totals: m.totals,
   };
   const headText = JSON.stringify(head);
@@ -120,8 +128,9 @@ export function parseManifest(text: string | Buffer): Manifest {
     files.push({ path: p, size: f.size, mtime: f.mtime, mode: f.mode, sha256: f.sha256 });
   }
   if (totals.files !== files.length || totals.bytes !== bytes) throw bad('The backup manifest totals do not match its file list.', 'totals');
+  const selection = parseSelection(o.selection);
 
-  return {
+  const manifest: Manifest = {
     format: FORMAT_VERSION,
     toolVersion: o.toolVersion as string,
     created: o.created,
@@ -129,13 +138,27 @@ export function parseManifest(text: string | Buffer): Manifest {
     platform: o.platform as string,
     kind: o.kind as BackupKind,
     sources: o.sources as string[],
+    ...(selection ? { selection } : {}),
     files,
     totals: { files: files.length, bytes },
   };
+  checkManifest(manifest);
+  return manifest;
 }
 
-/** Makes a name safe to print in one line (control characters escaped). */
-export function printable(s: string): string {
-   
-  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+/** The optional `selection` record: `{ "workspace/<name>": { defaultExcludes, excludes, gitignore } }`. */
+function parseSelection(v: unknown): Record<string, SelectionRules> | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('The backup manifest has no valid selection rules.', 'selection');
+  const out: Record<string, SelectionRules> = {};
+  for (const [prefix, r] of Object.entries(v as Record<string, unknown>)) {
+    const rules = r as Partial<SelectionRules> | null;
+    if (!/^workspace\/[^/]+$/.test(prefix) || typeof rules !== 'object' || rules === null || !isStrings(rules.defaultExcludes) || !isStrings(rules.excludes) || typeof rules.gitignore !== 'boolean') {
+      throw bad(`The backup manifest has no valid selection rules for "${printable(prefix)}".`, 'selection');
+    }
+    out[prefix] = { defaultExcludes: rules.defaultExcludes, excludes: rules.excludes, gitignore: rules.gitignore };
+  }
+  return out;
 }
