@@ -169,6 +169,7 @@ describe('restore you can trust (real S3 server, planted backups)', function () 
     const backup = (await vscode.commands.executeCommand('s3Backup.backUpAppData')) as BackupResult | undefined;
     assert.deepStrictEqual(prompts.errors(), []);
     assert.ok(backup, 'no backup');
+    await prompts.waitForMessage(/^Backed up \d+ files \([^)]*\)\. 2 settings that look like secrets were left out \(s3Backup\.appData\.includeSecretSettings includes them\)\.$/);
     const engine = await api.engineHost.getEngine();
     const file = path.join(machineB, 'a.zip');
     await engine.download(backup.key, file);
@@ -202,6 +203,8 @@ describe('restore you can trust (real S3 server, planted backups)', function () 
     try {
       const withSecrets = (await vscode.commands.executeCommand('s3Backup.backUpAppData')) as BackupResult | undefined;
       assert.ok(withSecrets);
+      const said = prompts.shown.filter((m) => /^Backed up/.test(m.message)).at(-1)!;
+      assert.ok(!said.message.includes('left out'), said.message);
       await engine.download(withSecrets.key, path.join(machineB, 'b.zip'));
       const f2 = await engine.fetch(withSecrets.key);
       try {

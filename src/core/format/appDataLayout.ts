@@ -31,3 +31,18 @@ export function isAppDataFile(rel: string): boolean {
   if (m) return isSetFile(m[2], true);
   return isSetFile(rel, false);
 }
+
+/**
+ * The setting names a backup's app data entries left out as secrets, from
+ * the `appdata/left-out-settings.json` entry among them (names only).
+ */
+export function leftOutSettingNames(entries: readonly { archivePath: string; data?: Buffer }[]): string[] {
+  const e = entries.find((x) => x.archivePath === `${APPDATA_PREFIX}/${LEFT_OUT_SETTINGS_FILE}`);
+  if (!e?.data) return [];
+  try {
+    const doc = JSON.parse(e.data.toString('utf8')) as Record<string, unknown>;
+    return Object.values(doc).flatMap((v) => (Array.isArray(v) ? v.filter((n): n is string => typeof n === 'string') : []));
+  } catch {
+    return [];
+  }
+}
