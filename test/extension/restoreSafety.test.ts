@@ -17,7 +17,7 @@ import type { BackupResult } from '../../src/core/engine';
 import type { RestoreResult } from '../../src/core/restore/applyRestore';
 import type { TestApi } from '../../src/extension/extension';
 import type { TestBucket } from '../helpers/s3';
-import { getApi, ScriptedPrompts, userSettingsFile, waitFor, requireS3Server } from './helpers';
+import { clearConnection, getApi, ScriptedPrompts, userSettingsFile, waitFor, requireS3Server } from './helpers';
 import { readTextTree } from '../helpers/tree';
 
 type QuickPickHandler = (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => vscode.QuickPickItem[] | vscode.QuickPickItem | undefined;
@@ -55,18 +55,8 @@ describe('restore you can trust (real S3 server, planted backups)', function () 
     fs.writeFileSync(path.join(userB, 'settings.json'), B_SETTINGS);
     prompts = new ScriptedPrompts(api.prompts);
     onPick = () => undefined;
-    const pick = async (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => {
-      prompts.picks.push({ items, options });
-      return onPick(items, options);
-    };
-    api.prompts.quickPick = (async (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => {
-      const r = await pick(items, options);
-      return Array.isArray(r) ? r[0] : r;
-    }) as typeof api.prompts.quickPick;
-    api.prompts.quickPickMany = (async (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => {
-      const r = await pick(items, options);
-      return r === undefined ? undefined : Array.isArray(r) ? r : [r];
-    }) as typeof api.prompts.quickPickMany;
+    // Several picks answer with more than one item: answer both kinds of pick here.
+    prompts.answerPicks((items, options) => onPick(items, options));
   });
 
   afterEach(() => prompts?.dispose());
@@ -74,9 +64,7 @@ describe('restore you can trust (real S3 server, planted backups)', function () 
   after(async () => {
     if (!api) return;
     if (savedSettings !== undefined) fs.writeFileSync(settingsFile, savedSettings);
-    const s = vscode.workspace.getConfiguration('s3Backup');
-    for (const k of ['endpoint', 'region', 'bucket', 'rootPath', 'addressingStyle']) await s.update(k, undefined, vscode.ConfigurationTarget.Global);
-    await api.secrets.clear();
+    await clearConnection(api);
     if (machineB) fs.rmSync(machineB, { recursive: true, force: true });
     await bucket?.cleanup();
   });
