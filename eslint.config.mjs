@@ -17,6 +17,7 @@ const HEAVY_ENGINE = [
   '**/core/workers/**',
   '**/core/restore/*',
   '!**/core/restore/targets',
+  '!**/core/restore/codeFileItems',
   '**/core/appData/*',
   '!**/core/appData/categories',
   '**/core/storage/*',

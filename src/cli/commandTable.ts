@@ -81,6 +81,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'dry-run': { type: 'boolean', help: 'show the plan, write nothing' },
       yes: { type: 'boolean', short: 'y', help: 'do not ask before writing' },
       snapshots: { type: 'string', value: '<dir>', help: 'where the undo copy goes (default ~/.s3-backup/snapshots)' },
+      'include-code-files': { type: 'boolean', help: 'also restore files that make tools run code by themselves (.vscode/, *.code-workspace, git hooks, .envrc, .npmrc, ...); left out otherwise' },
     },
     needsProfile: true,
   },

@@ -2,10 +2,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { BackupEngine, ConnectionReport } from '../core/engine';
-import type { RestorePlan } from '../core/restore/planRestore';
+import { codeFilesToWrite } from '../core/restore/codeFileItems';
+import type { RestoreItem, RestorePlan } from '../core/restore/planRestore';
 import { targetsInFolder, workspacePrefixes } from '../core/restore/targets';
 import { BackupError } from '../core/util/engineErrors';
 import { formatBytes } from '../core/util/formatBytes';
+import { printable } from '../core/util/printable';
 import { UsageError, type OptionValues } from './commandTable';
 import { ask, endProgress, err, errorJson, EXIT_FAIL, EXIT_OK, out, plural, printError, progressPrinter, quoteArg, refJson, type Ctx } from './output';
 
@@ -62,7 +64,7 @@ async function backup({ engine, positionals, values, ctx, signal }: CommandRun):
   } else {
     out(ctx, res.key);
     err(ctx, `Backed up ${plural(res.files, 'file')} (${formatBytes(res.size)} uploaded).`);
-    for (const s of res.skipped) err(ctx, `skipped ${s.relPath} (${s.reason}${s.detail ? `: ${s.detail}` : ''})`);
+    for (const s of res.skipped) err(ctx, `skipped ${printable(s.relPath)} (${s.reason}${s.detail ? `: ${printable(s.detail)}` : ''})`);
   }
   return EXIT_OK;
 }
@@ -78,18 +80,19 @@ async function list({ engine, ctx, signal }: CommandRun): Promise<number> {
     return EXIT_OK;
   }
   for (const b of backups) {
-    out(ctx, `${b.time.toISOString().replace('.000Z', 'Z')}  ${b.kind.padEnd(9)}  ${formatBytes(b.size).padStart(10)}  ${b.host}  ${b.key}`);
+    out(ctx, `${b.time.toISOString().replace('.000Z', 'Z')}  ${b.kind.padEnd(9)}  ${formatBytes(b.size).padStart(10)}  ${printable(b.host)}  ${printable(b.key)}`);
   }
   return EXIT_OK;
 }
 
-function printPlan(plan: RestorePlan, ctx: Ctx, dryRun: boolean): void {
+/** The plan, one line per file that changes; code-running files say whether they are restored. Names are escaped. */
+function printPlan(plan: RestorePlan, ctx: Ctx, dryRun: boolean, includeCodeFiles: boolean): void {
   if (ctx.json) {
     if (dryRun) {
       out(ctx, JSON.stringify({
         targets: plan.targets,
         counts: plan.counts,
-        items: plan.items.map((i) => ({ path: i.archivePath, target: i.targetPath, action: i.action, size: i.size })),
+        items: plan.items.map((i) => ({ path: i.archivePath, target: i.targetPath, action: i.action, size: i.size, ...(i.runsCode ? { runsCode: true, restored: includeCodeFiles } : {}) })),
       }));
     }
     return;
@@ -98,14 +101,23 @@ function printPlan(plan: RestorePlan, ctx: Ctx, dryRun: boolean): void {
   const label: Record<string, string> = { create: 'new', overwrite: 'overwrite', unchanged: 'unchanged', onlyLocal: 'only local' };
   for (const i of plan.items) {
     if (i.action === 'unchanged') continue;
-    w(ctx, `${label[i.action].padEnd(10)} ${i.targetPath}`);
+    const mark = i.runsCode && i.action !== 'onlyLocal' ? (includeCodeFiles ? '  (runs code)' : '  (runs code: left out)') : '';
+    w(ctx, `${label[i.action].padEnd(10)} ${printable(i.targetPath)}${mark}`);
   }
   w(ctx, `${plan.counts.create} new, ${plan.counts.overwrite} overwritten, ${plan.counts.unchanged} unchanged, ${plan.counts.onlyLocal} only local (kept).`);
+}
+
+/** "Left out 2 files that can run code by themselves (.vscode/tasks.json, .envrc); ..." */
+function leftOutLine(codeFiles: readonly RestoreItem[]): string {
+  const shown = codeFiles.slice(0, 5).map((i) => printable(i.relPath)).join(', ');
+  const more = codeFiles.length > 5 ? `, and ${codeFiles.length - 5} more` : '';
+  return `Left out ${plural(codeFiles.length, 'file')} that can make tools run code by themselves (${shown}${more}); add --include-code-files to restore ${codeFiles.length === 1 ? 'it' : 'them'} too.`;
 }
 
 async function restore({ engine, positionals: [key, dir], values, ctx, signal }: CommandRun): Promise<number> {
   const dryRun = values['dry-run'] === true;
   const yes = values.yes === true;
+  const includeCodeFiles = values['include-code-files'] === true;
   // Decide before downloading: a non-interactive run without --yes must not write.
   if (!dryRun && !yes && !(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY)) {
     throw new UsageError('Restore asks for confirmation, and there is no terminal to ask: add --yes to restore, or --dry-run to see the plan only.');
@@ -120,12 +132,15 @@ async function restore({ engine, positionals: [key, dir], values, ctx, signal }:
       throw new BackupError('NotFound', 'This backup holds no workspace folder to restore.', 'App data is restored from the VS Code extension.');
     }
     const plan = await engine.plan(fetched, targetsInFolder(prefixes, target));
-    printPlan(plan, ctx, dryRun);
+    printPlan(plan, ctx, dryRun, includeCodeFiles);
+    const codeFiles = codeFilesToWrite(plan.items);
+    const leftOut = includeCodeFiles ? [] : codeFiles;
+    if (leftOut.length > 0 && !ctx.json) err(ctx, leftOutLine(leftOut));
     if (dryRun) return EXIT_OK;
-    const changes = plan.counts.create + plan.counts.overwrite;
+    const changes = plan.counts.create + plan.counts.overwrite - leftOut.length;
     if (changes === 0) {
-      if (!ctx.json) err(ctx, 'Nothing to restore: every file is already identical.');
-      else out(ctx, JSON.stringify({ written: 0 }));
+      if (!ctx.json) err(ctx, leftOut.length > 0 ? 'Nothing else to restore: every other file is already identical.' : 'Nothing to restore: every file is already identical.');
+      else out(ctx, JSON.stringify({ written: 0, codeFilesLeftOut: leftOut.length }));
       return EXIT_OK;
     }
     if (!yes) {
@@ -136,12 +151,13 @@ async function restore({ engine, positionals: [key, dir], values, ctx, signal }:
       }
     }
     const snapshotRoot = values.snapshots as string | undefined;
-    const result = await engine.apply(plan, { signal, onProgress: progressPrinter(ctx), ...(snapshotRoot ? { snapshotRoot: path.resolve(snapshotRoot) } : {}) });
+    const result = await engine.apply(plan, { signal, onProgress: progressPrinter(ctx), includeCodeFiles, ...(snapshotRoot ? { snapshotRoot: path.resolve(snapshotRoot) } : {}) });
     endProgress(ctx);
     if (ctx.json) {
-      out(ctx, JSON.stringify(result));
+      out(ctx, JSON.stringify({ ...result, codeFilesLeftOut: leftOut.length }));
     } else {
       err(ctx, `Restored ${plural(result.written, 'file')} into ${target}.`);
+      if (leftOut.length > 0) err(ctx, leftOutLine(leftOut));
       if (result.snapshotDir) err(ctx, `To undo: s3-backup undo ${quoteArg(result.snapshotDir)}`);
     }
     return EXIT_OK;

@@ -4,6 +4,7 @@ import * as readline from 'readline';
 import { BackupError, isCancelled, scrubSecrets } from '../core/util/engineErrors';
 import { formatBytes } from '../core/util/formatBytes';
 import type { Logger } from '../core/util/engineLogger';
+import { printable, printableLines } from '../core/util/printable';
 import { throttleProgress, type Progress, type ProgressListener } from '../core/util/progress';
 import { UsageError } from './commandTable';
 
@@ -26,12 +27,14 @@ export const EXIT_OK = 0;
 export const EXIT_FAIL = 1;
 export const EXIT_USAGE = 2;
 
+// Every line goes through printableLines: a name that reached a line without
+// `printable` still cannot move the cursor, clear the screen or reorder text.
 export function out(ctx: Ctx, line: string): void {
-  ctx.io.stdout.write(scrubSecrets(line, ctx.secrets) + '\n');
+  ctx.io.stdout.write(printableLines(scrubSecrets(line, ctx.secrets)) + '\n');
 }
 
 export function err(ctx: Ctx, line: string): void {
-  ctx.io.stderr.write(scrubSecrets(line, ctx.secrets) + '\n');
+  ctx.io.stderr.write(printableLines(scrubSecrets(line, ctx.secrets)) + '\n');
 }
 
 /** Prints the failure as one sentence and a hint (or JSON); returns the exit code. */
@@ -52,11 +55,12 @@ export function report(e: unknown, ctx: Ctx): number {
 
 export function printError(e: BackupError, ctx: Ctx): void {
   if (ctx.json) {
-    ctx.io.stderr.write(scrubSecrets(JSON.stringify({ error: errorJson(e) }), ctx.secrets) + '\n');
+    ctx.io.stderr.write(printableLines(scrubSecrets(JSON.stringify({ error: errorJson(e) }), ctx.secrets)) + '\n');
     return;
   }
-  err(ctx, `Error: ${e.message}`);
-  if (e.hint) err(ctx, `Hint: ${e.hint}`);
+  // One line each: a name inside the message may hold a line break.
+  err(ctx, `Error: ${printable(e.message)}`);
+  if (e.hint) err(ctx, `Hint: ${printable(e.hint)}`);
 }
 
 export function errorJson(e: BackupError): Record<string, unknown> {
@@ -99,7 +103,7 @@ export function quoteArg(s: string): string {
 export function ask(ctx: Ctx, question: string): Promise<string> {
   const rl = readline.createInterface({ input: ctx.io.stdin, output: ctx.io.stderr });
   return new Promise((resolve) => {
-    rl.question(question, (answer) => {
+    rl.question(printable(question), (answer) => {
       resolve(answer);
       rl.close();
     });

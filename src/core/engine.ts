@@ -11,15 +11,17 @@ import { assembleZip } from './archive/assembleZip';
 import type { ArchiveSource } from './archive/entries';
 import type { PackLimits } from './archive/packWriter';
 import { readFromPacks } from './archive/packReader';
+import { readZipFiles } from './archive/openArchive';
 import { verifyArchive } from './archive/verifyArchive';
 import { runBackup, type BackupDeps } from './backup/runBackup';
-import type { SkippedFile } from './backup/select';
+import { selectionRulesOf, type SkippedFile } from './backup/select';
 import { backupPrefix, compareNewestFirst, parseBackupKey, type BackupKind, type BackupRef } from './format/backupKeys';
 import type { Manifest, ManifestAdded, ManifestHeader } from './format/manifest';
 import { collectGarbage, type GcResult } from './repository/collectGarbage';
 import { ManifestStore } from './repository/manifestStore';
 import { applyRestore, type RestoreResult, type Stager } from './restore/applyRestore';
 import { planRestore, type RestorePlan } from './restore/planRestore';
+import { checkOwnGitignores } from './restore/selectionCheck';
 import { undoSnapshot, type UndoResult } from './restore/snapshot';
 import type { Profile } from './storage/profile';
 import { S3Store, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
@@ -71,6 +73,8 @@ export interface AppDataSelection {
   ignoredSettings?: readonly string[];
   /** The installed extensions; only VS Code knows them, so the caller lists them. */
   extensions?: readonly ExtensionEntry[];
+  /** Keep settings that look like secrets (default: left out, their names recorded). */
+  includeSecretSettings?: boolean;
 }
 
 export interface BackupRequest {
@@ -170,12 +174,14 @@ export class BackupEngine {
     }
     const names = uniqueFolderNames(req.folders.map((f) => f.name));
     const folders = req.folders.map((f, i) => ({ ...f, name: names[i] }));
+    // Recorded so that a restore can tell a file these rules would have left out (a planted one).
+    const selection = Object.fromEntries(folders.map((f) => [`workspace/${f.name}`, selectionRulesOf(f)]));
     // Packing and uploading overlap (back-pressure ties them): one 'upload' phase, counted in source bytes.
     const streaming = (p: Progress): void => progress(p.phase === 'archive' ? { ...p, phase: 'upload' } : p);
     try {
       const r = await runBackup(
         { store: this.store, manifests: this.manifests, log: this.log, hostname: this.hostname, packLimits: this.options.packLimits, lock: this.options.lock, beforeCommit: this.options.beforeCommit },
-        { kind: req.kind, folders, extra },
+        { kind: req.kind, folders, extra, selection },
         { signal, onProgress: streaming },
       );
       const { files, bytes } = r.manifest.totals;
@@ -252,6 +258,7 @@ export class BackupEngine {
     if (ref?.format === 2) {
       try {
         const manifest = await this.manifests.load({ key, etag: o.etag }, { signal: o.signal });
+        await checkOwnGitignores(manifest, (files) => readFromPacks(this.store, this.profile.rootPath, manifest, files, { kind: 'memory' }, { signal: o.signal }));
         return { key, format: 2, manifest, dispose: async () => undefined };
       } catch (e) {
         throw this.wrap(e, o.signal, { key });
@@ -276,6 +283,7 @@ export class BackupEngine {
         onProgress: (done, total) => progress({ phase: 'download', bytesDone: done, bytesTotal: total || done, filesDone: 0, filesTotal: 0 }),
       });
       const manifest = await verifyArchive(archiveFile, { signal: o.signal, onProgress: progress });
+      await checkOwnGitignores(manifest, (files) => readZipFiles(archiveFile, new Set(files.map((f) => f.path)), { signal: o.signal }));
       return { key, format: 1, archiveFile, manifest, dispose };
     } catch (e) {
       await dispose().catch(() => undefined);
@@ -292,13 +300,18 @@ export class BackupEngine {
     }
   }
 
-  /** Applies a plan; overwritten files go to a safety snapshot first (see `undo`). */
-  async apply(plan: RestorePlan, o: CallOptions & { snapshotRoot?: string } = {}): Promise<RestoreResult> {
+  /**
+   * Applies a plan; overwritten files go to a safety snapshot first (see
+   * `undo`). Files that run code (`runsCode` in the plan) are left out unless
+   * `includeCodeFiles` says the user explicitly asked for them.
+   */
+  async apply(plan: RestorePlan, o: CallOptions & { snapshotRoot?: string; includeCodeFiles?: boolean } = {}): Promise<RestoreResult> {
     const snapshotRoot = o.snapshotRoot ?? this.snapshotRoot;
     try {
       return await applyRestore(plan, {
         signal: o.signal,
         onProgress: throttleProgress(o.onProgress),
+        includeCodeFiles: o.includeCodeFiles === true,
         ...(snapshotRoot ? { snapshotRoot } : {}),
         ...(plan.manifest.format === 2 ? { stage: this.packStager(plan.manifest) } : {}),
       });

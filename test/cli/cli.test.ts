@@ -4,6 +4,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { build, manifestFor, normalLookingKey, type Entry } from '../helpers/hostileArchive';
 import { createTestBucket, requireS3Server, s3TestEnv, type TestBucket } from '../helpers/s3';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -293,6 +294,72 @@ describe('s3-backup CLI (real process)', function () {
       assert.strictEqual(v.code, 0, v.stderr);
       assert.strictEqual((JSON.parse(v.stdout) as { hostname: string }).hostname, 'Build Box_2');
       await cli(['delete', out.key], hostEnv);
+    });
+
+    describe('hostile backups planted in the bucket', () => {
+      let planted: Record<string, string>;
+      const plant = async (entries: Entry[]): Promise<string> => {
+        const k = normalLookingKey('planted/backups');
+        await bucket.putObject(k, await build(entries, manifestFor(entries)));
+        return k;
+      };
+      const f = (name: string, body: string): Entry => ({ name: `workspace/app/${name}`, data: Buffer.from(body) });
+      before(() => {
+        planted = { ...env, S3_BACKUP_ROOT_PATH: 'planted/backups' };
+      });
+
+      it('names with control characters are printed escaped: they cannot forge or hide plan lines', async () => {
+        const k = await plant([f('x\rnew        /home/me/.bashrc', 'a'), f('y\nnew        /etc/cron.d/evil', 'b'), f('z\x1b[1A\x1b[2K\u202etxt.exe', 'c')]);
+        const dest = path.join(work, 'forged');
+        const r = await cli(['restore', k, dest, '--dry-run'], planted);
+        assert.strictEqual(r.code, 0, r.stderr);
+        const lines = r.stdout.split('\n').filter((l) => l !== '');
+        assert.strictEqual(lines.length, 4, r.stdout);
+        assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/.test(r.stdout + r.stderr), JSON.stringify(r.stdout));
+        assert.ok(lines[0].endsWith('/forged/x\\u000dnew        /home/me/.bashrc'), lines[0]);
+        assert.ok(lines[1].endsWith('/forged/y\\u000anew        /etc/cron.d/evil'), lines[1]);
+        assert.ok(lines[2].endsWith('/forged/z\\u001b[1A\\u001b[2K\\u202etxt.exe'), lines[2]);
+        assert.match(lines[3], /^3 new, 0 overwritten/);
+      });
+
+      it('a planted .git/config is refused with one plain sentence, nothing written', async () => {
+        const k = await plant([f('src/a.ts', 'a'), f('.git/config', '[core]\n\tfsmonitor = "touch /tmp/s3b-pwned"\n')]);
+        const dest = path.join(work, 'git-planted');
+        const r = await cli(['restore', k, dest, '--yes'], planted);
+        assert.strictEqual(r.code, 1);
+        assert.strictEqual(r.stderr.split('\n')[0], 'Error: The backup holds "workspace/app/.git/config", which is inside a git repository\'s internals (.git); a backup never holds those.');
+        assert.ok(!fs.existsSync(dest));
+        const v = await cli(['verify', k], planted);
+        assert.strictEqual(v.code, 1);
+      });
+
+      it('files that run code are left out, the CLI says how many and which flag restores them', async () => {
+        const k = await plant([f('src/a.ts', 'a'), f('.vscode/tasks.json', '{"version":"2.0.0","tasks":[]}'), f('.envrc', 'echo hi\n')]);
+        const dest = path.join(work, 'code-files');
+        const dry = await cli(['restore', k, dest, '--dry-run', '--json'], planted);
+        assert.strictEqual(dry.code, 0, dry.stderr);
+        const items = (JSON.parse(dry.stdout) as { items: Array<{ path: string; runsCode?: boolean; restored?: boolean }> }).items;
+        assert.deepStrictEqual(items.filter((i) => i.runsCode).map((i) => [i.path, i.restored]), [['workspace/app/.vscode/tasks.json', false], ['workspace/app/.envrc', false]]);
+
+        const r = await cli(['restore', k, dest, '--yes'], planted);
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.ok(r.stderr.includes(`new        ${path.join(dest, '.vscode', 'tasks.json')}  (runs code: left out)`), r.stderr);
+        const note = 'Left out 2 files that can make tools run code by themselves (.vscode/tasks.json, .envrc); add --include-code-files to restore them too.';
+        assert.strictEqual(r.stderr.split('\n').filter((l) => l === note).length, 2, 'said before the question and in the summary');
+        assert.match(r.stderr, /Restored 1 file into/);
+        assert.deepStrictEqual(Object.keys(readTree(dest)), ['src/a.ts']);
+
+        const all = await cli(['restore', k, dest, '--yes', '--include-code-files'], planted);
+        assert.strictEqual(all.code, 0, all.stderr);
+        assert.ok(!all.stderr.includes('Left out'), all.stderr);
+        assert.match(all.stderr, /\(runs code\)\n/);
+        assert.deepStrictEqual(Object.keys(readTree(dest)).sort(), ['.envrc', '.vscode/tasks.json', 'src/a.ts']);
+      });
+
+      it('--help lists --include-code-files under restore', async () => {
+        const r = await cli(['--help']);
+        assert.match(r.stdout, /restore <key> <dir> .*\[--include-code-files\]/);
+      });
     });
   });
 });

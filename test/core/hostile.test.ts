@@ -1,10 +1,8 @@
 import * as assert from 'assert';
-import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
-import JSZip from 'jszip';
 import { verifyArchive } from '../../src/core/archive/verifyArchive';
 import { writeArchive } from '../helpers/v1/archiveWriter';
 import { BackupError } from '../../src/core/util/engineErrors';
@@ -14,55 +12,7 @@ import { planRestore } from '../../src/core/restore/planRestore';
 import { listTree, randomStream } from '../helpers/tree';
 import { expectCode } from '../helpers/assertions';
 
-interface Entry {
-  name: string;
-  data: Buffer;
-  store?: boolean;
-  unixPermissions?: number;
-}
-
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-function manifestFor(files: { name: string; data: Buffer }[]): Record<string, unknown> {
-  return {
-    format: 1,
-    toolVersion: '0.0.0-test',
-    created: '2026-01-02T03:04:05.678Z',
-    hostname: 'evil',
-    platform: 'linux',
-    kind: 'workspace',
-    sources: ['workspace/app'],
-    files: files.map((f) => ({ path: f.name, size: f.data.length, mtime: '2025-01-01T00:00:00.000Z', mode: 0o644, sha256: sha(f.data) })),
-    totals: { files: files.length, bytes: files.reduce((s, f) => s + f.data.length, 0) },
-  };
-}
-
-/** An archive built by jszip (pako): manifest first unless told otherwise. */
-async function build(entries: Entry[], manifest: Record<string, unknown> | string | null, o: { manifestLast?: boolean } = {}): Promise<Buffer> {
-  const zip = new JSZip();
-  const addManifest = (): void => {
-    if (manifest !== null) zip.file('manifest.json', typeof manifest === 'string' ? manifest : JSON.stringify(manifest), { compression: 'DEFLATE' });
-  };
-  if (!o.manifestLast) addManifest();
-  for (const e of entries) {
-    zip.file(e.name, e.data, {
-      compression: e.store ? 'STORE' : 'DEFLATE',
-      createFolders: false,
-      ...(e.unixPermissions !== undefined ? { unixPermissions: e.unixPermissions } : {}),
-    });
-  }
-  if (o.manifestLast) addManifest();
-  return zip.generateAsync({ type: 'nodebuffer', platform: 'UNIX' });
-}
-
-/** Offset of the central directory record of `name`. */
-function centralRecord(buf: Buffer, name: string): number {
-  for (let i = buf.length - 46; i >= 0; i--) {
-    if (buf.readUInt32LE(i) === 0x02014b50 && buf.toString('utf8', i + 46, i + 46 + buf.readUInt16LE(i + 28)) === name) return i;
-  }
-  throw new Error(`no central record for ${name}`);
-}
-
+import { build, centralRecord, manifestFor, sha } from '../helpers/hostileArchive';
 
 const GOOD = { name: 'workspace/app/good.txt', data: Buffer.from('a harmless file\n') };
 

@@ -10,7 +10,7 @@ import type { AppDataRestoreOutcome } from '../../src/extension/commands/restore
 import type { BackupResult } from '../../src/core/engine';
 import type { TestApi } from '../../src/extension/extension';
 import type { TestBucket } from '../helpers/s3';
-import { EXTENSION_ID, getApi, ScriptedPrompts, userSettingsFile, waitFor, requireS3Server } from './helpers';
+import { clearConnection, EXTENSION_ID, getApi, ScriptedPrompts, userSettingsFile, waitFor, requireS3Server } from './helpers';
 import { readTextTree } from '../helpers/tree';
 
 const B_SETTINGS = `{
@@ -88,26 +88,13 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
     prompts = new ScriptedPrompts(api.prompts);
     onPick = () => undefined;
     // Several picks answer with more than one item: answer both kinds of pick here.
-    const pick = async (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => {
-      prompts.picks.push({ items, options });
-      return onPick(items, options);
-    };
-    api.prompts.quickPick = (async (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => {
-      const r = await pick(items, options);
-      return Array.isArray(r) ? r[0] : r;
-    }) as typeof api.prompts.quickPick;
-    api.prompts.quickPickMany = (async (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => {
-      const r = await pick(items, options);
-      return r === undefined ? undefined : Array.isArray(r) ? r : [r];
-    }) as typeof api.prompts.quickPickMany;
+    prompts.answerPicks((items, options) => onPick(items, options));
   });
 
   afterEach(() => prompts?.dispose());
 
   after(async () => {
     if (!api) return;
-    const s = vscode.workspace.getConfiguration('s3Backup');
-    for (const k of ['endpoint', 'region', 'bucket', 'rootPath', 'addressingStyle']) await s.update(k, undefined, vscode.ConfigurationTarget.Global);
     for (const [p, body] of saved) {
       if (body === undefined) fs.rmSync(p, { force: true });
       else if (!p.endsWith('settings.json')) fs.writeFileSync(p, body);
@@ -117,7 +104,7 @@ describe('appData: VS Code set-up across machines (real S3 server)', function ()
     let text = fs.readFileSync(sf, 'utf8');
     for (const k of ['editor.fontSize', 'editor.wordWrap', 'window.zoomLevel', 'http.proxy']) text = applyEdits(text, modify(text, [k], undefined, { formattingOptions: { insertSpaces: false, tabSize: 4 } }));
     fs.writeFileSync(sf, text);
-    await api.secrets.clear();
+    await clearConnection(api);
     if (machineB) fs.rmSync(machineB, { recursive: true, force: true });
     await bucket?.cleanup();
   });

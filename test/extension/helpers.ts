@@ -76,6 +76,26 @@ export class ScriptedPrompts {
     Object.assign(target, fake);
   }
 
+  /**
+   * Answers both kinds of quick pick through one handler that may return one
+   * item or several (several picks take more than one item); each pick is
+   * still recorded in `picks`. Undone by `dispose` like the rest.
+   */
+  answerPicks(handler: (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => vscode.QuickPickItem[] | vscode.QuickPickItem | undefined): void {
+    const pick = async (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => {
+      this.picks.push({ items, options });
+      return handler(items, options);
+    };
+    this.target.quickPick = (async (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => {
+      const r = await pick(items, options);
+      return Array.isArray(r) ? r[0] : r;
+    }) as Prompts['quickPick'];
+    this.target.quickPickMany = (async (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => {
+      const r = await pick(items, options);
+      return r === undefined ? undefined : Array.isArray(r) ? r : [r];
+    }) as Prompts['quickPickMany'];
+  }
+
   /** The first message (already shown or still to come) whose text matches. */
   waitForMessage(re: RegExp, timeoutMs = 60_000): Promise<ShownMessage> {
     const seen = this.shown.find((m) => re.test(m.message));
@@ -100,6 +120,13 @@ export class ScriptedPrompts {
   dispose(): void {
     Object.assign(this.target, this.saved);
   }
+}
+
+/** Removes the connection settings a suite saved (user settings) and the stored keys. */
+export async function clearConnection(api: TestApi): Promise<void> {
+  const s = vscode.workspace.getConfiguration('s3Backup');
+  for (const k of ['endpoint', 'region', 'bucket', 'rootPath', 'addressingStyle']) await s.update(k, undefined, vscode.ConfigurationTarget.Global);
+  await api.secrets.clear();
 }
 
 /** Polls until `check` returns a truthy value; fails with `what` after the timeout. */

@@ -3,7 +3,9 @@ import * as path from 'path';
 import type { ArchiveSource } from '../archive/entries';
 import { BackupError, throwIfAborted } from '../util/engineErrors';
 import { archivePathProblem } from '../util/paths';
-import { APPDATA_CATEGORIES, APPDATA_PREFIX, DEFAULT_IGNORED_SETTINGS, type AppDataCategory, type ExtensionEntry, type ProfileEntry } from './categories';
+import { LEFT_OUT_SETTINGS_FILE } from '../format/appDataLayout';
+import { APPDATA_CATEGORIES, APPDATA_PREFIX, DEFAULT_IGNORED_SETTINGS, effectiveIgnoredSettings, type AppDataCategory, type ExtensionEntry, type ProfileEntry } from './categories';
+import { stripSecretSettings } from './secretSettings';
 import { stripIgnoredSettings } from './settingsMerge';
 import { readIfFile } from './userFiles';
 
@@ -13,6 +15,8 @@ export interface CollectAppDataOptions {
   ignoredSettings?: readonly string[];
   /** The installed extensions; only VS Code knows them, so the caller lists them. */
   extensions?: readonly ExtensionEntry[];
+  /** Keep settings that look like secrets (default: left out, their names recorded in `appdata/left-out-settings.json`). */
+  includeSecretSettings?: boolean;
   signal?: AbortSignal;
 }
 
@@ -76,12 +80,15 @@ async function profileFiles(dir: string, categories: ReadonlySet<AppDataCategory
  * entries under `appdata/`: settings.json (without the ignored keys),
  * keybindings.json, snippets/**, tasks.json, profiles/<id>/... with
  * profiles.json naming them, and extensions.json from the caller's list.
+ * Settings that look like secrets are left out unless `includeSecretSettings`,
+ * and their names (never their values) listed in left-out-settings.json.
  * Missing files are simply absent. Nothing is read outside `userDir`.
  */
 export async function collectAppData(userDir: string, o: CollectAppDataOptions = {}): Promise<ArchiveSource[]> {
   const categories = new Set(o.categories ?? APPDATA_CATEGORIES);
-  const patterns = o.ignoredSettings ?? DEFAULT_IGNORED_SETTINGS;
+  const patterns = effectiveIgnoredSettings(o.ignoredSettings ?? DEFAULT_IGNORED_SETTINGS);
   const out: ArchiveSource[] = [];
+  const leftOut: Record<string, string[]> = {};
   const add = (archivePath: string, data: Buffer, st?: fs.Stats): void => {
     out.push({ archivePath, data, size: data.length, mtimeMs: st?.mtimeMs ?? Date.now(), mode: st ? (st.mode & 0o777) | 0o600 : 0o644 });
   };
@@ -102,7 +109,13 @@ export async function collectAppData(userDir: string, o: CollectAppDataOptions =
       if (rel === 'settings.json') {
         const text = data.toString('utf8');
         try {
-          data = Buffer.from(stripIgnoredSettings(text, patterns), 'utf8');
+          let kept = stripIgnoredSettings(text, patterns);
+          if (!o.includeSecretSettings) {
+            const s = stripSecretSettings(kept);
+            kept = s.text;
+            if (s.leftOut.length > 0) leftOut[prefix === APPDATA_PREFIX ? rel : `${prefix.slice(APPDATA_PREFIX.length + 1)}/${rel}`] = s.leftOut;
+          }
+          data = Buffer.from(kept, 'utf8');
         } catch {
           // Never archive a file whose ignored keys could not be told apart: it might hold a machine's secrets.
           continue;
@@ -121,6 +134,7 @@ export async function collectAppData(userDir: string, o: CollectAppDataOptions =
     }
     if (profiles.length > 0) add(`${APPDATA_PREFIX}/profiles.json`, Buffer.from(JSON.stringify(profiles, null, 2) + '\n'));
   }
+  if (Object.keys(leftOut).length > 0) add(`${APPDATA_PREFIX}/${LEFT_OUT_SETTINGS_FILE}`, Buffer.from(JSON.stringify(leftOut, null, 2) + '\n'));
   if (categories.has('extensions') && o.extensions) {
     const list = [...o.extensions]
       .filter((e) => typeof e.id === 'string' && e.id !== '')

@@ -4,7 +4,7 @@ import type { Manifest } from '../format/manifest';
 import { BackupError, throwIfAborted } from '../util/engineErrors';
 import { sha256Of } from '../util/fileHash';
 import { archivePathProblem, resolveInside } from '../util/paths';
-import { DEFAULT_IGNORED_SETTINGS, type AppDataCategory, type ExtensionEntry, type ProfileEntry } from './categories';
+import { DEFAULT_IGNORED_SETTINGS, effectiveIgnoredSettings, type AppDataCategory, type ExtensionEntry, type ProfileEntry } from './categories';
 import { readAppData, categoryOf, type AppDataContent } from './readAppData';
 import { addKeybindings, addSnippets, mergeSettings, replaceSettings, type SettingsMergeSummary } from './settingsMerge';
 import { readIfFile } from './userFiles';
@@ -47,6 +47,8 @@ export interface AppDataPlan {
   extensions: ExtensionEntry[];
   profiles: ProfileEntry[];
   counts: Record<AppDataAction, number>;
+  /** Per settings file (relative to the user folder): the settings the backup left out because they look like secrets (names only). */
+  leftOutSettings: Record<string, string[]>;
 }
 
 async function currentTarget(userDir: string, rel: string): Promise<{ targetPath: string; data?: Buffer }> {
@@ -68,7 +70,9 @@ async function currentTarget(userDir: string, rel: string): Promise<{ targetPath
 /**
  * Works out what restoring app data into `userDir` would write, per the
  * user's choice, without writing anything. `ignoredSettings` are the local
- * machine's patterns: those keys keep their local values.
+ * machine's patterns: those keys keep their local values, as do the
+ * settings that always stay local (ALWAYS_IGNORED_SETTINGS) and those the
+ * backup left out as secrets.
  */
 export async function planAppDataRestore(
   archiveFile: string,
@@ -78,7 +82,9 @@ export async function planAppDataRestore(
   o: { ignoredSettings?: readonly string[]; content?: AppDataContent; signal?: AbortSignal } = {},
 ): Promise<AppDataPlan> {
   const content = o.content ?? (await readAppData(archiveFile, { signal: o.signal }));
-  const patterns = o.ignoredSettings ?? DEFAULT_IGNORED_SETTINGS;
+  const patterns = effectiveIgnoredSettings(o.ignoredSettings ?? DEFAULT_IGNORED_SETTINGS);
+  // Settings the backup left out as secrets keep their local values, also on Replace.
+  const patternsFor = (rel: string): string[] => [...patterns, ...(content.leftOutSettings[rel] ?? []).filter((n) => !n.includes('*'))];
   const changes: AppDataChange[] = [];
   const plan = async (
     category: AppDataCategory,
@@ -95,7 +101,7 @@ export async function planAppDataRestore(
     const localText = local?.toString('utf8') ?? '';
     const backupText = backup.toString('utf8');
     if (base === 'settings.json' && (dirName === '.' || rel.startsWith('profiles/'))) {
-      const r = mode === 'merge' ? mergeSettings(localText, backupText, patterns) : replaceSettings(localText, backupText, patterns);
+      const r = mode === 'merge' ? mergeSettings(localText, backupText, patternsFor(rel)) : replaceSettings(localText, backupText, patternsFor(rel));
       data = Buffer.from(r.text, 'utf8');
       settings = r.summary;
     } else if (local && mode === 'add' && base === 'keybindings.json') {
@@ -140,5 +146,6 @@ export async function planAppDataRestore(
     extensions: content.extensions,
     profiles: content.profiles,
     counts,
+    leftOutSettings: content.leftOutSettings,
   };
 }

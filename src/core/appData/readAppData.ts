@@ -1,4 +1,5 @@
 import { openArchive } from '../archive/openArchive';
+import { isAppDataFile, LEFT_OUT_SETTINGS_FILE } from '../format/appDataLayout';
 import { archivePathProblem } from '../util/paths';
 import { APPDATA_CATEGORIES, APPDATA_PREFIX, type AppDataCategory, type ExtensionEntry, type ProfileEntry } from './categories';
 import { MAX_FILE_BYTES } from './userFiles';
@@ -11,6 +12,8 @@ export interface AppDataContent {
   profiles: ProfileEntry[];
   /** The categories the backup holds something for. */
   categories: AppDataCategory[];
+  /** Per settings file (relative to `appdata/`): the settings the backup left out because they look like secrets (names only). */
+  leftOutSettings: Record<string, string[]>;
 }
 
 export function categoryOf(rel: string): AppDataCategory | undefined {
@@ -30,7 +33,8 @@ export async function readAppData(archiveFile: string, o: { signal?: AbortSignal
   try {
     for (const e of a.entries) {
       if (!e.name.startsWith(`${APPDATA_PREFIX}/`)) continue;
-      if (e.size > MAX_FILE_BYTES) continue;
+      // Only the files an app data backup takes (the manifest check refuses others; this keeps them out regardless).
+      if (e.size > MAX_FILE_BYTES || !isAppDataFile(e.name.slice(APPDATA_PREFIX.length + 1))) continue;
       const chunks: Buffer[] = [];
       await a.read(e, (c) => void chunks.push(Buffer.from(c)), o.signal);
       files.set(e.name.slice(APPDATA_PREFIX.length + 1), Buffer.concat(chunks));
@@ -63,5 +67,17 @@ export function appDataContentOf(files: Map<string, Buffer>): AppDataContent {
     const c = categoryOf(rel);
     if (c) cats.add(c);
   }
-  return { files, extensions, profiles, categories: APPDATA_CATEGORIES.filter((c) => cats.has(c)) };
+  return { files, extensions, profiles, categories: APPDATA_CATEGORIES.filter((c) => cats.has(c)), leftOutSettings: leftOutSettingsOf(json<unknown>(LEFT_OUT_SETTINGS_FILE, {})) };
+}
+
+/** The record of left-out settings, as plain names: anything else in it is dropped (it comes from the archive). */
+function leftOutSettingsOf(raw: unknown): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return out;
+  for (const [file, names] of Object.entries(raw as Record<string, unknown>)) {
+    if (categoryOf(file) === undefined || !file.endsWith('settings.json') || !Array.isArray(names)) continue;
+    const list = names.filter((n): n is string => typeof n === 'string' && n !== '' && n.length <= 256).slice(0, 1000);
+    if (list.length > 0) out[file] = list;
+  }
+  return out;
 }

@@ -1,11 +1,17 @@
-import { applyEdits, findNodeAtLocation, modify, parse, parseTree, type FormattingOptions, type ParseError } from 'jsonc-parser';
+import { applyEdits, modify, parse, type FormattingOptions, type ParseError } from 'jsonc-parser';
 import { BackupError } from '../util/engineErrors';
 
-/** A matcher for setting keys: `*` matches any run of characters, dots included; case does not matter. */
+/**
+ * A matcher for setting keys: `*` matches any run of characters, dots
+ * included; case does not matter. `a.b.*` also matches `a.b` itself, which
+ * as an object (`"a.b": {"c": ...}`) holds the settings the pattern names.
+ */
 function ignoreMatcher(patterns: readonly string[]): (key: string) => boolean {
+  const glob = (p: string): string => p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
   const res = patterns
     .filter((p) => typeof p === 'string' && p.trim() !== '')
-    .map((p) => new RegExp('^' + p.trim().split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 'i'));
+    .map((p) => p.trim())
+    .map((p) => new RegExp(p.endsWith('.*') && p.length > 2 ? `^${glob(p.slice(0, -2))}(\\..*)?$` : `^${glob(p)}$`, 'i'));
   return (key) => res.some((re) => re.test(key));
 }
 
@@ -38,26 +44,102 @@ function parseArray(text: string, what: string): unknown[] {
 
 const isLanguageBlock = (key: string): boolean => /^\[.+\]$/.test(key);
 
-/** The keys of a settings object that the patterns match, as JSON paths (top level and inside `[language]` blocks). */
-function ignoredPaths(obj: Record<string, unknown>, ignored: (k: string) => boolean): string[][] {
-  const out: string[][] = [];
+const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** A key that can be (part of) a setting name: VS Code splits nested objects' keys on dots into one name. */
+const SETTING_NAME = /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/;
+
+/** A settings path: property names from the top of settings.json, with array indexes where a value is a list. */
+export type SettingPath = (string | number)[];
+
+/**
+ * Walks every setting of a settings object the way VS Code names them: a
+ * nested object's keys join their parent's with a dot (`"git": {"path": x}`
+ * is git.path), and `[language]` blocks start the names again. `visit` gets
+ * each name with its JSON path and value, and returns true to stop there
+ * (the setting is taken as a whole); otherwise objects are walked further:
+ * those under keys that can be part of a setting name, or with `allKeys`
+ * every object (values such as files.exclude have keys that are globs).
+ */
+export function walkSettings(
+  obj: Record<string, unknown>,
+  visit: (name: string, at: SettingPath, value: unknown) => boolean,
+  o: { prefix?: string; at?: SettingPath; allKeys?: boolean } = {},
+): void {
+  const at = o.at ?? [];
   for (const [k, v] of Object.entries(obj)) {
-    if (isLanguageBlock(k) && v && typeof v === 'object' && !Array.isArray(v)) {
-      for (const sub of Object.keys(v as object)) if (ignored(sub)) out.push([k, sub]);
-    } else if (ignored(k)) {
-      out.push([k]);
+    const p = [...at, k];
+    if (at.length === 0 && isLanguageBlock(k) && isObject(v)) {
+      walkSettings(v, visit, { ...o, prefix: '', at: p });
+      continue;
     }
+    const name = o.prefix ? `${o.prefix}.${k}` : k;
+    if (visit(name, p, v)) continue;
+    if (isObject(v) && (o.allKeys || SETTING_NAME.test(k))) walkSettings(v, visit, { ...o, prefix: name, at: p });
   }
+}
+
+/** The settings of an object that the patterns match, at any depth, as JSON paths. */
+function ignoredPaths(obj: Record<string, unknown>, ignored: (k: string) => boolean): SettingPath[] {
+  const out: SettingPath[] = [];
+  walkSettings(obj, (name, at) => {
+    if (!ignored(name)) return false;
+    out.push(at);
+    return true;
+  });
   return out;
 }
 
-/** settings.json without the ignored keys; comments and layout are kept. */
-export function stripIgnoredSettings(text: string, patterns: readonly string[]): string {
-  const obj = parseObject(text, 'settings.json');
+/** The value at a JSON path, or undefined. */
+function valueAt(obj: unknown, p: SettingPath): unknown {
+  let v = obj;
+  for (const k of p) {
+    if (!v || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return v;
+}
+
+/** `text` with the values at these paths removed; comments and layout are kept. */
+export function removePaths(text: string, paths: readonly SettingPath[]): string {
   const fmt = formattingOf(text);
   let out = text;
-  for (const p of ignoredPaths(obj, ignoreMatcher(patterns))) out = applyEdits(out, modify(out, p, undefined, { formattingOptions: fmt }));
+  // Deepest and last first, so that removing one never moves another (array indexes).
+  const ordered = [...paths].sort((a, b) => b.length - a.length || String(b[b.length - 1]).localeCompare(String(a[a.length - 1]), undefined, { numeric: true }));
+  for (const p of ordered) out = applyEdits(out, modify(out, p, undefined, { formattingOptions: fmt }));
   return out;
+}
+
+/** Sets the value at a JSON path, creating the objects on the way that the text lacks. */
+function setAt(text: string, p: SettingPath, v: unknown): string {
+  const tree = parse(text) as unknown;
+  let i = 0;
+  let node = tree;
+  while (i < p.length - 1 && isObject((node as Record<string | number, unknown>)?.[p[i]])) {
+    node = (node as Record<string | number, unknown>)[p[i]];
+    i++;
+  }
+  let value = v;
+  for (let j = p.length - 1; j > i; j--) value = { [p[j]]: value };
+  return applyEdits(text, modify(text, p.slice(0, i + 1), value, { formattingOptions: formattingOf(text) }));
+}
+
+/** Puts back every ignored setting of `local` into `text` where it differs: ignored settings always keep this machine's values. */
+function keepLocalIgnored(text: string, local: Record<string, unknown>, ignored: (k: string) => boolean): { text: string; kept: number } {
+  let out = text;
+  let kept = 0;
+  for (const p of ignoredPaths(local, ignored)) {
+    const lv = valueAt(local, p);
+    if (!same(valueAt(parse(out), p), lv)) out = setAt(out, p, lv);
+    kept++;
+  }
+  return { text: out, kept };
+}
+
+/** settings.json without the ignored keys (at any depth); comments and layout are kept. */
+export function stripIgnoredSettings(text: string, patterns: readonly string[]): string {
+  const obj = parseObject(text, 'settings.json');
+  return removePaths(text, ignoredPaths(obj, ignoreMatcher(patterns)));
 }
 
 export interface SettingsMergeSummary {
@@ -81,8 +163,11 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.str
 export function mergeSettings(localText: string, backupText: string, patterns: readonly string[]): { text: string; summary: SettingsMergeSummary } {
   const ignored = ignoreMatcher(patterns);
   const local = parseObject(localText, 'settings.json');
-  const backup = parseObject(backupText, 'settings.json (backup)');
+  const raw = parseObject(backupText, 'settings.json (backup)');
+  // Nested ignored settings ("git": {"path": ...}) must not come in with the object that holds them.
+  const backup = parseObject(stripIgnoredSettings(backupText, patterns), 'settings.json (backup)');
   const summary: SettingsMergeSummary = { added: 0, changed: 0, localOnly: 0, ignoredKept: 0 };
+  for (const p of ignoredPaths(raw, ignored)) if (valueAt(local, p) !== undefined) summary.ignoredKept++;
   let text = localText.trim() === '' ? '{\n}\n' : localText;
   const fmt = formattingOf(text);
   const set = (p: string[], v: unknown): void => {
@@ -90,10 +175,9 @@ export function mergeSettings(localText: string, backupText: string, patterns: r
   };
   for (const [k, v] of Object.entries(backup)) {
     const lv = local[k];
-    if (isLanguageBlock(k) && v && typeof v === 'object' && !Array.isArray(v) && lv && typeof lv === 'object' && !Array.isArray(lv)) {
-      for (const [sk, sv] of Object.entries(v as Record<string, unknown>)) {
-        if (ignored(sk)) continue;
-        const lsv = (lv as Record<string, unknown>)[sk];
+    if (isLanguageBlock(k) && isObject(v) && isObject(lv)) {
+      for (const [sk, sv] of Object.entries(v)) {
+        const lsv = lv[sk];
         if (lsv === undefined) summary.added++;
         else if (!same(lsv, sv)) summary.changed++;
         else continue;
@@ -101,21 +185,15 @@ export function mergeSettings(localText: string, backupText: string, patterns: r
       }
       continue;
     }
-    if (ignored(k)) {
-      if (lv !== undefined) summary.ignoredKept++;
-      continue;
-    }
     if (lv === undefined) summary.added++;
     else if (!same(lv, v)) summary.changed++;
     else continue;
-    set([k], isLanguageBlock(k) && v && typeof v === 'object' ? stripKeys(v as Record<string, unknown>, ignored) : v);
+    set([k], v);
   }
   for (const k of Object.keys(local)) if (!(k in backup)) summary.localOnly++;
+  // A backup object that replaced a local one took the local ignored settings inside it along: put them back.
+  text = keepLocalIgnored(text, local, ignored).text;
   return { text, summary };
-}
-
-function stripKeys(o: Record<string, unknown>, ignored: (k: string) => boolean): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([k]) => !ignored(k)));
 }
 
 /**
@@ -127,25 +205,15 @@ export function replaceSettings(localText: string, backupText: string, patterns:
   const ignored = ignoreMatcher(patterns);
   const local = localText.trim() === '' ? {} : parseObject(localText, 'settings.json');
   const backup = parseObject(backupText, 'settings.json (backup)');
-  let text = stripIgnoredSettings(backupText.trim() === '' ? '{\n}\n' : backupText, patterns);
-  const fmt = formattingOf(text);
-  const summary: SettingsMergeSummary = { added: 0, changed: 0, localOnly: 0, ignoredKept: 0 };
-  for (const p of ignoredPaths(local, ignored)) {
-    const v = p.length === 1 ? local[p[0]] : (local[p[0]] as Record<string, unknown>)[p[1]];
-    if (p.length === 2 && !findNodeAtLocation(parseTree(text)!, [p[0]])) {
-      text = applyEdits(text, modify(text, [p[0]], { [p[1]]: v }, { formattingOptions: fmt }));
-    } else {
-      text = applyEdits(text, modify(text, p, v, { formattingOptions: fmt }));
-    }
-    summary.ignoredKept++;
-  }
+  const kept = keepLocalIgnored(stripIgnoredSettings(backupText.trim() === '' ? '{\n}\n' : backupText, patterns), local, ignored);
+  const summary: SettingsMergeSummary = { added: 0, changed: 0, localOnly: 0, ignoredKept: kept.kept };
   for (const [k, v] of Object.entries(backup)) {
     if (!isLanguageBlock(k) && ignored(k)) continue;
     if (local[k] === undefined) summary.added++;
     else if (!same(local[k], v)) summary.changed++;
   }
   for (const k of Object.keys(local)) if (!(k in backup) && !ignored(k)) summary.localOnly++;
-  return { text, summary };
+  return { text: kept.text, summary };
 }
 
 const bindingKey = (b: unknown): string => {

@@ -188,3 +188,20 @@ export function internalsOf(a: OpenedArchive): Internals {
   if (!x) throw new TypeError('not an archive opened by openArchive');
   return x;
 }
+
+/** Reads the named entries of a zip into memory, each checked against its manifest (small files: .gitignore, app data). */
+export async function readZipFiles(file: string, names: ReadonlySet<string>, o: { signal?: AbortSignal } = {}): Promise<Map<string, Buffer>> {
+  const a = await openArchive(file, { signal: o.signal });
+  const out = new Map<string, Buffer>();
+  try {
+    for (const e of a.entries) {
+      if (!names.has(e.name)) continue;
+      const chunks: Buffer[] = [];
+      await a.read(e, (c) => void chunks.push(Buffer.from(c)), o.signal);
+      out.set(e.name, Buffer.concat(chunks));
+    }
+  } finally {
+    await a.close();
+  }
+  return out;
+}

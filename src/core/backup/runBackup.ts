@@ -9,6 +9,7 @@ import { PackSet, type PackLimits } from '../archive/packWriter';
 import { compareNewestFirst, makeBackupKey, parseBackupKey, sanitizeHost, type BackupKind, type BackupRef } from '../format/backupKeys';
 import { compressManifest, FORMAT_VERSION, type Manifest, type ManifestDir, type ManifestFolder, type ManifestLink, type ManifestMeta } from '../format/manifest';
 import { packsPrefix, parsePackKey } from '../format/packKeys';
+import type { SelectionRules } from '../format/selectionRules';
 import { listBackups } from '../repository/collectGarbage';
 import { acquireLock, waitForNoExclusive, type LockOptions } from '../repository/locks';
 import type { ManifestStore } from '../repository/manifestStore';
@@ -64,7 +65,7 @@ const LOCK_WAIT_MS = 5 * 60 * 1000;
  */
 export async function runBackup(
   deps: BackupDeps,
-  req: { kind: BackupKind; folders: FolderToBackUp[]; extra: ArchiveSource[] },
+  req: { kind: BackupKind; folders: FolderToBackUp[]; extra: ArchiveSource[]; selection?: Record<string, SelectionRules> },
   o: { signal?: AbortSignal; onProgress?: ProgressListener; level?: number } = {},
 ): Promise<BackupOutcome> {
   const { store, log, signal } = { ...deps, signal: o.signal };
@@ -94,7 +95,16 @@ export async function runBackup(
 
     const time = new Date();
     const key = makeBackupKey(rootPath, { time, host: deps.hostname, kind: req.kind });
-    const meta: ManifestMeta = { kind: req.kind, hostname: deps.hostname, platform: process.platform, created: time.toISOString(), sources: prefixes, toolVersion: toolVersion() };
+    const meta: ManifestMeta = {
+      kind: req.kind,
+      hostname: deps.hostname,
+      platform: process.platform,
+      created: time.toISOString(),
+      sources: prefixes,
+      toolVersion: toolVersion(),
+      // Recorded so that a restore can tell a file these rules would have left out (a planted one).
+      ...(req.selection && Object.keys(req.selection).length > 0 ? { selection: req.selection } : {}),
+    };
     const manifest: Manifest = {
       ...meta,
       format: FORMAT_VERSION,

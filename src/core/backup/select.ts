@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import ignore, { type Ignore } from 'ignore';
+import { DEFAULT_EXCLUDES, excludeMatcher, gitignoreRules, isGitSegment, isLeftOut, type GitignoreRules, type SelectionRules } from '../format/selectionRules';
 import { BackupError, throwIfAborted } from '../util/engineErrors';
 import { archivePathProblem } from '../util/paths';
 
@@ -47,39 +47,9 @@ export interface SkippedFile {
   detail?: string;
 }
 
-/**
- * Left out of every backup unless the user's settings say otherwise: version
- * control internals and things a tool regenerates on its own (dependency
- * folders and caches). Build outputs such as `dist/`, `build/` or `target/`
- * are NOT here: some projects keep hand-made files there. gitignore syntax.
- */
-export const DEFAULT_EXCLUDES: string[] = [
-  '.git/', // repository internals (the remote holds them)
-  'node_modules/', // npm/yarn/pnpm install
-  'bower_components/', // bower install
-  '.cache/', // generic tool cache (parcel, babel-loader, eslint-loader, ...)
-  '__pycache__/', // CPython bytecode
-  '*.pyc', // CPython bytecode outside __pycache__ (Python 2)
-  '.pytest_cache/',
-  '.mypy_cache/',
-  '.ruff_cache/',
-  '.gradle/', // Gradle's project cache
-  '.next/cache/', // Next.js build cache (the rest of .next is build output, kept)
-  '.turbo/', // Turborepo cache
-  '.parcel-cache/',
-  '.sass-cache/',
-  '.eslintcache',
-  '.vscode-test/', // VS Code downloads for extension tests
-  '.s3-backup-staging-*/', // our own restore staging folders
-];
+export { DEFAULT_EXCLUDES } from '../format/selectionRules';
 
 const STAT_CONCURRENCY = 64;
-
-interface Rules {
-  /** Directory of the .gitignore these rules come from, relative to root ('' = root). */
-  base: string;
-  ig: Ignore;
-}
 
 /**
  * Lists what of `root` to back up, sorted by path: regular files, symbolic
@@ -106,29 +76,15 @@ export async function selectFiles(root: string, o: { excludes?: string[]; useGit
     throw new BackupError('Io', `"${absRoot}" is not a folder.`, 'Pick a folder to back up.', { params: { path: absRoot, detail: 'ENOTDIR' } });
   }
   const useGitignore = o.useGitignore ?? true;
-  const excludes = ignore().add([...DEFAULT_EXCLUDES, ...(o.excludes ?? [])]);
+  const excludes = excludeMatcher(selectionRulesOf(o));
   const files: SelectedFile[] = [];
   const links: SelectedLink[] = [];
   const emptyDirs: SelectedDir[] = [];
   const skipped: SkippedFile[] = [];
   let totalBytes = 0;
 
-  const isIgnored = (rel: string, isDir: boolean, rules: Rules[]): boolean => {
-    const probe = isDir ? `${rel}/` : rel;
-    if (excludes.ignores(probe)) return true;
-    let ignored = false;
-    // Deeper .gitignore files win over shallower ones, as in git.
-    for (const r of rules) {
-      const local = r.base === '' ? probe : probe.slice(r.base.length + 1);
-      const t = r.ig.test(local);
-      if (t.ignored) ignored = true;
-      else if (t.unignored) ignored = false;
-    }
-    return ignored;
-  };
-
   /** Walks one folder; resolves to how many things it selected, below it included. */
-  const walk = async (relDir: string, inherited: Rules[]): Promise<number> => {
+  const walk = async (relDir: string, inherited: GitignoreRules[]): Promise<number> => {
     throwIfAborted(o.signal);
     const absDir = relDir === '' ? absRoot : path.join(absRoot, ...relDir.split('/'));
     let entries: fs.Dirent[];
@@ -145,7 +101,7 @@ export async function selectFiles(root: string, o: { excludes?: string[]; useGit
     if (useGitignore && entries.some((d) => d.name === '.gitignore' && (d.isFile() || d.isSymbolicLink()))) {
       try {
         const text = await fs.promises.readFile(path.join(absDir, '.gitignore'), 'utf8');
-        rules = [...inherited, { base: relDir, ig: ignore().add(text) }];
+        rules = [...inherited, gitignoreRules(relDir, text)];
       } catch (e) {
         skipped.push({ relPath: join(relDir, '.gitignore'), reason: 'unreadable', detail: (e as NodeJS.ErrnoException).code ?? String(e) });
       }
@@ -156,7 +112,8 @@ export async function selectFiles(root: string, o: { excludes?: string[]; useGit
     for (const d of entries) {
       const rel = join(relDir, d.name);
       const isDir = d.isDirectory();
-      if (isIgnored(rel, isDir, rules)) continue;
+      // Git's internals never go into a backup, whatever the excludes say: a restore refuses them.
+      if (isGitSegment(d.name) || isLeftOut(rel, isDir, excludes, rules)) continue;
       const problem = archivePathProblem(rel);
       if (problem) {
         skipped.push({ relPath: rel, reason: 'special', detail: `name cannot be stored: ${problem}` });
@@ -242,6 +199,11 @@ async function readLink(absRoot: string, abs: string, rel: string): Promise<Sele
 /** Inode numbers as JSON-safe integers; 0 (unknown) where they are not. */
 function safeIno(ino: number): number {
   return Number.isSafeInteger(ino) && ino > 0 ? ino : 0;
+}
+
+/** The rules `selectFiles` applies for these options, as the manifest records them. */
+export function selectionRulesOf(o: { excludes?: readonly string[]; useGitignore?: boolean }): SelectionRules {
+  return { defaultExcludes: [...DEFAULT_EXCLUDES], excludes: [...(o.excludes ?? [])], gitignore: o.useGitignore ?? true };
 }
 
 function join(dir: string, name: string): string {

@@ -2,6 +2,11 @@ import * as zlib from 'zlib';
 import { BackupError } from '../util/engineErrors';
 import type { BackupKind } from './backupKeys';
 import { archivePathProblem } from '../util/paths';
+import { printable } from '../util/printable';
+import { checkManifest } from './manifestChecks';
+import type { SelectionRules } from './selectionRules';
+
+export { printable } from '../util/printable';
 
 export const MANIFEST_NAME = 'manifest.json';
 /** Format 1: one zip per backup, this manifest inside it. Format 2: the manifest is its own object; files live in packs. */
@@ -70,6 +75,8 @@ export interface ManifestMeta {
   created: string;
   sources: string[];
   toolVersion: string;
+  /** Per backed-up folder (`workspace/<name>`): the rules its files were selected with. Absent in older backups. */
+  selection?: Record<string, SelectionRules>;
 }
 
 export interface Manifest extends ManifestMeta {
@@ -105,6 +112,7 @@ export function serializeManifest(m: Manifest): Buffer {
     kind: m.kind,
     sources: m.sources,
     ...(m.folders ? { folders: m.folders } : {}),
+    ...(m.selection ? { selection: m.selection } : {}),
     totals: m.totals,
     ...(m.added ? { added: m.added } : {}),
   };
@@ -250,6 +258,7 @@ function parseManifestObject(raw: unknown, o: { headerOnly?: boolean } = {}): Ma
     files.push(file);
   }
   if (!o.headerOnly && (totals.files !== files.length || totals.bytes !== bytes)) throw bad('The backup manifest totals do not match its file list.', 'totals');
+  const selection = parseSelection(m.selection);
 
   const manifest: Manifest = {
     format,
@@ -259,10 +268,14 @@ function parseManifestObject(raw: unknown, o: { headerOnly?: boolean } = {}): Ma
     platform: m.platform as string,
     kind: m.kind as BackupKind,
     sources: m.sources as string[],
+    ...(selection ? { selection } : {}),
     files,
     totals: { files: files.length, bytes },
   };
-  if (!packs) return manifest;
+  if (!packs) {
+    checkManifest(manifest);
+    return manifest;
+  }
   manifest.packs = packs;
   manifest.dirs = list(m.dirs, 'dirs').map((d, i) => {
     const p = claim(d.path, 'Folder', i);
@@ -287,6 +300,8 @@ function parseManifestObject(raw: unknown, o: { headerOnly?: boolean } = {}): Ma
     if (typeof a !== 'object' || a === null || ![a.files, a.bytes, a.packs, a.packBytes].every(isCount)) throw bad('The backup manifest has invalid totals of what it added.', 'added');
     manifest.added = { files: a.files as number, bytes: a.bytes as number, packs: a.packs as number, packBytes: a.packBytes as number };
   }
+  // Folders and links too: a planted `.git` link, or a link with a file under it, is refused like a file.
+  if (!o.headerOnly) checkManifest({ ...manifest, files: [...manifest.files, ...manifest.dirs, ...manifest.links] });
   return manifest;
 }
 
@@ -329,8 +344,19 @@ function isIsoDate(v: unknown): v is string {
   return typeof v === 'string' && ISO.test(v) && !Number.isNaN(Date.parse(v));
 }
 
-/** Makes a name safe to print in one line (control characters escaped). */
-export function printable(s: string): string {
-   
-  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+/** The optional `selection` record: `{ "workspace/<name>": { defaultExcludes, excludes, gitignore } }`. */
+function parseSelection(v: unknown): Record<string, SelectionRules> | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('The backup manifest has no valid selection rules.', 'selection');
+  const out: Record<string, SelectionRules> = {};
+  for (const [prefix, r] of Object.entries(v as Record<string, unknown>)) {
+    const rules = r as Partial<SelectionRules> | null;
+    if (!/^workspace\/[^/]+$/.test(prefix) || typeof rules !== 'object' || rules === null || !isStrings(rules.defaultExcludes) || !isStrings(rules.excludes) || typeof rules.gitignore !== 'boolean') {
+      throw bad(`The backup manifest has no valid selection rules for "${printable(prefix)}".`, 'selection');
+    }
+    out[prefix] = { defaultExcludes: rules.defaultExcludes, excludes: rules.excludes, gitignore: rules.gitignore };
+  }
+  return out;
 }

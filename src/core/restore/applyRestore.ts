@@ -63,15 +63,17 @@ async function mkdirp(dir: string, created: string[]): Promise<void> {
  * Then files about to be overwritten are copied into a safety snapshot
  * (`snapshotRoot/<time>-<id>/`, with `snapshot.json`), and each staged file is
  * renamed into place (atomic per file) with the manifest's mode and mtime.
+ * Files marked `runsCode` are left out unless `includeCodeFiles` is true.
  */
 export async function applyRestore(
   plan: RestorePlan,
-  o: { snapshotRoot?: string; signal?: AbortSignal; onProgress?: ProgressListener; stage?: Stager } = {},
+  o: { snapshotRoot?: string; signal?: AbortSignal; onProgress?: ProgressListener; stage?: Stager; includeCodeFiles?: boolean } = {},
 ): Promise<RestoreResult> {
   throwIfAborted(o.signal);
   const roots = rootsOf(plan.targets);
   const byPath = new Map(plan.manifest.files.map((f) => [f.path, f]));
-  const work = plan.items.filter((it) => it.action === 'create' || it.action === 'overwrite');
+  // Files that run code (item.runsCode) stay out unless the caller asked the user and the user said yes.
+  const work = plan.items.filter((it) => (it.action === 'create' || it.action === 'overwrite') && (o.includeCodeFiles === true || !it.runsCode));
   if (work.length === 0) return { written: 0 };
   for (const it of work) {
     const hit = rootFor(roots, it.archivePath);

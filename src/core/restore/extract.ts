@@ -6,6 +6,7 @@ import { checkOnThread, isSmall } from '../archive/entryData';
 import { forEachEntry } from '../archive/entryLoop';
 import { internalsOf, openArchive, type ArchiveEntry } from '../archive/openArchive';
 import { integrity } from '../archive/readerErrors';
+import { restoredMode } from './restoredMode';
 
 /**
  * Writes the entries `select` maps to a destination (an absolute file path,
@@ -42,7 +43,7 @@ export async function extractEntries(
         async (e, pre) => {
           const dest = dests.get(e)!;
           const f = meta.get(e.name);
-          const mode = o.setMeta && f ? f.mode & 0o777 : 0o600;
+          const mode = o.setMeta && f ? restoredMode(f.mode, umask) : 0o600;
           // The umask may have taken bits away at creation; one call less per file when it did not.
           const chmod = !!(o.setMeta && f) && (mode & ~umask) !== mode;
           const mtime = o.setMeta && f ? Date.parse(f.mtime) / 1000 : undefined;

@@ -5,6 +5,7 @@ import type { Manifest } from '../format/manifest';
 import { lstatOrUndefined, sha256File } from '../util/fileHash';
 import { mapLimit } from '../util/firstFailure';
 import { resolveInside } from '../util/paths';
+import { runsCode } from './codeFiles';
 import { ContainmentCheck } from './containment';
 import { conflict, ioError, rootFor, rootsOf, unsafeTarget, type Root } from './targetRoots';
 
@@ -17,6 +18,8 @@ export interface RestoreItem {
   targetPath: string;
   action: RestoreAction;
   size: number;
+  /** A file that makes a tool run code on its own (restore/codeFiles.ts): written only when the caller opts in. */
+  runsCode?: boolean;
 }
 
 export interface RestorePlan {
@@ -36,7 +39,8 @@ export const PARALLEL = 8;
  * `targets` maps an archive prefix (e.g. 'workspace/app') to an absolute
  * folder. A file is 'create'd, 'overwrite'n, or left 'unchanged' (same size
  * and sha256); files in a target that the backup lacks are 'onlyLocal' (never
- * deleted). Refuses ('UnsafeArchive') any file that would land outside its
+ * deleted). Files that can run code on their own are marked `runsCode`.
+ * Refuses ('UnsafeArchive') any file that would land outside its
  * target, including through a symbolic link already in the target, and
  * ('AlreadyExists') a folder where the backup has a file.
  */
@@ -50,7 +54,7 @@ export async function planRestore(archiveFile: string, manifest: Manifest, targe
     if (!hit) continue;
     const targetPath = resolveInside(hit.root.dir, hit.rel);
     if (!targetPath) throw unsafeTarget(f.path, 'path');
-    items.push({ archivePath: f.path, relPath: hit.rel, targetPath, action: 'create', size: f.size });
+    items.push({ archivePath: f.path, relPath: hit.rel, targetPath, action: 'create', size: f.size, ...(runsCode(hit.rel) ? { runsCode: true } : {}) });
     let set = planned.get(hit.root.dir);
     if (!set) planned.set(hit.root.dir, (set = new Set()));
     set.add(hit.rel);

@@ -10,6 +10,7 @@ import { testConnection, type ConnectionReport } from './connectionTest';
 
 export type { ConnectionReport, ConnectionStep } from './connectionTest';
 import { sendParts } from './multipart';
+import { ATTEMPT_TIMEOUT_MS, CALL_BUDGET_MS, withinBudget } from './requestBudget';
 import { FirstFailure, mapLimit } from '../util/firstFailure';
 import { SinglePutFallback } from './singlePutFallback';
 import type { Profile } from './profile';
@@ -51,6 +52,10 @@ export interface S3StoreOptions {
   connectionTimeoutMs?: number;
   /** A socket idle this long fails the request. */
   socketTimeoutMs?: number;
+  /** One attempt of a request without a large body (list, head, get until its headers, delete, small put). */
+  attemptTimeoutMs?: number;
+  /** All attempts of such a request together: past it, 'Timeout' ("did not answer"). */
+  callBudgetMs?: number;
   partSize?: number;
   queueSize?: number;
   /** Where a refused multipart upload is spooled before its single PutObject. */
@@ -148,6 +153,8 @@ export class S3Store {
       requestHandler: {
         connectionTimeout: this.options.connectionTimeoutMs ?? 10_000,
         socketTimeout: this.options.socketTimeoutMs ?? 60_000,
+        // The per-request requestTimeout given with small requests (see `call`) fails the attempt instead of only warning.
+        throwOnRequestTimeout: true,
         httpAgent: agent,
         httpsAgent: agent,
       },
@@ -176,11 +183,17 @@ export class S3Store {
     });
   }
 
-  /** Runs one SDK call with the signal; an abort always surfaces as `CancelledError`. */
-  private async call<T>(signal: AbortSignal | undefined, key: string | undefined, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one small SDK call (no large body) with the signal and the request
+   * budget (storage/requestBudget.ts); `fn` passes on the signal and
+   * `requestOptions`. An abort always surfaces as `CancelledError`, a server
+   * that does not answer as 'Timeout'.
+   */
+  private async call<T>(signal: AbortSignal | undefined, key: string | undefined, fn: (send: { abortSignal: AbortSignal; requestTimeout: number }) => Promise<T>): Promise<T> {
     throwIfAborted(signal);
     try {
-      return await fn();
+      const requestTimeout = this.options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
+      return await withinBudget(signal, this.options.callBudgetMs ?? CALL_BUDGET_MS, (abortSignal) => fn({ abortSignal, requestTimeout }));
     } catch (e) {
       if (signal?.aborted) throw new CancelledError(signal.reason);
       throw this.toError(e, key);
@@ -193,7 +206,7 @@ export class S3Store {
     o: CallOptions & { continuationToken?: string; maxKeys?: number; delimiter?: string } = {},
   ): Promise<ListPage> {
     const { s3 } = sdk();
-    const out = await this.call(o.signal, undefined, () =>
+    const out = await this.call(o.signal, undefined, (send) =>
       this.client.send(
         new s3.ListObjectsV2Command({
           Bucket: this.profile.bucket,
@@ -202,7 +215,7 @@ export class S3Store {
           MaxKeys: o.maxKeys,
           Delimiter: o.delimiter,
         }),
-        { abortSignal: o.signal },
+        send,
       ),
     );
     const objects: S3Object[] = (out.Contents ?? [])
@@ -241,9 +254,7 @@ export class S3Store {
   async head(key: string, o: CallOptions = {}): Promise<HeadResult | undefined> {
     const { s3 } = sdk();
     try {
-      const out = await this.call(o.signal, key, () =>
-        this.client.send(new s3.HeadObjectCommand({ Bucket: this.profile.bucket, Key: key }), { abortSignal: o.signal }),
-      );
+      const out = await this.call(o.signal, key, (send) => this.client.send(new s3.HeadObjectCommand({ Bucket: this.profile.bucket, Key: key }), send));
       return { key, size: out.ContentLength ?? 0, etag: out.ETag || undefined, lastModified: out.LastModified };
     } catch (e) {
       if (e instanceof BackupError && e.code === 'NotFound') return undefined;
@@ -251,8 +262,8 @@ export class S3Store {
       // missing permission; a one-byte GET carries the server's error code.
       if (e instanceof BackupError && e.code === 'AccessDenied' && e.params.serverCode !== 'AccessDenied') {
         try {
-          const out = await this.call(o.signal, key, () =>
-            this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key, Range: 'bytes=0-0' }), { abortSignal: o.signal }),
+          const out = await this.call(o.signal, key, (send) =>
+            this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key, Range: 'bytes=0-0' }), send),
           );
           (out.Body as Readable | undefined)?.destroy?.();
           const total = /\/(\d+)$/.exec(out.ContentRange ?? '')?.[1];
@@ -269,9 +280,7 @@ export class S3Store {
   async delete(key: string, o: CallOptions = {}): Promise<void> {
     const { s3 } = sdk();
     this.log.debug(`delete ${key}`);
-    await this.call(o.signal, key, () =>
-      this.client.send(new s3.DeleteObjectCommand({ Bucket: this.profile.bucket, Key: key }), { abortSignal: o.signal }),
-    );
+    await this.call(o.signal, key, (send) => this.client.send(new s3.DeleteObjectCommand({ Bucket: this.profile.bucket, Key: key }), send));
   }
 
   /**
@@ -447,9 +456,8 @@ export class S3Store {
     const { s3 } = sdk();
     const signal = o.signal;
     const tmp = path.join(path.dirname(destFile), `.${path.basename(destFile)}.${randomBytes(4).toString('hex')}.part`);
-    const out = await this.call(signal, key, () =>
-      this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key }), { abortSignal: signal }),
-    );
+    // The budget covers the wait for the answer's headers; the body then streams at its own pace.
+    const out = await this.call(signal, key, (send) => this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key }), send));
     const total = out.ContentLength ?? 0;
     let bytes = 0;
     const counter = new Transform({
@@ -478,8 +486,8 @@ export class S3Store {
   /** Reads a whole (small) object into memory. */
   async getBuffer(key: string, o: CallOptions = {}): Promise<Buffer> {
     const { s3 } = sdk();
-    return this.call(o.signal, key, async () => {
-      const out = await this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key }), { abortSignal: o.signal });
+    return this.call(o.signal, key, async (send) => {
+      const out = await this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key }), send);
       return Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
     });
   }
@@ -519,7 +527,7 @@ export class S3Store {
    */
   async putBuffer(key: string, data: Buffer, o: CallOptions & { contentType?: string; overwrite?: boolean } = {}): Promise<void> {
     const { s3 } = sdk();
-    await this.call(o.signal, key, () =>
+    await this.call(o.signal, key, (send) =>
       this.client.send(
         new s3.PutObjectCommand({
           Bucket: this.profile.bucket,
@@ -529,7 +537,7 @@ export class S3Store {
           ContentType: o.contentType ?? 'application/octet-stream',
           ...(o.overwrite ? {} : { IfNoneMatch: '*' }),
         }),
-        { abortSignal: o.signal },
+        send,
       ),
     );
   }

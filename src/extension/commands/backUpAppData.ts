@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { BackupResult } from '../../core/engine';
 import { appDataSelection, type AppDataTestOptions } from '../host/userData';
 import { withEngineProgress } from '../ui/engineProgress';
+import { leftOutSettingNames } from '../../core/format/appDataLayout';
 import { reportBackup } from './backupResult';
 import type { Services } from './services';
 
@@ -9,13 +10,15 @@ import type { Services } from './services';
 export async function backUpAppData(s: Services, o?: AppDataTestOptions): Promise<BackupResult | undefined> {
   const selection = appDataSelection(s.context, o);
   const engine = await s.engineHost.getEngine();
+  let leftOut: string[] = [];
   const result = await withEngineProgress(vscode.l10n.t('Backing up the app data'), ['archive', 'upload'], async (call) => {
     const extra = await engine.collectAppData(selection, call);
+    leftOut = leftOutSettingNames(extra);
     return extra.length > 0 ? engine.backup({ kind: 'appdata', folders: [], extra }, call) : undefined;
   });
   if (!result) {
     void s.prompts.showInformationMessage(vscode.l10n.t('There is no app data to back up: check the setting s3Backup.appData.categories.'), {});
     return undefined;
   }
-  return reportBackup(s, result);
+  return reportBackup(s, result, leftOut);
 }

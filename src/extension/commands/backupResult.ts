@@ -3,16 +3,22 @@ import type { BackupResult } from '../../core/engine';
 import { formatBytes, formatCount } from '../ui/format';
 import type { Services } from './services';
 
-/** After a backup: the log lines, a fresh tree, and a message that offers to reveal the new backup. */
-export async function reportBackup(s: Services, result: BackupResult): Promise<BackupResult> {
+/**
+ * After a backup: the log lines, a fresh tree, and a message that offers to
+ * reveal the new backup. `leftOutSettings`: the names of the settings left
+ * out because they look like secrets (the message says how many).
+ */
+export async function reportBackup(s: Services, result: BackupResult, leftOutSettings: readonly string[] = []): Promise<BackupResult> {
   const log = s.log.for('backup');
   log.info(`${result.key}: ${result.kind}, ${result.files} files, ${result.size} bytes`);
+  if (leftOutSettings.length > 0) log.info(`settings left out because they look like secrets (names only): ${leftOutSettings.join(', ')}`);
   for (const k of result.skipped) log.warn(`skipped ${k.relPath}: ${k.reason}${k.detail ? ` (${k.detail})` : ''}`);
   s.tree.noteFiles(result.key, result.files);
   await s.tree.refresh();
   const reveal = vscode.l10n.t('Reveal in Tree');
   // Not awaited: the command is done; the message may sit in the notification centre.
-  void s.prompts.showInformationMessage(backedUpMessage(result), {}, reveal).then(async (choice) => {
+  const message = [backedUpMessage(result), ...leftOutMessage(leftOutSettings.length)].join(' ');
+  void s.prompts.showInformationMessage(message, {}, reveal).then(async (choice) => {
     if (choice !== reveal) return;
     const node = s.tree.findBackupNode(result.key);
     if (node) await s.treeView.reveal(node, { select: true, focus: true, expand: true });
@@ -30,4 +36,13 @@ function backedUpMessage(result: Pick<BackupResult, 'files' | 'size' | 'skipped'
   return result.files === 1
     ? vscode.l10n.t('Backed up 1 file ({0}); {1} skipped (see the log).', size, formatCount(skipped))
     : vscode.l10n.t('Backed up {0} files ({1}); {2} skipped (see the log).', formatCount(result.files), size, formatCount(skipped));
+}
+
+function leftOutMessage(n: number): string[] {
+  if (n === 0) return [];
+  return [
+    n === 1
+      ? vscode.l10n.t('1 setting that looks like a secret was left out (s3Backup.appData.includeSecretSettings includes it).')
+      : vscode.l10n.t('{0} settings that look like secrets were left out (s3Backup.appData.includeSecretSettings includes them).', formatCount(n)),
+  ];
 }

@@ -12,6 +12,7 @@ import type { Manifest } from '../../core/format/manifest';
 import type { RestoreResult } from '../../core/restore/applyRestore';
 import type { Services } from './services';
 import { installedExtensions, readAppDataConfig, userDirFor, type AppDataTestOptions } from '../host/userData';
+import { printable } from '../../core/util/printable';
 
 export interface AppDataRestoreOutcome extends RestoreResult {
   plan?: AppDataPlan;
@@ -210,7 +211,10 @@ async function confirmPlan(s: Services, plan: AppDataPlan, ref: BackupRef): Prom
       vscode.l10n.t('Restore the app data from {0} ({1}) into {2}?', formatDateTime(ref.time), ref.host, plan.userDir),
       {
         modal: true,
-        detail: vscode.l10n.t('Files: {0} new, {1} changed, {2} unchanged. Changed files are saved first, so the restore can be undone.', formatCount(c.create), formatCount(c.overwrite), formatCount(c.unchanged)),
+        detail: [
+          vscode.l10n.t('Files: {0} new, {1} changed, {2} unchanged. Changed files are saved first, so the restore can be undone.', formatCount(c.create), formatCount(c.overwrite), formatCount(c.unchanged)),
+          ...leftOutSentence(plan),
+        ].join(' '),
       },
       restore,
       show,
@@ -267,10 +271,28 @@ async function offerExtensions(s: Services, missing: ExtensionEntry[]): Promise<
   return done;
 }
 
+/**
+ * The settings the backup left out because they look like secrets, for the
+ * settings files this restore covers: none, or one sentence naming them.
+ */
+function leftOutSentence(plan: AppDataPlan): string[] {
+  const names = Object.entries(plan.leftOutSettings)
+    .filter(([rel]) => plan.changes.some((c) => c.relPath === rel))
+    .flatMap(([, list]) => list)
+    .map(printable);
+  if (names.length === 0) return [];
+  const shown = names.length > 10 ? [...names.slice(0, 10), vscode.l10n.t('and {0} more', formatCount(names.length - 10))] : names;
+  return [
+    names.length === 1
+      ? vscode.l10n.t('1 setting that looks like a secret is not in the backup and stays as it is here: {0}.', shown.join(', '))
+      : vscode.l10n.t('{0} settings that look like secrets are not in the backup and stay as they are here: {1}.', formatCount(names.length), shown.join(', ')),
+  ];
+}
+
 function finish(s: Services, result: RestoreResult, plan: AppDataPlan, installed: string[]): void {
   const undo = vscode.l10n.t('Undo');
   const reload = vscode.l10n.t('Reload Window');
-  const message = finishMessage(result.written, installed.length);
+  const message = [finishMessage(result.written, installed.length), ...leftOutSentence(plan)].join(' ');
   const actions = result.snapshotDir ? [reload, undo] : [reload];
   const snapshotDir = result.snapshotDir;
   void s.prompts.showInformationMessage(message, {}, ...actions).then((choice) => {

@@ -10,6 +10,8 @@ import type { Services } from './services';
 import { backupFromArgs } from './pickBackup';
 import { withEngineProgress } from '../ui/engineProgress';
 import { runGuarded } from './registerCommand';
+import { codeFilesToWrite } from '../../core/restore/codeFileItems';
+import { printable } from '../../core/util/printable';
 
 /**
  * Restore: download and verify, show the plan (new / overwritten / unchanged,
@@ -45,9 +47,11 @@ export async function restoreBackup(s: Services, arg?: unknown): Promise<Restore
     }
     const plan = await confirmPlan(s, engine, fetched, ref, targets);
     if (!plan) return undefined;
+    const includeCodeFiles = await askCodeFiles(s, plan);
+    if (includeCodeFiles === undefined) return undefined;
 
     const result = await withEngineProgress(vscode.l10n.t('Restoring the backup from {0}', formatDateTime(ref.time)), ['write'], (call) =>
-      engine.apply(plan, call),
+      engine.apply(plan, { ...call, includeCodeFiles }),
     );
     s.log.for('restore').info(`${ref.key}: ${result.written} files written${result.snapshotDir ? `, snapshot ${result.snapshotDir}` : ''}`);
     offerUndo(s, result, Object.values(plan.targets));
@@ -109,6 +113,31 @@ async function confirmPlan(
   }
 }
 
+/**
+ * Files that make VS Code or other tools run code by themselves (tasks,
+ * launch configurations, workspace settings, git hooks, .envrc, ...) need a
+ * second, explicit yes; the first answer leaves them out. Undefined: cancel.
+ */
+async function askCodeFiles(s: Services, plan: RestorePlan): Promise<boolean | undefined> {
+  const files = codeFilesToWrite(plan.items);
+  if (files.length === 0) return false;
+  const leaveOut = vscode.l10n.t('Leave Them Out');
+  const include = vscode.l10n.t('Restore Them Too');
+  const listed = files.slice(0, 10).map((f) => printable(f.relPath));
+  if (files.length > 10) listed.push(vscode.l10n.t('and {0} more', formatCount(files.length - 10)));
+  const message =
+    files.length === 1
+      ? vscode.l10n.t('The backup holds 1 file that can make VS Code or other tools run programs by themselves. Restore it too?')
+      : vscode.l10n.t('The backup holds {0} files that can make VS Code or other tools run programs by themselves. Restore them too?', formatCount(files.length));
+  const detail = vscode.l10n.t(
+    '{0}\n\nSuch files run programs when the folder opens, on a commit, or when a terminal or package manager starts. Restore them only if you made this backup yourself and trust everyone who can write to the bucket. Left out, the files here stay as they are.',
+    listed.join('\n'),
+  );
+  const choice = await s.prompts.showWarningMessage(message, { modal: true, detail }, leaveOut, include);
+  if (choice === include) return true;
+  return choice === leaveOut ? false : undefined;
+}
+
 /** The plan's files, grouped by what will happen to them. */
 async function showPlanFiles(s: Services, plan: RestorePlan): Promise<void> {
   const groups: Array<[RestoreAction, string]> = [
@@ -118,11 +147,15 @@ async function showPlanFiles(s: Services, plan: RestorePlan): Promise<void> {
     ['onlyLocal', vscode.l10n.t('Only here (kept)')],
   ];
   const items: vscode.QuickPickItem[] = [];
+  const runsCode = vscode.l10n.t('runs code: asked separately');
   for (const [action, label] of groups) {
     const list = plan.items.filter((i) => i.action === action);
     if (list.length === 0) continue;
     items.push({ label: `${label} (${formatCount(list.length)})`, kind: vscode.QuickPickItemKind.Separator });
-    for (const i of list) items.push({ label: i.relPath, description: label, detail: i.targetPath });
+    for (const i of list) {
+      const code = codeFilesToWrite([i]).length > 0;
+      items.push({ label: printable(i.relPath), description: code ? `${label}, ${runsCode}` : label, detail: printable(i.targetPath) });
+    }
   }
   await s.prompts.quickPick(items, { title: vscode.l10n.t('Files in the restore'), placeHolder: vscode.l10n.t('Press Escape to go back'), matchOnDetail: true });
 }

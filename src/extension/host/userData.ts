@@ -8,6 +8,8 @@ import { BackupError } from '../../core/util/engineErrors';
 export interface AppDataConfig {
   categories: AppDataCategory[];
   ignoredSettings: string[];
+  /** `s3Backup.appData.includeSecretSettings`: back up settings that look like secrets too (default false). */
+  includeSecretSettings: boolean;
 }
 
 /** `s3Backup.appData.*`, typed; unknown categories are dropped, an unset list means the defaults. */
@@ -18,6 +20,7 @@ export function readAppDataConfig(): AppDataConfig {
   return {
     categories: Array.isArray(cats) ? APPDATA_CATEGORIES.filter((k) => cats.includes(k)) : [...APPDATA_CATEGORIES],
     ignoredSettings: Array.isArray(ignored) ? ignored.filter((p): p is string => typeof p === 'string' && p.trim() !== '') : [...DEFAULT_IGNORED_SETTINGS],
+    includeSecretSettings: c.get<unknown>('includeSecretSettings') === true,
   };
 }
 
@@ -92,6 +95,7 @@ export function appDataSelection(context: vscode.ExtensionContext, o?: AppDataTe
     userDir: userDirFor(context, o),
     categories: cfg.categories,
     ignoredSettings: cfg.ignoredSettings,
+    includeSecretSettings: cfg.includeSecretSettings,
     extensions: cfg.categories.includes('extensions') ? installedExtensions() : undefined,
   };
 }

@@ -89,6 +89,18 @@ export function describeError(e: unknown): ErrorFace {
         vscode.l10n.t('Restore another backup, and check the storage provider.'),
       );
     case 'UnsafeArchive':
+      if (str('reason') === 'platform') {
+        return face(
+          vscode.l10n.t('The backup holds a file name that cannot be created on {0} ({1}), so nothing was written.', str('platform') ?? process.platform, str('entry') ?? ''),
+          vscode.l10n.t('Restore this backup on another system, or rename the file where it was backed up and back it up again.'),
+        );
+      }
+      if (['git', 'excluded', 'appdata', 'nested'].includes(str('detail') ?? '') && str('entry')) {
+        return face(
+          vscode.l10n.t('The backup holds "{0}", which a backup made by S3 Backup never holds, so nothing was written.', str('entry') as string),
+          vscode.l10n.t('Do not restore this backup: it may have been planted or tampered with.'),
+        );
+      }
       return face(
         vscode.l10n.t('The backup holds unsafe file paths, so nothing was written.'),
         vscode.l10n.t('Do not restore this backup: it may have been tampered with.'),

@@ -1,0 +1,135 @@
+// What a manifest may list, beyond being well-formed: only what a backup of
+// ours can hold, and only what the restoring system can create. Pure (no file
+// access), so any manifest format can call it; parseManifest does, so
+// `verify` refuses such a backup before anything is planned or written.
+import { BackupError } from '../util/engineErrors';
+import { foldedPath, pathProblemOn, platformName } from '../util/platformNames';
+import { printable } from '../util/printable';
+import { APPDATA_PREFIX, isAppDataFile } from './appDataLayout';
+import { DEFAULT_EXCLUDES, excludeMatcher, isGitPath, isLeftOut, type GitignoreRules, type SelectionRules } from './selectionRules';
+
+/** The parts of a manifest the checks read. */
+export interface CheckedManifest {
+  files: readonly { path: string }[];
+  /** Per backed-up folder (`workspace/<name>`): the rules it was selected with; absent in older backups. */
+  selection?: Readonly<Record<string, SelectionRules>>;
+}
+
+const WORKSPACE = 'workspace/';
+const HINT = 'Nothing was restored. Do not restore this backup: S3 Backup never writes such a backup, so it may have been planted or tampered with.';
+
+/**
+ * What a backup without recorded rules (made before they were recorded) is
+ * checked against: the default excludes. Its .gitignore files may not have
+ * been applied (`--no-gitignore`), so they are not.
+ */
+export const UNRECORDED_RULES: SelectionRules = { defaultExcludes: [...DEFAULT_EXCLUDES], excludes: [], gitignore: false };
+
+function refuse(message: string, entry: string, detail: string, hint = HINT): BackupError {
+  return new BackupError('UnsafeArchive', message, hint, { params: { entry: printable(entry), detail } });
+}
+
+/**
+ * Throws `UnsafeArchive` naming the first path that a backup of ours never
+ * holds or that `platform` cannot create: git internals (`.git/**` at any
+ * depth, in any case), an app data file the backup does not take, a path its
+ * own exclude rules leave out, a path listed together with a path under it,
+ * a name the system refuses, or two names its file system sees as one.
+ */
+export function checkManifest(m: CheckedManifest, o: { platform?: NodeJS.Platform } = {}): void {
+  const platform = o.platform ?? process.platform;
+  for (const f of m.files) {
+    if (isGitPath(f.path)) {
+      throw refuse(`The backup holds "${printable(f.path)}", which is inside a git repository's internals (.git); a backup never holds those.`, f.path, 'git');
+    }
+    if (f.path.startsWith(`${APPDATA_PREFIX}/`) && !isAppDataFile(f.path.slice(APPDATA_PREFIX.length + 1))) {
+      throw refuse(`The backup holds "${printable(f.path)}", which is not a file an app data backup takes.`, f.path, 'appdata');
+    }
+  }
+  const leftOut = firstLeftOutPath(m);
+  if (leftOut) throw leftOutError(leftOut);
+  checkNesting(m.files, platform);
+  for (const f of m.files) {
+    const problem = pathProblemOn(f.path, platform);
+    if (problem) {
+      throw new BackupError('UnsafeArchive', `The backup holds "${printable(f.path)}", which cannot be created on ${platformName(platform)}: ${problem}.`, 'Nothing was restored. Restore this backup on another system, or rename the file where it was backed up and back it up again.', {
+        params: { entry: printable(f.path), detail: problem, reason: 'platform', platform: platformName(platform) },
+      });
+    }
+  }
+}
+
+/** The refusal for a path the backup's own rules leave out. */
+export function leftOutError(p: string): BackupError {
+  return refuse(`The backup holds "${printable(p)}", which its own exclude rules leave out; a backup made with them never holds it.`, p, 'excluded');
+}
+
+/**
+ * The first file under `workspace/<name>/` that the folder's own selection
+ * rules (as recorded; the defaults for older backups) leave out, or undefined.
+ * `gitignores` adds each folder's `.gitignore` rules (keyed by the folder's
+ * prefix), for callers that have read them from the archive; without them
+ * only the default and user excludes are applied.
+ */
+export function firstLeftOutPath(m: CheckedManifest, gitignores?: ReadonlyMap<string, readonly GitignoreRules[]>): string | undefined {
+  const matchers = new Map<string, { excludes: ReturnType<typeof excludeMatcher>; gitignores: readonly GitignoreRules[]; dirs: Map<string, boolean> }>();
+  for (const f of m.files) {
+    if (!f.path.startsWith(WORKSPACE)) continue;
+    const cut = f.path.indexOf('/', WORKSPACE.length);
+    if (cut < 0) continue;
+    const prefix = f.path.slice(0, cut);
+    let r = matchers.get(prefix);
+    if (!r) {
+      const rules = m.selection?.[prefix] ?? UNRECORDED_RULES;
+      const own = rules.gitignore ? (gitignores?.get(prefix) ?? []) : [];
+      r = { excludes: excludeMatcher(rules), gitignores: [...own].sort((a, b) => depth(a.base) - depth(b.base)), dirs: new Map() };
+      matchers.set(prefix, r);
+    }
+    const rel = f.path.slice(cut + 1);
+    const parts = rel.split('/');
+    // The selection never walks into a folder it leaves out: check every folder on the way, then the file.
+    for (let i = 1; i <= parts.length; i++) {
+      const sub = parts.slice(0, i).join('/');
+      const isDir = i < parts.length;
+      let out = isDir ? r.dirs.get(sub) : undefined;
+      if (out === undefined) {
+        const parent = parts.slice(0, i - 1).join('/');
+        out = isLeftOut(sub, isDir, r.excludes, r.gitignores.filter((g) => g.base === '' || parent === g.base || parent.startsWith(`${g.base}/`)));
+        if (isDir) r.dirs.set(sub, out);
+      }
+      if (out) return f.path;
+    }
+  }
+  return undefined;
+}
+
+function depth(base: string): number {
+  return base === '' ? 0 : base.split('/').length;
+}
+
+/** A path listed together with a path under it (`a` and `a/b`): one would have to be a file and a folder. */
+function checkNesting(files: readonly { path: string }[], platform: NodeJS.Platform): void {
+  const sameFile = (a: string, b: string): BackupError =>
+    new BackupError('UnsafeArchive', `The backup holds "${printable(a)}" and "${printable(b)}", which are the same name on ${platformName(platform)}.`, 'Nothing was restored. Restore this backup on a system that tells the two names apart.', {
+      params: { entry: printable(b), detail: 'case', reason: 'platform', platform: platformName(platform) },
+    });
+  const exact = new Set(files.map((f) => f.path));
+  const folded = new Map<string, string>();
+  for (const f of files) {
+    const key = foldedPath(f.path, platform);
+    const other = folded.get(key);
+    if (other !== undefined) throw sameFile(other, f.path);
+    folded.set(key, f.path);
+  }
+  for (const f of files) {
+    const key = foldedPath(f.path, platform);
+    for (let at = f.path.indexOf('/'); at > 0; at = f.path.indexOf('/', at + 1)) {
+      const up = f.path.slice(0, at);
+      if (exact.has(up)) throw refuse(`The backup lists both "${printable(up)}" and "${printable(f.path)}": one name cannot be a file and a folder.`, f.path, 'nested');
+    }
+    for (let at = key.indexOf('/'); at > 0; at = key.indexOf('/', at + 1)) {
+      const other = folded.get(key.slice(0, at));
+      if (other !== undefined) throw sameFile(other, f.path);
+    }
+  }
+}
