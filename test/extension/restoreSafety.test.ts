@@ -83,7 +83,7 @@ describe('restore you can trust (real S3 server, planted backups)', function () 
     const a = writeArchive(sources, { kind, hostname: 'dev-laptop', platform: 'linux', created: new Date().toISOString(), sources: prefixes, toolVersion: '0.1.0' });
     const file = path.join(machineB, `planted-${crypto.randomBytes(3).toString('hex')}.zip`);
     await Promise.all([pipeline(a.stream, fs.createWriteStream(file)), a.done]);
-    const key = makeBackupKey(rootPath, { time: new Date(), host: 'dev-laptop', kind });
+    const key = makeBackupKey(rootPath, { time: new Date(), host: 'dev-laptop', kind, format: 1 });
     await bucket!.putObject(key, fs.readFileSync(file));
     fs.rmSync(file);
     return key;

@@ -34,9 +34,9 @@ describe('backup tree (real S3 server)', function () {
     bucket = await s3.createTestBucket('tree');
     const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
     // Two of this machine's, one older than every other-laptop backup; 55 of another machine's.
-    mine.push(makeBackupKey(rootPath, { time: new Date(t0 - 86400_000), host: hostname, kind: 'workspace' }));
-    mine.push(makeBackupKey(rootPath, { time: new Date(t0 - 2 * 86400_000), host: hostname, kind: 'full' }));
-    for (let i = 0; i < PAGE + 5; i++) others.push(makeBackupKey(rootPath, { time: new Date(t0 + i * 60_000), host: otherHost, kind: 'workspace' }));
+    mine.push(makeBackupKey(rootPath, { time: new Date(t0 - 86400_000), host: hostname, kind: 'workspace', format: 1 }));
+    mine.push(makeBackupKey(rootPath, { time: new Date(t0 - 2 * 86400_000), host: hostname, kind: 'full', format: 1 }));
+    for (let i = 0; i < PAGE + 5; i++) others.push(makeBackupKey(rootPath, { time: new Date(t0 + i * 60_000), host: otherHost, kind: 'workspace', format: 1 }));
     await bucket.putMany([...mine, ...others, `${rootPath}/not-a-backup.txt`], 'x'.repeat(1000));
     await api.engineHost.saveProfile({ endpoint: env.endpoint, region: env.region, bucket: bucket.bucket, rootPath, accessKeyId: env.accessKeyId, secretAccessKey: env.secretAccessKey });
   });

@@ -60,5 +60,5 @@ export function centralRecord(buf: Buffer, name: string): number {
 
 /** The key a real backup of this machine would get, for planting a hostile one among them. */
 export function normalLookingKey(rootPath: string, kind: BackupKind = 'workspace', host = 'dev-laptop'): string {
-  return makeBackupKey(rootPath, { time: new Date(), host, kind });
+  return makeBackupKey(rootPath, { time: new Date(), host, kind, format: 1 });
 }
