@@ -16,7 +16,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Browser, ConsoleMessage } from 'playwright-core';
 import { closeBrowser, launchBrowser, openWorkbench, remoteUri, screenshot } from './browser';
-import { type CodeServer, startCodeServer, TEST_USER_SETTINGS, writeUserSettings } from './codeServer';
+import { type CodeServer, startCodeServer, TEST_USER_SETTINGS, VSCODE_UNDER_TEST, writeUserSettings } from './codeServer';
 import { REPO_ROOT } from './paths';
 
 export interface ExtensionTestResult {
@@ -163,10 +163,11 @@ export async function runExtensionTests(o: RunExtensionTestsOptions): Promise<Ru
       userDataDir,
       extensionsDir,
       folder,
-      env: { ...(o.env ?? {}), S3B_RESULT_FILE: resultFile, S3B_OUTPUT_FILE: outputFile },
+      testPayload: true,
+      env: { ...(o.env ?? {}), S3B_VSCODE_VERSION: VSCODE_UNDER_TEST.vscode, S3B_RESULT_FILE: resultFile, S3B_OUTPUT_FILE: outputFile },
       log: o.verbose ? (l) => out(`[code-server] ${l}`) : undefined,
     });
-    out(`[harness] code-server up at ${server.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    out(`[harness] code-server ${VSCODE_UNDER_TEST.codeServer} (VS Code ${VSCODE_UNDER_TEST.vscode}) up at ${server.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     browser = await launchBrowser();
 
     let reportExit!: (code: number) => void;
