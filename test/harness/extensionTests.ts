@@ -33,7 +33,7 @@ export interface RunExtensionTestsOptions {
   extensionTestsPath: string;
   /** Defaults to the repository root (package.json + dist/). */
   extensionDevelopmentPath?: string;
-  /** Workspace folder to open; a temp folder with one file when omitted. */
+  /** Workspace folder to open; when omitted, a temp folder with one file inside a .code-workspace file. */
   folder?: string;
   userDataDir?: string;
   extensionsDir?: string;
@@ -122,18 +122,27 @@ async function consoleLine(msg: ConsoleMessage): Promise<string> {
   return msg.text();
 }
 
+/**
+ * A temp folder with one file, opened through a .code-workspace file: there, as
+ * in every multi-root window, a folder's own .vscode/settings.json is seen only
+ * by reads that name the folder, so tests can tell resource-scoped reads apart.
+ */
+function defaultWorkspace(base: string): { folder: string; workspace: string } {
+  const folder = path.join(base, 'workspace');
+  fs.mkdirSync(folder, { recursive: true });
+  fs.writeFileSync(path.join(folder, 'README.md'), '# integration test workspace\n');
+  const workspace = path.join(base, 'tests.code-workspace');
+  fs.writeFileSync(workspace, JSON.stringify({ folders: [{ path: 'workspace' }] }, null, 2) + '\n');
+  return { folder, workspace };
+}
+
 /** Starts code-server and Chromium, runs the tests entry in the extension host, cleans everything up. */
 export async function runExtensionTests(o: RunExtensionTestsOptions): Promise<RunExtensionTestsOutcome> {
   const out = o.out ?? ((l: string) => process.stdout.write(l + '\n'));
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-exttests-'));
   const userDataDir = o.userDataDir ?? path.join(base, 'user-data');
   const extensionsDir = o.extensionsDir ?? path.join(base, 'extensions');
-  let folder = o.folder;
-  if (!folder) {
-    folder = path.join(base, 'workspace');
-    fs.mkdirSync(folder, { recursive: true });
-    fs.writeFileSync(path.join(folder, 'README.md'), '# integration test workspace\n');
-  }
+  const { folder, workspace } = o.folder ? { folder: o.folder, workspace: undefined } : defaultWorkspace(base);
   const resultFile = o.env?.S3B_RESULT_FILE ?? process.env.S3B_RESULT_FILE ?? path.join(base, 'result.json');
   fs.rmSync(resultFile, { force: true });
   const outputFile = path.join(base, 'output.log');
@@ -173,7 +182,7 @@ export async function runExtensionTests(o: RunExtensionTestsOptions): Promise<Ru
     let reportExit!: (code: number) => void;
     const exited = new Promise<number>((resolve) => (reportExit = resolve));
     const page = await openWorkbench(browser, server.url, {
-      folder,
+      ...(workspace ? { workspace } : { folder }),
       payload: [
         ['extensionDevelopmentPath', remoteUri(server.url, extensionDevelopmentPath)],
         ['extensionTestsPath', remoteUri(server.url, o.extensionTestsPath)],

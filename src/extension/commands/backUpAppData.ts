@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
-import { backedUpMessage } from './backUpWorkspace';
+import { backedUpMessage, backupFolder } from './backUpWorkspace';
 import { withEngineProgress } from '../ui/progress';
-import { readConfig } from '../host/config';
 import type { BackupResult } from '../../core/engine';
 import type { Services } from './services';
 import { readAppDataConfig, installedExtensions, userDirFromContext } from '../host/userData';
@@ -52,10 +51,9 @@ export async function backUpEverything(s: Services, o?: AppDataTestOptions): Pro
     void s.prompts.showInformationMessage(vscode.l10n.t('Open a folder to back it up.'), {});
     return undefined;
   }
-  const excludes = readConfig().workspaceExcludes;
   const kind = folders.length > 0 && extra.length > 0 ? 'full' : folders.length > 0 ? 'workspace' : 'appdata';
   const result = await withEngineProgress(vscode.l10n.t('Backing up the workspace and the app data'), ['archive', 'upload'], (call) =>
-    engine.backup({ kind, folders: folders.map((f) => ({ name: f.name, path: f.uri.fsPath, excludes })), extra }, call),
+    engine.backup({ kind, folders: folders.map(backupFolder), extra }, call),
   );
   return finished(s, result);
 }

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { formatBytes, formatCount } from '../ui/format';
-import { readConfig } from '../host/config';
-import type { BackupResult } from '../../core/engine';
+import { workspaceExcludes } from '../host/config';
+import type { BackupFolder, BackupResult } from '../../core/engine';
 import type { Services } from './services';
 import { withEngineProgress } from '../ui/progress';
 
@@ -28,10 +28,9 @@ export async function backUpWorkspace(s: Services): Promise<BackupResult | undef
   }
 
   const engine = await s.engineHost.getEngine();
-  const excludes = readConfig().workspaceExcludes;
   const names = folders.map((f) => f.name).join(', ');
   const result = await withEngineProgress(vscode.l10n.t('Backing up {0}', names), ['archive'], (call) =>
-    engine.backup({ kind: 'workspace', folders: folders.map((f) => ({ name: f.name, path: f.uri.fsPath, excludes })) }, call),
+    engine.backup({ kind: 'workspace', folders: folders.map(backupFolder) }, call),
   );
 
   const log = s.log.for('backup');
@@ -49,6 +48,11 @@ export async function backUpWorkspace(s: Services): Promise<BackupResult | undef
     if (node) await s.treeView.reveal(node, { select: true, focus: true, expand: true });
   });
   return result;
+}
+
+/** A workspace folder as the engine backs it up, with that folder's own excludes. */
+export function backupFolder(f: vscode.WorkspaceFolder): BackupFolder {
+  return { name: f.name, path: f.uri.fsPath, excludes: workspaceExcludes(f.uri) };
 }
 
 /** "Backed up 1 file (2 KB)." / "Backed up 12 files (3.4 MB); 2 skipped (see the log)." */
