@@ -82,8 +82,8 @@ describe('S3Store (real S3)', function () {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('importing s3.ts does not load the AWS SDK; first use does', () => {
-    const mod = path.resolve(__dirname, '../../src/core/s3.js');
+  it('importing s3Store.ts does not load the AWS SDK; first use does', () => {
+    const mod = path.resolve(__dirname, '../../src/core/storage/s3Store.js');
     const script = `
       require(${JSON.stringify(mod)});
       const before = Object.keys(require.cache).filter((p) => p.includes('@aws-sdk')).length;
@@ -95,7 +95,7 @@ describe('S3Store (real S3)', function () {
         s.destroy();
       });`;
     const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim()) as { before: number; after: number };
-    assert.strictEqual(out.before, 0, 'no @aws-sdk module in require.cache after importing s3.js');
+    assert.strictEqual(out.before, 0, 'no @aws-sdk module in require.cache after importing s3Store.js');
     assert.ok(out.after > 0, 'the SDK is loaded on first use');
   });
 

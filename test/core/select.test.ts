@@ -116,7 +116,7 @@ describe('selectFiles', () => {
       let r: { files: { relPath: string }[]; skipped: { relPath: string; reason: string }[] };
       if (process.getuid?.() === 0) {
         // Root reads everything: run the selection as an unprivileged user instead.
-        const script = `require(${JSON.stringify(require.resolve('../../src/core/select'))}).selectFiles(${JSON.stringify(tmp)}).then((r) => process.stdout.write(JSON.stringify(r)))`;
+        const script = `require(${JSON.stringify(require.resolve('../../src/core/backup/select'))}).selectFiles(${JSON.stringify(tmp)}).then((r) => process.stdout.write(JSON.stringify(r)))`;
         r = JSON.parse(execFileSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' }));
       } else {
         r = await selectFiles(tmp);
