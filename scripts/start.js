@@ -4,7 +4,8 @@
  *
  *   1. installs the npm packages when node_modules is missing or stale
  *      (test/setup/install.sh --npm-only), builds the extension and packs it into a .vsix;
- *   2. installs code-server 4.100.3 once (.cache/code-server);
+ *   2. installs code-server once, in the oldest VS Code version the extension
+ *      supports (scripts/codeServer.js, .cache/code-server-<version>);
  *   3. starts a local S3 server (s3rver from npm) with a bucket, data in .cache/start/s3rver,
  *      and installs the .vsix into .cache/start/extensions;
  *   4. starts code-server with .cache/start/user-data, a sample workspace and user
@@ -225,7 +226,7 @@ async function main() {
 
     // 2. code-server (first run only: its install keeps both cores busy, so nothing else starts meanwhile).
     const codeServer = require('./codeServer');
-    if (!codeServer.isInstalled()) log('installing code-server 4.100.3 into .cache/code-server (once, about 2 minutes)…');
+    if (!codeServer.isInstalled()) log(`installing code-server ${codeServer.resolveVersion().codeServer} into .cache/ (once, about a minute)…`);
     await codeServer.install();
 
     // 3. Local S3 server, while the extension installs.

@@ -1,19 +1,26 @@
 #!/usr/bin/env node
 /*
- * `npm test [core] [extension] [e2e]`: installs what the tests need, builds,
- * type-checks, starts a private Ceph RGW (unless S3_TEST_ENDPOINT is already
- * set), runs the selected suites (all by default) and stops everything it
- * started, also on failure, Ctrl-C and SIGTERM.
+ * `npm test [core] [extension] [e2e] [--vscode=<versions>]`: installs what the
+ * tests need, builds, type-checks, starts a private Ceph RGW (unless
+ * S3_TEST_ENDPOINT is already set), runs the selected suites (all by default)
+ * and stops everything it started, also on failure, Ctrl-C and SIGTERM.
+ *
+ * The extension and e2e suites run once per VS Code version of
+ * scripts/codeServer.js (oldest and newest), logged as e.g. `extension@1.100.3`.
+ * `--vscode=` (or S3B_VSCODE_VERSIONS) takes a comma-separated list of
+ * `oldest`, `newest` or versions, to run on those only.
  *
  * Suite runner contract: each runner writes {passed, failed, skipped} as JSON to
  * the file named by S3B_RESULT_FILE (test/helpers/mochaCount.ts does it for mocha)
- * and exits non-zero on failure. Runners get S3_TEST_* and S3B_ARTIFACTS_DIR.
+ * and exits non-zero on failure. Runners get S3_TEST_* and S3B_ARTIFACTS_DIR, the
+ * versioned ones S3B_VSCODE_VERSION too.
  *
  * The last line printed is always `N passed, N failed[, N skipped]`.
  */
 'use strict';
 
 const fs = require('fs');
+const codeServer = require('./codeServer');
 const { freePortTriple, parseEnvFile } = require('./lib');
 const os = require('os');
 const path = require('path');
@@ -23,6 +30,8 @@ const ROOT = path.resolve(__dirname, '..');
 const ARTIFACTS = path.join(ROOT, '.test-artifacts');
 const RGW_SH = path.join(ROOT, 'test', 'setup', 'rgw.sh');
 const SUITES = ['core', 'extension', 'e2e'];
+// Suites that run inside code-server, once per VS Code version.
+const VERSIONED = new Set(['extension', 'e2e']);
 const SUITE_TIMEOUT_MS = 30 * 60 * 1000;
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
@@ -193,20 +202,27 @@ function suiteCommand(suite) {
   return fs.existsSync(runner) ? [process.execPath, [runner]] : null;
 }
 
-async function runSuite(suite, env) {
+/** `extension@1.100.3` for a suite run on one VS Code version, `core` for the others. */
+function runLabel(suite, version) {
+  return version ? `${suite}@${version.vscode}` : suite;
+}
+
+async function runSuite(suite, env, version) {
+  const label = runLabel(suite, version);
   const cmd = suiteCommand(suite);
   if (!cmd) {
-    log(`${suite}: no tests, skipped`);
+    log(`${label}: no tests, skipped`);
     return;
   }
-  const resultFile = path.join(ARTIFACTS, `${suite}.result.json`);
-  const artifacts = path.join(ARTIFACTS, suite);
+  const resultFile = path.join(ARTIFACTS, `${label}.result.json`);
+  const artifacts = path.join(ARTIFACTS, label);
   fs.mkdirSync(artifacts, { recursive: true });
   const t = Date.now();
-  log(`${suite}: running`);
+  log(`${label}: running`);
+  const versionEnv = version ? { S3B_VSCODE_VERSION: version.vscode } : {};
   const { code } = await run(cmd[0], cmd[1], {
-    env: { ...env, S3B_RESULT_FILE: resultFile, S3B_ARTIFACTS_DIR: artifacts },
-    logName: `${suite}.log`,
+    env: { ...env, ...versionEnv, S3B_RESULT_FILE: resultFile, S3B_ARTIFACTS_DIR: artifacts },
+    logName: `${label}.log`,
   });
   let counts = null;
   try {
@@ -216,11 +232,53 @@ async function runSuite(suite, env) {
   }
   if (counts) {
     for (const k of ['passed', 'failed', 'skipped']) totals[k] += Number(counts[k]) || 0;
-    log(`${suite}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped || 0} skipped, exit ${code} (${secs(t)})`);
-    if (counts.failed > 0) failures.push(`${suite} (${counts.failed})`);
+    log(`${label}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped || 0} skipped, exit ${code} (${secs(t)})`);
+    if (counts.failed > 0) failures.push(`${label} (${counts.failed})`);
   }
-  if (!counts) fail(`${suite}: runner exited ${code} without writing its counts`);
-  else if (code !== 0 && !(counts.failed > 0)) fail(`${suite}: runner exited ${code}`);
+  if (!counts) fail(`${label}: runner exited ${code} without writing its counts`);
+  else if (code !== 0 && !(counts.failed > 0)) fail(`${label}: runner exited ${code}`);
+}
+
+/** The suites and VS Code versions asked for on the command line (or S3B_VSCODE_VERSIONS); exits with usage on a bad one. */
+function parseArgs(argv) {
+  const flag = argv.find((a) => a.startsWith('--vscode='));
+  const selected = argv.filter((a) => a !== flag);
+  const unknown = selected.filter((s) => !SUITES.includes(s));
+  const names = (flag ? flag.slice('--vscode='.length) : process.env.S3B_VSCODE_VERSIONS || '').split(',').filter(Boolean);
+  let versions;
+  try {
+    const chosen = names.map((n) => codeServer.resolveVersion(n));
+    versions = codeServer.VERSIONS.filter((v) => !names.length || chosen.includes(v));
+  } catch (e) {
+    unknown.push(e.message);
+  }
+  if (unknown.length) {
+    process.stderr.write(`usage: npm test [-- ${SUITES.join('|')} ... --vscode=oldest,newest] (unknown: ${unknown.join(' ')})\n`);
+    process.exit(2);
+  }
+  return { suites: selected.length ? SUITES.filter((s) => selected.includes(s)) : SUITES, versions };
+}
+
+/**
+ * Installs each version's code-server in the background, one after the other
+ * (both builds keep the two cores busy). Resolves to a Map: version -> installed.
+ */
+function installCodeServers(versions) {
+  const codeServerJs = path.join(ROOT, 'scripts', 'codeServer.js');
+  const installed = new Map();
+  let chain = Promise.resolve();
+  for (const v of versions) {
+    chain = chain.then(async () => {
+      const name = `code-server ${v.codeServer} install (VS Code ${v.vscode})`;
+      installed.set(v, await step(name, process.execPath, [codeServerJs, 'install', v.vscode], { logName: `code-server-${v.codeServer}-install.log` }));
+    });
+  }
+  return chain.then(() => installed);
+}
+
+/** Every run in order: each suite, the versioned ones once per version. */
+function plannedRuns(suites, versions) {
+  return suites.flatMap((suite) => (VERSIONED.has(suite) ? versions.map((version) => ({ suite, version })) : [{ suite }]));
 }
 
 function summaryLine() {
@@ -242,13 +300,8 @@ function finish(exitCode) {
 }
 
 async function main() {
-  const selected = process.argv.slice(2);
-  const unknown = selected.filter((s) => !SUITES.includes(s));
-  if (unknown.length) {
-    process.stderr.write(`usage: npm test [-- ${SUITES.join('|')} ...] (unknown: ${unknown.join(' ')})\n`);
-    process.exit(2);
-  }
-  const suites = selected.length ? SUITES.filter((s) => selected.includes(s)) : SUITES;
+  const { suites, versions } = parseArgs(process.argv.slice(2));
+  const runs = plannedRuns(suites, versions);
 
   fs.rmSync(ARTIFACTS, { recursive: true, force: true });
   fs.mkdirSync(ARTIFACTS, { recursive: true });
@@ -256,13 +309,8 @@ async function main() {
   if (!(await step('install', 'bash', [path.join(ROOT, 'test', 'setup', 'install.sh')], { logName: 'install.log' }))) {
     return finish(1);
   }
-  const needsCodeServer = suites.some((s) => s !== 'core');
-  const codeServerJs = path.join(ROOT, 'scripts', 'codeServer.js');
-  // Installs in the background while the build and type check run; awaited before the UI suites.
-  const codeServerInstall =
-    needsCodeServer && fs.existsSync(codeServerJs)
-      ? step('code-server install', process.execPath, [codeServerJs, 'install'], { logName: 'code-server-install.log' })
-      : Promise.resolve(true);
+  // Installs in the background while the build and type check run; awaited before the suites.
+  const installs = installCodeServers(suites.some((s) => VERSIONED.has(s)) ? versions : []);
 
   // Ceph spends most of its start-up waiting: overlap it with the build and the type check.
   const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
@@ -289,12 +337,14 @@ async function main() {
     fail(`S3 server: ${e.message}`);
     return finish(1);
   }
-  await codeServerInstall;
+  const installed = await installs;
 
   if (testsBuilt) {
-    for (const suite of suites) {
+    for (const { suite, version } of runs) {
       if (finishing) return;
-      await runSuite(suite, env);
+      // A version that did not install fails each of its runs, so it cannot pass unnoticed.
+      if (version && !installed.get(version)) fail(`${runLabel(suite, version)}: not run, code-server ${version.codeServer} did not install`);
+      else await runSuite(suite, env, version);
     }
   }
   finish(0);

@@ -82,7 +82,7 @@ describe('S3Store (real S3)', function () {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('importing s3.ts does not load the AWS SDK; first use does', () => {
+  it('importing s3Store.ts does not load the AWS SDK; first use does', () => {
     const mod = path.resolve(__dirname, '../../src/core/storage/s3Store.js');
     const script = `
       require(${JSON.stringify(mod)});

@@ -2,19 +2,20 @@
  * The browser end-to-end suite: the user's whole path through the real UI of
  * code-server (headless Debian Chromium, playwright-core) against a real S3
  * server. Runs out/test/e2e/*.test.js in file order, one test per step;
- * screenshots go to .test-artifacts/e2e/. Builds nothing: run
+ * screenshots go to .test-artifacts/e2e@<version>/. Builds nothing: run
  * `node esbuild.js && node esbuild.js --tests` first.
  *
  *   node out/test/e2e/run.js
  *
  * Environment: S3_TEST_* (from .cache/rgw/env when unset); S3B_RESULT_FILE
  * receives {passed, failed, skipped}; S3B_GREP filters steps; S3B_KEEP_TMP=1
- * keeps the computers' folders. Exits non-zero on any failure or when no step ran.
+ * keeps the computers' folders; S3B_VSCODE_VERSION picks the VS Code version
+ * (default the oldest, see scripts/codeServer.js). Exits non-zero on any failure or when no step ran.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import Mocha from 'mocha';
-import { installCodeServer } from '../harness/codeServer';
+import { installCodeServer, VSCODE_UNDER_TEST } from '../harness/codeServer';
 import { loadRgwEnv } from '../harness/env';
 import { ARTIFACTS_DIR, REPO_ROOT } from '../harness/paths';
 import { countsOf, writeResultFile } from '../helpers/mochaCount';
@@ -33,8 +34,12 @@ async function main(): Promise<number> {
     writeResultFile({ passed: 0, failed: 1, skipped: 0 });
     return 1;
   }
-  fs.rmSync(path.join(ARTIFACTS_DIR, 'e2e'), { recursive: true, force: true });
+  // Loaded once the environment is complete: the SDK reads its flags when it loads.
+   
+  const { ARTIFACT_GROUP, tearDown } = require('./world') as typeof import('./world');
+  fs.rmSync(path.join(ARTIFACTS_DIR, ARTIFACT_GROUP), { recursive: true, force: true });
   await installCodeServer();
+  console.log(`[e2e] VS Code ${VSCODE_UNDER_TEST.vscode} (code-server ${VSCODE_UNDER_TEST.codeServer})`);
 
   const dir = __dirname;
   const files = fs
@@ -48,9 +53,6 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  // Loaded once the environment is complete: the SDK reads its flags when it loads.
-   
-  const { tearDown } = require('./world') as typeof import('./world');
   const mocha = new Mocha({
     timeout: 5 * 60 * 1000,
     slow: 30000,

@@ -16,11 +16,12 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Browser, Frame, Locator, Page } from 'playwright-core';
 import { closeBrowser, launchBrowser, openViewContainer, openWorkbench, screenshot as harnessScreenshot } from '../harness/browser';
-import { type CodeServer, installExtension, startCodeServer, TEST_USER_SETTINGS, writeUserSettings } from '../harness/codeServer';
+import { type CodeServer, installExtension, startCodeServer, TEST_USER_SETTINGS, VSCODE_UNDER_TEST, writeUserSettings } from '../harness/codeServer';
 import { REPO_ROOT } from '../harness/paths';
 import { createTestBucket, s3TestEnv, type TestBucket } from '../helpers/s3';
 
-export const ARTIFACT_GROUP = 'e2e';
+/** Screenshots of each VS Code version in their own folder: .test-artifacts/e2e@<version>/. */
+export const ARTIFACT_GROUP = `e2e@${VSCODE_UNDER_TEST.vscode}`;
 /** Both computers open a folder of this name, so a restore on B targets it by name. */
 export const FOLDER_NAME = 'project';
 export const ROOT_PATH = 'team/backups';
@@ -88,7 +89,7 @@ export function step(name: string, fn: () => Promise<void>): (this: Mocha.Contex
   };
 }
 
-/** A screenshot of one computer's browser page, in .test-artifacts/e2e/. */
+/** A screenshot of one computer's browser page, in .test-artifacts/e2e@<version>/. */
 export async function shot(m: Machine, name: string): Promise<string> {
   const file = await harnessScreenshot(m.page, ARTIFACT_GROUP, `${name}`);
   log(`screenshot ${path.relative(REPO_ROOT, file)}`);

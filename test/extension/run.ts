@@ -8,11 +8,13 @@
  * Environment: S3_TEST_* (from .cache/rgw/env when unset) reach the extension host;
  * S3B_GREP filters tests; S3B_RESULT_FILE receives {passed, failed, skipped} as JSON;
  * S3B_EXTENSION_DEV_PATH replaces the repo root as the extension under test;
- * S3B_TIMEOUT_MS bounds the whole run (default 15 min); S3B_VERBOSE=1 relays everything.
+ * S3B_TIMEOUT_MS bounds the whole run (default 15 min); S3B_VERBOSE=1 relays everything;
+ * S3B_VSCODE_VERSION picks the VS Code version (default the oldest, see scripts/codeServer.js).
  * Exits non-zero on any failure, on zero tests, or when no exit code arrives.
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { VSCODE_UNDER_TEST } from '../harness/codeServer';
 import { loadRgwEnv } from '../harness/env';
 import { runExtensionTests } from '../harness/extensionTests';
 import { REPO_ROOT } from '../harness/paths';
@@ -40,7 +42,7 @@ async function main(): Promise<number> {
     extensionDevelopmentPath: process.env.S3B_EXTENSION_DEV_PATH || undefined,
     env,
     timeoutMs: Number(process.env.S3B_TIMEOUT_MS) || 15 * 60 * 1000,
-    artifactsGroup: 'extension',
+    artifactsGroup: `extension@${VSCODE_UNDER_TEST.vscode}`,
     screenshotName: 'final',
     verbose: Boolean(process.env.S3B_VERBOSE),
   });

@@ -1,5 +1,6 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
+import { VSCODE_UNDER_TEST } from '../harness/codeServer';
 
 const EXTENSION_ID = 's3-backup.s3-backup';
 
@@ -14,5 +15,12 @@ describe('smoke', () => {
   it('contributes s3Backup.* commands', async () => {
     const ours = (await vscode.commands.getCommands(true)).filter((c) => c.startsWith('s3Backup.'));
     assert.ok(ours.length > 0, 'no s3Backup.* command is registered');
+  });
+
+  it('runs in the VS Code version under test, on the Node that version is pinned to', function () {
+    // Set by the code-server harness only; a desktop VS Code (runElectron) is not a pinned version.
+    if (!process.env.S3B_VSCODE_VERSION) return this.skip();
+    assert.strictEqual(vscode.version, VSCODE_UNDER_TEST.vscode);
+    if (VSCODE_UNDER_TEST.node) assert.strictEqual(process.versions.node, VSCODE_UNDER_TEST.node);
   });
 });

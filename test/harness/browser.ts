@@ -59,10 +59,11 @@ export async function closeBrowser(browser: Browser | undefined): Promise<void> 
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 }
 
-/** Builds the workbench URL: `/?folder=...&payload=...` (payload: VS Code's [key, value] pairs). */
-export function workbenchUrl(baseUrl: string, o: { folder?: string; payload?: [string, string][] } = {}): string {
+/** Builds the workbench URL: `/?folder=...&payload=...` (payload: VS Code's [key, value] pairs); `workspace` opens a .code-workspace file. */
+export function workbenchUrl(baseUrl: string, o: { folder?: string; workspace?: string; payload?: [string, string][] } = {}): string {
   const q: string[] = [];
   if (o.folder) q.push(`folder=${encodeURIComponent(o.folder)}`);
+  if (o.workspace) q.push(`workspace=${encodeURIComponent(o.workspace)}`);
   if (o.payload) q.push(`payload=${encodeURIComponent(JSON.stringify(o.payload))}`);
   return `${baseUrl}/${q.length ? `?${q.join('&')}` : ''}`;
 }
@@ -74,6 +75,8 @@ export function remoteUri(baseUrl: string, absPath: string): string {
 
 export interface OpenOptions {
   folder?: string;
+  /** A .code-workspace file to open instead of a folder. */
+  workspace?: string;
   payload?: [string, string][];
   viewport?: { width: number; height: number };
   /** Functions exposed on `window` before the page loads (e.g. codeAutomationExit). */

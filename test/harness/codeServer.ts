@@ -1,5 +1,8 @@
 /*
- * Typed access to scripts/codeServer.js (code-server 4.100.3 from .cache/code-server).
+ * Typed access to scripts/codeServer.js: code-server in the VS Code version under
+ * test, from .cache/code-server-<version>. That version is S3B_VSCODE_VERSION
+ * (`oldest`, `newest` or a version such as 1.139.1; scripts/test.js sets it for
+ * each run), the oldest when unset.
  *
  *   const cs = await startCodeServer({ userDataDir, extensionsDir, folder, env });
  *   ... cs.url ...
@@ -18,6 +21,8 @@ export interface CodeServerOptions {
   extensionsDir: string;
   folder?: string;
   port?: number;
+  /** The workbench will get a test payload (extensionTestsPath); never for a UI run. */
+  testPayload?: boolean;
   /** Extra environment for the server and thus its extension host. */
   env?: Record<string, string>;
   /** true: echo server output to stderr; a function receives each line. */
@@ -34,33 +39,38 @@ export interface CodeServer {
   stop(): Promise<void>;
 }
 
+export interface VersionEntry {
+  vscode: string;
+  codeServer: string;
+  node: string | null;
+}
+
 interface CodeServerModule {
-  VERSION: string;
-  paths: { root: string; cacheDir: string; entry: string };
-  install(): Promise<{ skipped: boolean; seconds: number }>;
-  isInstalled(): boolean;
-  start(o: CodeServerOptions): Promise<CodeServer>;
-  installExtension(vsix: string, extensionsDir: string): Promise<string>;
+  resolveVersion(name?: string): VersionEntry;
+  install(version?: string): Promise<{ skipped: boolean; seconds: number }>;
+  start(o: CodeServerOptions & { version?: string }): Promise<CodeServer>;
+  installExtension(vsix: string, extensionsDir: string, version?: string): Promise<string>;
 }
 
  
 const mod: CodeServerModule = require(path.join(REPO_ROOT, 'scripts', 'codeServer.js'));
 
-export const CODE_SERVER_VERSION = mod.VERSION;
+/** The VS Code version under test (throws for a name scripts/codeServer.js does not pin). */
+export const VSCODE_UNDER_TEST: VersionEntry = mod.resolveVersion(process.env.S3B_VSCODE_VERSION || undefined);
 
 /** Installs code-server once (minutes the first time, instant afterwards). */
 export function installCodeServer(): Promise<{ skipped: boolean; seconds: number }> {
-  return mod.install();
+  return mod.install(VSCODE_UNDER_TEST.vscode);
 }
 
 /** Starts code-server on a free 127.0.0.1 port; resolves when /healthz answers. */
 export function startCodeServer(o: CodeServerOptions): Promise<CodeServer> {
-  return mod.start(o);
+  return mod.start({ ...o, version: VSCODE_UNDER_TEST.vscode });
 }
 
 /** Installs a .vsix into an extensions dir with code-server's CLI. */
 export function installExtension(vsix: string, extensionsDir: string): Promise<string> {
-  return mod.installExtension(vsix, extensionsDir);
+  return mod.installExtension(vsix, extensionsDir, VSCODE_UNDER_TEST.vscode);
 }
 
 export interface Sandbox {

@@ -16,7 +16,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Browser, ConsoleMessage } from 'playwright-core';
 import { closeBrowser, launchBrowser, openWorkbench, remoteUri, screenshot } from './browser';
-import { type CodeServer, startCodeServer, TEST_USER_SETTINGS, writeUserSettings } from './codeServer';
+import { type CodeServer, startCodeServer, TEST_USER_SETTINGS, VSCODE_UNDER_TEST, writeUserSettings } from './codeServer';
 import { REPO_ROOT } from './paths';
 
 export interface ExtensionTestResult {
@@ -33,7 +33,7 @@ export interface RunExtensionTestsOptions {
   extensionTestsPath: string;
   /** Defaults to the repository root (package.json + dist/). */
   extensionDevelopmentPath?: string;
-  /** Workspace folder to open; a temp folder with one file when omitted. */
+  /** Workspace folder to open; when omitted, a temp folder with one file inside a .code-workspace file. */
   folder?: string;
   userDataDir?: string;
   extensionsDir?: string;
@@ -122,18 +122,27 @@ async function consoleLine(msg: ConsoleMessage): Promise<string> {
   return msg.text();
 }
 
+/**
+ * A temp folder with one file, opened through a .code-workspace file: there, as
+ * in every multi-root window, a folder's own .vscode/settings.json is seen only
+ * by reads that name the folder, so tests can tell resource-scoped reads apart.
+ */
+function defaultWorkspace(base: string): { folder: string; workspace: string } {
+  const folder = path.join(base, 'workspace');
+  fs.mkdirSync(folder, { recursive: true });
+  fs.writeFileSync(path.join(folder, 'README.md'), '# integration test workspace\n');
+  const workspace = path.join(base, 'tests.code-workspace');
+  fs.writeFileSync(workspace, JSON.stringify({ folders: [{ path: 'workspace' }] }, null, 2) + '\n');
+  return { folder, workspace };
+}
+
 /** Starts code-server and Chromium, runs the tests entry in the extension host, cleans everything up. */
 export async function runExtensionTests(o: RunExtensionTestsOptions): Promise<RunExtensionTestsOutcome> {
   const out = o.out ?? ((l: string) => process.stdout.write(l + '\n'));
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-exttests-'));
   const userDataDir = o.userDataDir ?? path.join(base, 'user-data');
   const extensionsDir = o.extensionsDir ?? path.join(base, 'extensions');
-  let folder = o.folder;
-  if (!folder) {
-    folder = path.join(base, 'workspace');
-    fs.mkdirSync(folder, { recursive: true });
-    fs.writeFileSync(path.join(folder, 'README.md'), '# integration test workspace\n');
-  }
+  const { folder, workspace } = o.folder ? { folder: o.folder, workspace: undefined } : defaultWorkspace(base);
   const resultFile = o.env?.S3B_RESULT_FILE ?? process.env.S3B_RESULT_FILE ?? path.join(base, 'result.json');
   fs.rmSync(resultFile, { force: true });
   const outputFile = path.join(base, 'output.log');
@@ -163,16 +172,17 @@ export async function runExtensionTests(o: RunExtensionTestsOptions): Promise<Ru
       userDataDir,
       extensionsDir,
       folder,
-      env: { ...(o.env ?? {}), S3B_RESULT_FILE: resultFile, S3B_OUTPUT_FILE: outputFile },
+      testPayload: true,
+      env: { ...(o.env ?? {}), S3B_VSCODE_VERSION: VSCODE_UNDER_TEST.vscode, S3B_RESULT_FILE: resultFile, S3B_OUTPUT_FILE: outputFile },
       log: o.verbose ? (l) => out(`[code-server] ${l}`) : undefined,
     });
-    out(`[harness] code-server up at ${server.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    out(`[harness] code-server ${VSCODE_UNDER_TEST.codeServer} (VS Code ${VSCODE_UNDER_TEST.vscode}) up at ${server.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     browser = await launchBrowser();
 
     let reportExit!: (code: number) => void;
     const exited = new Promise<number>((resolve) => (reportExit = resolve));
     const page = await openWorkbench(browser, server.url, {
-      folder,
+      ...(workspace ? { workspace } : { folder }),
       payload: [
         ['extensionDevelopmentPath', remoteUri(server.url, extensionDevelopmentPath)],
         ['extensionTestsPath', remoteUri(server.url, o.extensionTestsPath)],

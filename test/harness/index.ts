@@ -1,5 +1,6 @@
 /*
- * Shared pieces for tests that need a real VS Code (code-server 4.100.3) and a real
+ * Shared pieces for tests that need a real VS Code (code-server, in the version
+ * named by S3B_VSCODE_VERSION, see codeServer.ts) and a real
  * browser (headless Debian Chromium through playwright-core):
  *
  *   codeServer.ts      installCodeServer, startCodeServer, installExtension, makeSandbox, writeUserSettings

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { BackupResult } from '../../core/engine';
-import { readConfig } from '../host/config';
+import { backupFolder } from './backUpWorkspace';
 import { appDataSelection, type AppDataTestOptions } from '../host/userData';
 import { withEngineProgress } from '../ui/engineProgress';
 import { leftOutSettingNames } from '../../core/format/appDataLayout';
@@ -12,14 +12,13 @@ export async function backUpEverything(s: Services, o?: AppDataTestOptions): Pro
   const selection = appDataSelection(s.context, o);
   const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
   const engine = await s.engineHost.getEngine();
-  const excludes = readConfig().workspaceExcludes;
   let leftOut: string[] = [];
   const result = await withEngineProgress(vscode.l10n.t('Backing up the workspace and the app data'), ['archive', 'upload'], async (call) => {
     const extra = await engine.collectAppData(selection, call);
     leftOut = leftOutSettingNames(extra);
     if (folders.length === 0 && extra.length === 0) return undefined;
     const kind = folders.length > 0 && extra.length > 0 ? 'full' : folders.length > 0 ? 'workspace' : 'appdata';
-    return engine.backup({ kind, folders: folders.map((f) => ({ name: f.name, path: f.uri.fsPath, excludes })), extra }, call);
+    return engine.backup({ kind, folders: folders.map(backupFolder), extra }, call);
   });
   if (!result) {
     void s.prompts.showInformationMessage(vscode.l10n.t('Open a folder to back it up.'), {});

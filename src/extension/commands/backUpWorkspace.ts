@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { readConfig } from '../host/config';
-import type { BackupResult } from '../../core/engine';
+import { workspaceExcludes } from '../host/config';
+import type { BackupFolder, BackupResult } from '../../core/engine';
 import type { Services } from './services';
 import { withEngineProgress } from '../ui/engineProgress';
 import { reportBackup } from './backupResult';
@@ -28,11 +28,15 @@ export async function backUpWorkspace(s: Services): Promise<BackupResult | undef
   }
 
   const engine = await s.engineHost.getEngine();
-  const excludes = readConfig().workspaceExcludes;
   const names = folders.map((f) => f.name).join(', ');
   const result = await withEngineProgress(vscode.l10n.t('Backing up {0}', names), ['archive'], (call) =>
-    engine.backup({ kind: 'workspace', folders: folders.map((f) => ({ name: f.name, path: f.uri.fsPath, excludes })) }, call),
+    engine.backup({ kind: 'workspace', folders: folders.map(backupFolder) }, call),
   );
 
   return reportBackup(s, result);
+}
+
+/** A workspace folder as the engine backs it up, with that folder's own excludes (a resource-scoped setting). */
+export function backupFolder(f: vscode.WorkspaceFolder): BackupFolder {
+  return { name: f.name, path: f.uri.fsPath, excludes: workspaceExcludes(f.uri) };
 }

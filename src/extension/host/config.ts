@@ -3,22 +3,25 @@ import type { AddressingStyle } from '../../core/storage/profile';
 
 const CONFIG_SECTION = 's3Backup';
 
-/** The non-secret settings under `s3Backup.*`. The keys live in SecretStorage (see secrets.ts). */
+/**
+ * The non-secret settings under `s3Backup.*` that hold for the whole window. The
+ * keys live in SecretStorage (see secrets.ts); the excludes are per folder (see
+ * `workspaceExcludes`).
+ */
 export interface S3BackupConfig {
   endpoint: string;
   region: string;
   bucket: string;
   rootPath: string;
   addressingStyle: AddressingStyle;
-  workspaceExcludes: string[];
 }
 
 /** The settings a connection is made of, as written by the settings panel. */
-export type ConnectionSettings = Pick<S3BackupConfig, 'endpoint' | 'region' | 'bucket' | 'rootPath' | 'addressingStyle'>;
+export type ConnectionSettings = S3BackupConfig;
 
 const ADDRESSING: readonly AddressingStyle[] = ['auto', 'path', 'virtual'];
 
-/** Reads every `s3Backup.*` setting, typed, with defaults for missing or malformed values. */
+/** Reads the window-wide `s3Backup.*` settings, typed, with defaults for missing or malformed values. */
 export function readConfig(): S3BackupConfig {
   const c = vscode.workspace.getConfiguration(CONFIG_SECTION);
   const str = (key: string): string => {
@@ -26,15 +29,24 @@ export function readConfig(): S3BackupConfig {
     return typeof v === 'string' ? v.trim() : '';
   };
   const style = str('addressingStyle') as AddressingStyle;
-  const excludes = c.get<unknown>('workspace.excludes');
   return {
     endpoint: str('endpoint'),
     region: str('region'),
     bucket: str('bucket'),
     rootPath: str('rootPath'),
     addressingStyle: ADDRESSING.includes(style) ? style : 'auto',
-    workspaceExcludes: Array.isArray(excludes) ? excludes.filter((e): e is string => typeof e === 'string' && e.trim() !== '') : [],
   };
+}
+
+/**
+ * `s3Backup.workspace.excludes` for one workspace folder. The setting is
+ * resource-scoped: each folder of a multi-root workspace may have its own list in
+ * its .vscode/settings.json, and only a read with the folder's URI as scope sees
+ * it (VS Code warns about a read without one).
+ */
+export function workspaceExcludes(folder: vscode.Uri): string[] {
+  const v = vscode.workspace.getConfiguration(CONFIG_SECTION, folder).get<unknown>('workspace.excludes');
+  return Array.isArray(v) ? v.filter((e): e is string => typeof e === 'string' && e.trim() !== '') : [];
 }
 
 /**
