@@ -163,7 +163,7 @@ describe('s3-backup CLI (real process)', function () {
       const r = await cli(['backup', src, '--exclude', '*.log', '--json'], env);
       assert.strictEqual(r.code, 0, r.stderr);
       const out = JSON.parse(r.stdout) as { key: string; files: number; kind: string; size: number };
-      assert.match(out.key, /^cli\/backups\/\d{8}-\d{6}_.+_workspace_[0-9a-z]+\.json\.gz$/);
+      assert.match(out.key, /^cli\/backups\/\d{8}-\d{6}\.\d{3}_.+_workspace_[0-9a-z]+\.json\.gz$/);
       assert.strictEqual(out.files, 3);
       assert.strictEqual(out.kind, 'workspace');
       assert.strictEqual(out.size, (await bucket.listObjects(out.key))[0].size);
@@ -288,7 +288,7 @@ describe('s3-backup CLI (real process)', function () {
       const r = await cli(['backup', src, '--json'], hostEnv);
       assert.strictEqual(r.code, 0, r.stderr);
       const out = JSON.parse(r.stdout) as { key: string; host: string };
-      assert.match(out.key, /^cli\/hosts\/\d{8}-\d{6}_Build-Box-2_workspace_[0-9a-z]+\.json\.gz$/);
+      assert.match(out.key, /^cli\/hosts\/\d{8}-\d{6}\.\d{3}_Build-Box-2_workspace_[0-9a-z]+\.json\.gz$/);
       assert.strictEqual(out.host, 'Build-Box-2');
       const v = await cli(['verify', out.key, '--json'], hostEnv);
       assert.strictEqual(v.code, 0, v.stderr);

@@ -59,7 +59,7 @@ describe('BackupEngine (real S3)', function () {
         { onProgress: (p) => { phases.add(p.phase); last = p; } },
       );
       key = res.key;
-      assert.match(key, /^engine-tests\/run\/\d{8}-\d{6}_test-host_workspace_[0-9a-z]+\.json\.gz$/);
+      assert.match(key, /^engine-tests\/run\/\d{8}-\d{6}\.\d{3}_test-host_workspace_[0-9a-z]+\.json\.gz$/);
       assert.strictEqual(res.files, countFiles(src));
       assert.strictEqual(res.host, 'test-host');
       assert.strictEqual(res.kind, 'workspace');

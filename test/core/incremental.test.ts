@@ -228,6 +228,9 @@ describe('incremental backups (format 2, real S3)', function () {
     });
 
     it('a backup whose lock went stale (a machine asleep) fails at commit rather than reference deleted packs', async () => {
+      // Content of its own: no other backup in the bucket may hold it.
+      src = path.join(work, 'stale', 'app');
+      await makeTree(src, { files: 20, dirs: 2, totalBytes: 512 * 1024, textRatio: 0.5, seed: 4711 });
       const a = engineFor('stale-a');
       const first = await a.backup({ kind: 'workspace', folders: [{ name: 'app', path: src }] });
       let release!: () => void;

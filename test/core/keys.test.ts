@@ -16,7 +16,7 @@ describe('backup keys', () => {
   it('has the documented form', () => {
     assert.strictEqual(
       makeBackupKey('backups/vscode', { time, host: 'dev-box', kind: 'workspace', random: 'abc123' }),
-      'backups/vscode/20260102-030405_dev-box_workspace_abc123.json.gz',
+      'backups/vscode/20260102-030405.678_dev-box_workspace_abc123.json.gz',
     );
     assert.strictEqual(
       makeBackupKey('backups/vscode', { time, host: 'dev-box', kind: 'workspace', random: 'abc123', format: 1 }),
@@ -28,11 +28,13 @@ describe('backup keys', () => {
     assert.strictEqual(parseBackupKey('', '20260102-030405_h_full_zzzzzz.zip')?.format, 1);
     assert.strictEqual(parseBackupKey('', '20260102-030405_h_full_zzzzzz.json.gz')?.format, 2);
     assert.strictEqual(parseBackupKey('', '20260102-030405_h_full_zzzzzz.json'), undefined);
+    assert.strictEqual(parseBackupKey('', '20260102-030405.678_h_full_zzzzzz.json.gz')?.time.getTime(), Date.UTC(2026, 0, 2, 3, 4, 5, 678), 'milliseconds');
+    assert.strictEqual(parseBackupKey('', '20260102-030405.678_h_full_zzzzzz.zip'), undefined, 'format 1 names have none');
   });
 
   it('has no leading slash when rootPath is empty', () => {
     const key = makeBackupKey('', { time, host: 'h', kind: 'full', random: 'zzzzzz' });
-    assert.strictEqual(key, '20260102-030405_h_full_zzzzzz.json.gz');
+    assert.strictEqual(key, '20260102-030405.678_h_full_zzzzzz.json.gz');
     assert.strictEqual(makeBackupKey('/', { time, host: 'h', kind: 'full', random: 'zzzzzz' }), key);
   });
 
@@ -46,7 +48,7 @@ describe('backup keys', () => {
         assert.strictEqual(ref.kind, kind);
         assert.strictEqual(ref.host, 'My-Laptop-local');
         assert.strictEqual(ref.size, 1234);
-        assert.strictEqual(ref.time.getTime(), Date.UTC(2026, 0, 2, 3, 4, 5), 'second precision, UTC');
+        assert.strictEqual(ref.time.getTime(), Date.UTC(2026, 0, 2, 3, 4, 5, 678), 'millisecond precision, UTC');
       }
     }
   });

@@ -30,7 +30,7 @@ describe('Step 7: delete the backup', () => {
       await rightClickMenu(a, backupRows(a, /· workspace ·/).first(), 'Delete Backup');
       const box = await dialog(a);
       const text = await box.innerText();
-      const host = /_([A-Za-z0-9-]+)_workspace_[a-z0-9]+\.zip$/.exec(key)?.[1];
+      const host = /_([A-Za-z0-9-]+)_workspace_[a-z0-9]+\.(?:zip|json\.gz)$/.exec(key)?.[1];
       assert.ok(host, `no host in ${key}`);
       assert.match(text, new RegExp(`Delete the backup from .+ \\(${host}\\)\\?`), text);
       assert.match(text, /It is removed from the bucket for good; this cannot be undone\./, text);

@@ -66,7 +66,14 @@ describe('workspace excludes per folder (real S3 server)', function () {
     if (!api) return;
     const c = vscode.workspace.getConfiguration('s3Backup', folder?.uri);
     await c.update('workspace.excludes', undefined, vscode.ConfigurationTarget.Global);
-    if (folder) await c.update('workspace.excludes', undefined, vscode.ConfigurationTarget.WorkspaceFolder);
+    if (folder) {
+      await c.update('workspace.excludes', undefined, vscode.ConfigurationTarget.WorkspaceFolder);
+      // VS Code leaves an empty .vscode/settings.json behind; later tests back this folder up and must not meet it.
+      const dotVscode = path.join(folder.uri.fsPath, '.vscode');
+      const file = path.join(dotVscode, 'settings.json');
+      if (fs.existsSync(file) && /^\s*\{\s*\}\s*$/.test(fs.readFileSync(file, 'utf8'))) fs.rmSync(file);
+      if (fs.existsSync(dotVscode) && fs.readdirSync(dotVscode).length === 0) fs.rmdirSync(dotVscode);
+    }
     const s = vscode.workspace.getConfiguration('s3Backup');
     for (const k of ['endpoint', 'region', 'bucket', 'rootPath', 'addressingStyle']) await s.update(k, undefined, vscode.ConfigurationTarget.Global);
     await api.secrets.clear();

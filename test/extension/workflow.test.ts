@@ -211,7 +211,7 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
 
     const result = (await vscode.commands.executeCommand('s3Backup.restoreBackup')) as RestoreResult | undefined;
     assert.deepStrictEqual(prompts.errors(), []);
-    assert.ok(result, 'the restore returned nothing');
+    assert.ok(result, `the restore returned nothing; questions asked: ${JSON.stringify(prompts.shown.map((m) => m.message))}`);
 
     const pick = prompts.picks[0];
     assert.ok(pick, 'the palette run did not ask which backup');

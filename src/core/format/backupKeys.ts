@@ -19,7 +19,8 @@ export interface BackupRef {
 }
 
 // `.zip`: format 1, one archive. `.json.gz`: format 2, the manifest of an incremental backup.
-const KEY_NAME = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})_([A-Za-z0-9-]{1,63})_(workspace|appdata|full)_([0-9a-z]{6,8})\.(zip|json\.gz)$/;
+// Format 2 names carry milliseconds too, so that two backups in one second still sort by time.
+const KEY_NAME = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(?:\.(\d{3}))?_([A-Za-z0-9-]{1,63})_(workspace|appdata|full)_([0-9a-z]{6,8})\.(zip|json\.gz)$/;
 const FORMAT_SUFFIX = { 1: '.zip', 2: '.json.gz' } as const;
 
 /** The prefix every backup key under `rootPath` starts with ('' when rootPath is empty). */
@@ -60,8 +61,8 @@ export function randomSuffix(length = 8): string {
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
 /**
- * Builds `<rootPath>/<yyyyMMdd-HHmmss UTC>_<host>_<kind>_<random>.json.gz`
- * (`.zip` for format 1). Keys sort by time as plain strings; the random part
+ * Builds `<rootPath>/<yyyyMMdd-HHmmss.SSS UTC>_<host>_<kind>_<random>.json.gz`
+ * (`<yyyyMMdd-HHmmss>...zip` for format 1). Keys sort by time as plain strings; the random part
  * keeps two backups made in the same second apart.
  */
 export function makeBackupKey(
@@ -75,7 +76,8 @@ export function makeBackupKey(
   if (Number.isNaN(t.getTime())) throw new Error('Invalid backup time.');
   const stamp =
     `${pad(t.getUTCFullYear(), 4)}${pad(t.getUTCMonth() + 1)}${pad(t.getUTCDate())}-` +
-    `${pad(t.getUTCHours())}${pad(t.getUTCMinutes())}${pad(t.getUTCSeconds())}`;
+    `${pad(t.getUTCHours())}${pad(t.getUTCMinutes())}${pad(t.getUTCSeconds())}` +
+    ((o.format ?? 2) === 2 ? `.${pad(t.getUTCMilliseconds(), 3)}` : '');
   return `${backupPrefix(rootPath)}${stamp}_${sanitizeHost(o.host)}_${o.kind}_${random}${FORMAT_SUFFIX[o.format ?? 2]}`;
 }
 
@@ -90,7 +92,9 @@ export function parseBackupKey(rootPath: string, key: string, size = 0): BackupR
   const m = KEY_NAME.exec(key.slice(prefix.length));
   if (!m) return undefined;
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number);
-  const time = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  const ms = m[7] === undefined ? 0 : Number(m[7]);
+  if (m[7] !== undefined && m[11] === 'zip') return undefined;
+  const time = new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms));
   if (
     time.getUTCFullYear() !== y ||
     time.getUTCMonth() !== mo - 1 ||
@@ -101,9 +105,9 @@ export function parseBackupKey(rootPath: string, key: string, size = 0): BackupR
   ) {
     return undefined;
   }
-  const host = m[7];
+  const host = m[8];
   if (host.startsWith('-') || host.endsWith('-')) return undefined;
-  return { key, time, host, kind: m[8] as BackupKind, size, format: m[10] === 'zip' ? 1 : 2 };
+  return { key, time, host, kind: m[9] as BackupKind, size, format: m[11] === 'zip' ? 1 : 2 };
 }
 
 /** Sort comparator: newest first; the key breaks ties so the order is stable. */
