@@ -7,6 +7,8 @@ import { describeError, errorText } from '../ui/errorFace';
 import { BackupNode, LoadMoreNode, MachineNode, MessageNode, type BackupsNode } from './nodes';
 
 export const VIEW_ID = 's3Backup.backups';
+/** The activity-bar container of the view (package.json `viewsContainers`). */
+export const VIEW_CONTAINER_ID = 's3Backup';
 /** Context keys driving `viewsWelcome` and menus. */
 const CONFIGURED_KEY = 's3Backup.configured';
 const EMPTY_KEY = 's3Backup.empty';
