@@ -8,7 +8,7 @@ import * as path from 'path';
 import { getL10nJson } from '@vscode/l10n-dev';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-export const LANGUAGES = ['zh-cn', 'fr', 'es', 'ru'] as const;
+import { LANGUAGES } from './languages';
 
 type Bundle = Record<string, string>;
 

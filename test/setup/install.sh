@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suites and the benchmark need on a fresh Debian 12
-# machine (run as root, or with sudo). `--npm-only` (npm start) skips apt.
+# machine (run as root, or with sudo). `--npm-only` skips apt; `--sandbox`
+# (npm start) installs only Ceph, for its local S3 server.
 # Idempotent and quick when everything is already there: it only asks apt when a
 # package is missing and only runs `npm ci` when node_modules is stale.
 set -euo pipefail
@@ -10,7 +11,9 @@ npm_only=false
 
 # Ceph for a real, signature-checking S3 server; Chromium for the UI tests;
 # restic and zip for the benchmark's reference runs.
-PACKAGES=(radosgw ceph-mon ceph-osd ceph-common chromium restic zip unzip)
+CEPH=(radosgw ceph-mon ceph-osd ceph-common)
+PACKAGES=("${CEPH[@]}" chromium restic zip unzip)
+[[ ${1:-} == --sandbox ]] && PACKAGES=("${CEPH[@]}")
 
 missing=()
 $npm_only || for p in "${PACKAGES[@]}"; do
@@ -40,6 +43,6 @@ if [[ -L node_modules ]]; then
 elif [[ ! -d node_modules || ! -f node_modules/.package-lock.json ]] ||
   { [[ package-lock.json -nt node_modules/.package-lock.json ]] && [[ $(cat "$stamp" 2>/dev/null) != "$lock_sum" ]]; }; then
   echo "[install] npm ci" >&2
-  npm ci --no-audit --no-fund >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
   echo "$lock_sum" >"$stamp"
 fi
