@@ -87,7 +87,6 @@ describe('the .vsix', function () {
   before(async function () {
     assert.ok(fs.existsSync(path.join(ROOT, 'dist', 'extension.js')), 'dist/extension.js is missing: run `node esbuild.js` first');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-vsix-'));
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { packVsix } = require(path.join(ROOT, 'scripts', 'packVsix.js')) as { packVsix(out: string): Promise<{ file: string }> };
     const { file } = await packVsix(path.join(tmp, 's3-backup.vsix'));
     zip = await JSZip.loadAsync(fs.readFileSync(file));

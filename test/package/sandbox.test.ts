@@ -24,7 +24,6 @@ describe('npm start sandbox S3 server', function () {
 
   before(async function () {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-sbx-'));
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { startSandboxS3 } = require(path.join(ROOT, 'scripts', 'sandboxS3.js')) as {
       startSandboxS3(o: { dir: string; bucket: string }): Promise<Sandbox>;
     };
