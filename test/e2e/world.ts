@@ -203,7 +203,7 @@ export function backupRows(m: Machine, text?: string | RegExp): Locator {
   return text ? rows.filter({ hasText: text }) : rows;
 }
 
-/** A button in the welcome content of the side bar ("Configure S3 Storage", "Back Up Now"). */
+/** A button in the welcome content of the side bar ("Configure S3 Storage", "Back Up Workspace"). */
 export function welcomeButton(m: Machine, name: string): Locator {
   return m.page.locator('.sidebar .welcome-view-content').getByRole('button', { name, exact: true });
 }

@@ -61,10 +61,14 @@ describe('backup tree (real S3 server)', function () {
 
     const own = api.tree.getChildren(machines[0]) as BackupNode[];
     assert.deepStrictEqual(own.map((n) => n.id), mine, 'this machine: newest first');
-    assert.match(String(own[0].description), /^\S+ B · workspace · /);
-    assert.match(String(own[1].description), / · workspace and app data · /);
+    // Age first, then kind and a short time; the size is in the tooltip.
+    assert.match(String(own[0].label), /\bago\b|yesterday|last/);
+    assert.match(String(own[0].description), /^workspace · \S/);
+    assert.match(String(own[1].description), /^workspace and app data · /);
+    assert.ok(!/\bB\b/.test(String(own[0].description)), `no size in the row: ${own[0].description}`);
     const tip = (own[0].tooltip as vscode.MarkdownString).value;
     assert.ok(tip.includes(mine[0]) && tip.includes('this machine'), tip);
+    assert.match(tip, /Size: 1,000 B/, tip);
     assert.strictEqual(api.tree.getParent(own[0]), machines[0]);
 
     const page = api.tree.getChildren(machines[1]);

@@ -9,7 +9,7 @@ import type { Services } from './services';
 export async function backUpAppData(s: Services, o?: AppDataTestOptions): Promise<BackupResult | undefined> {
   const selection = appDataSelection(s.context, o);
   const engine = await s.engineHost.getEngine();
-  const result = await withEngineProgress(vscode.l10n.t('Backing up the app data'), ['archive', 'upload'], async (call) => {
+  const result = await withEngineProgress(vscode.l10n.t('Backing up the app data'), ['upload'], async (call) => {
     const extra = await engine.collectAppData(selection, call);
     return extra.length > 0 ? engine.backup({ kind: 'appdata', folders: [], extra }, call) : undefined;
   });

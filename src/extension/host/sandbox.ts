@@ -29,7 +29,7 @@ export function isLoopbackEndpoint(endpoint: string): boolean {
 
 /**
  * The `npm start` sandbox hands its demo server's keys to the extension through
- * a file named in the environment, so "Back Up Now" works without typing. To
+ * a file named in the environment, so "Back Up Workspace" works without typing. To
  * keep this from becoming a way around SecretStorage for real users, the keys
  * are only imported when the variable is set, the saved endpoint is a loopback
  * address (keys for a local demo server can never be sent elsewhere), and no
