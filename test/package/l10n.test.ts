@@ -58,7 +58,8 @@ function checkLanguage(english: Bundle, translated: Bundle, file: string): strin
   return problems;
 }
 
-describe('translations', () => {
+describe('translations', function () {
+  this.timeout(60000);
   it('bundle.l10n.json is exactly what `npm run l10n` exports from src', async () => {
     const files = tsFiles(path.join(ROOT, 'src')).map((f) => ({ extension: '.ts', contents: fs.readFileSync(f, 'utf8') }));
     const exported = await getL10nJson(files);
