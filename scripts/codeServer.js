@@ -214,7 +214,7 @@ function installExitHook() {
 /**
  * Starts code-server on 127.0.0.1 for one folder, with auth off and workspace trust off.
  * Both dirs are created when missing. Resolves once /healthz answers.
- * @param {{ userDataDir: string, extensionsDir: string, folder?: string, port?: number,
+ * @param {{ userDataDir: string, extensionsDir: string, folder?: string, port?: number, args?: string[],
  *           env?: Record<string,string>, log?: boolean | ((line: string) => void), timeoutMs?: number }} opts
  * @returns {Promise<{ url: string, port: number, pid: number, logFile: string, tmpDir: string, stop: () => Promise<void> }>}
  */
@@ -238,6 +238,8 @@ async function start(opts) {
     '--disable-workspace-trust',
     '--disable-getting-started-override',
   ];
+  // More options for code-server, e.g. ['--locale', 'zh-cn'].
+  if (opts.args) args.push(...opts.args);
   if (folder) args.push(folder);
   const logFile = path.join(tmpDir, 'code-server.log');
   const logFd = fs.openSync(logFile, 'a');

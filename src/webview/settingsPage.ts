@@ -66,6 +66,14 @@ const statusEl = $('status');
 const statusIcon = $('status-icon');
 const statusText = $('status-text');
 const backupWhy = $('backup-why');
+const actionsBar = $('actions');
+
+/** The action bar stays at the bottom of the window: keep what gets focus or scrolled to from hiding under it. */
+function keepClearOfActions(): void {
+  // CSSOM, not a style attribute: the page's CSP allows it.
+  document.documentElement.style.scrollPaddingBottom = `${actionsBar.offsetHeight + 8}px`;
+}
+new ResizeObserver(keepClearOfActions).observe(actionsBar);
 const dirtyEl = $('dirty');
 const stepsSection = $('steps');
 const stepsList = $('steps-list');
@@ -275,13 +283,19 @@ function save(): void {
   post({ type: 'save', values: collectValues(), secretAccessKey: typedSecret() });
 }
 
+function reveal(el: HTMLElement): void {
+  el.focus({ preventScroll: true });
+  // With the field's label and hint above it, clear of the action bar below.
+  ($(`setting-${el.id === 'secret-replace' ? 'secretAccessKey' : el.id}`) ?? el).scrollIntoView({ block: 'nearest' });
+}
+
 function focusFirstInvalid(issues: FieldIssue[]): void {
   const first = SETTINGS_FIELDS.find((f) => issues.some((i) => i.field === f));
   if (!first) return;
+  keepClearOfActions();
   if (first === 'secretAccessKey') {
-    if (!secretEntryBox.hidden) secretInput.focus();
-    else replaceButton.focus();
-  } else inputs[first].focus();
+    reveal(!secretEntryBox.hidden ? secretInput : replaceButton);
+  } else reveal(inputs[first]);
 }
 
 function onResult(m: Extract<HostMessage, { type: 'result' }>): void {

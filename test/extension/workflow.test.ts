@@ -219,7 +219,9 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
 
     const plan = prompts.shown.filter((m) => m.options.modal);
     assert.strictEqual(plan.length, 2, 'the plan was not shown before and after choosing the folder');
-    assert.match(plan[1].message, new RegExp(escapeRe(restoreTarget)));
+    // The question names the folder; the detail has the full path.
+    assert.match(plan[1].message, new RegExp(`into ${escapeRe(path.basename(restoreTarget))}\\?$`));
+    assert.ok((plan[1].options.detail ?? '').includes(restoreTarget), plan[1].options.detail);
     assert.match(plan[1].options.detail ?? '', new RegExp(`^${backup.files} new, 0 overwritten, 0 unchanged`));
     assert.ok(plan[1].items.includes('Show Files'));
 

@@ -18,6 +18,8 @@ export interface CodeServerOptions {
   extensionsDir: string;
   folder?: string;
   port?: number;
+  /** More command-line options for code-server, e.g. `['--locale', 'zh-cn']`. */
+  args?: string[];
   /** Extra environment for the server and thus its extension host. */
   env?: Record<string, string>;
   /** true: echo server output to stderr; a function receives each line. */

@@ -9,10 +9,10 @@ cd "$(dirname "$0")/../.."
 npm_only=false
 [[ ${1:-} == --npm-only ]] && npm_only=true
 
-# Ceph for a real, signature-checking S3 server; Chromium for the UI tests;
-# restic and zip for the benchmark's reference runs.
+# Ceph for a real, signature-checking S3 server; Chromium for the UI tests, with
+# a CJK font for the Chinese screenshots; restic and zip for the benchmark's reference runs.
 CEPH=(radosgw ceph-mon ceph-osd ceph-common)
-PACKAGES=("${CEPH[@]}" chromium restic zip unzip)
+PACKAGES=("${CEPH[@]}" chromium fonts-wqy-microhei restic zip unzip)
 [[ ${1:-} == --sandbox ]] && PACKAGES=("${CEPH[@]}")
 
 missing=()
