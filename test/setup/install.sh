@@ -21,15 +21,19 @@ $npm_only || for p in "${PACKAGES[@]}"; do
 done
 
 if ((${#missing[@]})); then
-  echo "[install] apt packages: ${missing[*]}" >&2
+  # apt's own listing of every package goes to a log, shown only when the install fails.
+  mkdir -p .cache
+  apt_log=.cache/install-apt.log
+  echo "[install] apt packages: ${missing[*]} (about a minute; log: $apt_log)" >&2
   SUDO=()
   ((EUID == 0)) || SUDO=(sudo)
   export DEBIAN_FRONTEND=noninteractive
-  apt_install() { "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; }
+  apt_install() { "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$apt_log" 2>&1; }
+  : >"$apt_log"
   # An old or empty package index is the usual reason an install fails on a new machine.
   if [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -1) ]] || ! apt_install; then
-    "${SUDO[@]}" apt-get update -q >&2
-    apt_install
+    "${SUDO[@]}" apt-get update -q >>"$apt_log" 2>&1
+    apt_install || { tail -n 30 "$apt_log" >&2; exit 1; }
   fi
 fi
 

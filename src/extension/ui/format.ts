@@ -20,13 +20,13 @@ export function formatDateTime(d: Date): string {
   return new Intl.DateTimeFormat(vscode.env.language, { dateStyle: 'medium', timeStyle: 'medium' }).format(d);
 }
 
-/** A short local date and time for a tree row: "Dec 1, 20:41" (the year only when it is not this one). */
+/** A short local date and time for a tree row: "20:41" today, "Dec 1, 20:41" this year, with the year before. */
 export function formatShortDateTime(d: Date, now = new Date()): string {
   const sameYear = d.getFullYear() === now.getFullYear();
+  const today = sameYear && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
   return new Intl.DateTimeFormat(vscode.env.language, {
+    ...(today ? {} : { month: 'short', day: 'numeric' }),
     ...(sameYear ? {} : { year: 'numeric' }),
-    month: 'short',
-    day: 'numeric',
     hour: '2-digit',
     minute: '2-digit',
   }).format(d);
