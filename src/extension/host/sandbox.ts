@@ -55,7 +55,9 @@ export async function importSandboxCredentials(
       return 'none';
     }
     const stored = await secrets.get();
-    if (stored.accessKeyId || stored.secretAccessKey) return 'present';
+    // Keys of the sandbox's earlier server (s3rver, which knew only these) are no user's: they may be replaced.
+    const retired = stored.accessKeyId === 'S3RVER' && stored.secretAccessKey === 'S3RVER';
+    if ((stored.accessKeyId || stored.secretAccessKey) && !retired) return 'present';
     const text = await fs.readFile(file, 'utf8');
     let parsed: unknown;
     try {

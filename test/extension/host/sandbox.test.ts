@@ -66,6 +66,15 @@ describe('sandbox credentials (npm start)', () => {
     assert.deepStrictEqual([none.stored, remote.stored, own.stored], [{}, {}, { accessKeyId: 'MINE', secretAccessKey: 'mine' }]);
   });
 
+  it('replaces the keys of the retired s3rver sandbox, which belong to no user', async () => {
+    const secrets = new MemorySecrets();
+    secrets.stored = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+    fs.writeFileSync(file, JSON.stringify({ accessKeyId: 'S3BACKUPTEST', secretAccessKey: secret }));
+    const env = { [SANDBOX_CREDENTIALS_ENV]: file };
+    assert.strictEqual(await importSandboxCredentials(secrets, logger([]), { env, endpoint: () => 'http://127.0.0.1:4568' }), 'imported');
+    assert.deepStrictEqual(secrets.stored, { accessKeyId: 'S3BACKUPTEST', secretAccessKey: secret });
+  });
+
   it('never logs the content of a malformed file', async () => {
     fs.writeFileSync(file, `{"secretAccessKey": "${secret}"`);
     const lines: string[] = [];
