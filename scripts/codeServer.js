@@ -302,8 +302,8 @@ function installExitHook() {
  * `testPayload`: the workbench will be opened with a test payload
  * (extensionTestsPath); versions that read it only with the smoke-test driver
  * get the driver. Never for a UI run: the driver hides notification toasts and
- * skips dialogs.
- * @param {{ userDataDir: string, extensionsDir: string, folder?: string, port?: number, version?: string,
+ * skips dialogs. `args`: more options for code-server, e.g. ['--locale', 'zh-cn'].
+ * @param {{ userDataDir: string, extensionsDir: string, folder?: string, port?: number, version?: string, args?: string[],
  *           testPayload?: boolean, env?: Record<string,string>, log?: boolean | ((line: string) => void), timeoutMs?: number }} opts
  * @returns {Promise<{ url: string, port: number, pid: number, logFile: string, tmpDir: string, stop: () => Promise<void> }>}
  */
@@ -330,6 +330,8 @@ async function start(opts) {
     '--disable-getting-started-override',
   ];
   if (opts.testPayload && v.payloadNeedsSmokeTestDriver) args.push('--vscode-option', 'enable-smoke-test-driver');
+  // More options for code-server, e.g. ['--locale', 'zh-cn'].
+  if (opts.args) args.push(...opts.args);
   if (folder) args.push(folder);
   const logFile = path.join(tmpDir, 'code-server.log');
   const logFd = fs.openSync(logFile, 'a');

@@ -12,22 +12,38 @@ const fs = require('fs');
 const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..');
+/** The README users see in the extension's details page; README.md is the developers'. */
+const USER_README = 'docs/marketplace/README.md';
 
-/** Packs ROOT into `out`; returns the file and its size. */
+/**
+ * Packs ROOT into `out`; returns the file and its size. vsce's own output (a
+ * tree of every packed file) is kept back and shown only when packing fails.
+ */
 async function packVsix(out) {
   const { createVSIX } = require('@vscode/vsce');
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  await createVSIX({
-    cwd: ROOT,
-    packagePath: path.resolve(out),
-    dependencies: false,
-    rewriteRelativeLinks: false,
-    allowMissingRepository: true,
-  });
+  const said = [];
+  const saved = { log: console.log, info: console.info, warn: console.warn };
+  for (const k of Object.keys(saved)) console[k] = (...args) => said.push(args.join(' '));
+  try {
+    await createVSIX({
+      cwd: ROOT,
+      packagePath: path.resolve(out),
+      dependencies: false,
+      rewriteRelativeLinks: false,
+      allowMissingRepository: true,
+      readmePath: USER_README,
+    });
+  } catch (e) {
+    process.stderr.write(said.join('\n') + '\n');
+    throw e;
+  } finally {
+    Object.assign(console, saved);
+  }
   return { file: path.resolve(out), bytes: fs.statSync(out).size };
 }
 
-module.exports = { packVsix };
+module.exports = { packVsix, USER_README };
 
 if (require.main === module) {
   const out = process.argv[2];

@@ -191,6 +191,7 @@ function suiteCommand(suite) {
       ...walk(path.join(out, 'core'), (p) => p.endsWith('.test.js')),
       ...walk(path.join(out, 'cli'), (p) => p.endsWith('.test.js')),
       ...walk(path.join(out, 'webview'), (p) => p.endsWith('.test.js')),
+      ...walk(path.join(out, 'package'), (p) => p.endsWith('.test.js')),
     ].map((f) => path.relative(ROOT, f));
     if (!files.length) return null;
     const mocha = path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');

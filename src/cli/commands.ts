@@ -116,14 +116,15 @@ function leftOutLine(codeFiles: readonly RestoreItem[]): string {
 
 async function restore({ engine, positionals: [key, dir], values, ctx, signal }: CommandRun): Promise<number> {
   const dryRun = values['dry-run'] === true;
-  const yes = values.yes === true;
+  const target = path.resolve(dir);
+  if (fs.existsSync(target) && !fs.statSync(target).isDirectory()) throw new UsageError(`"${dir}" is not a folder.`);
+  // Into an empty or new folder nothing can be overwritten: no question to ask.
+  const yes = values.yes === true || isEmptyOrNew(target);
   const includeCodeFiles = values['include-code-files'] === true;
   // Decide before downloading: a non-interactive run without --yes must not write.
   if (!dryRun && !yes && !(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY)) {
     throw new UsageError('Restore asks for confirmation, and there is no terminal to ask: add --yes to restore, or --dry-run to see the plan only.');
   }
-  const target = path.resolve(dir);
-  if (fs.existsSync(target) && !fs.statSync(target).isDirectory()) throw new UsageError(`"${dir}" is not a folder.`);
   const fetched = await engine.fetch(key, { signal, onProgress: progressPrinter(ctx) });
   try {
     endProgress(ctx);
@@ -163,6 +164,15 @@ async function restore({ engine, positionals: [key, dir], values, ctx, signal }:
     return EXIT_OK;
   } finally {
     await fetched.dispose();
+  }
+}
+
+/** Whether `dir` does not exist yet or holds nothing. */
+function isEmptyOrNew(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).length === 0;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 

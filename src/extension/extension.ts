@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
-import { BackupsProvider, VIEW_ID } from './tree/backupsProvider';
+import { BackupsProvider, VIEW_CONTAINER_ID, VIEW_ID } from './tree/backupsProvider';
 import type { BackupsNode } from './tree/nodes';
 import { registerCommands } from './commands';
 import { EngineHost } from './host/engineHost';
 import { Log } from './ui/extensionLog';
 import { createPrompts, type Prompts } from './ui/prompts';
-import { importSandboxCredentials } from './host/sandbox';
+import { importSandboxCredentials, type SandboxImport } from './host/sandbox';
 import { SecretStore } from './host/secrets';
 import type { Services } from './commands/services';
 
@@ -20,6 +20,8 @@ export interface TestApi {
   log: Log;
   /** How long `activate()` took, in milliseconds. */
   activationMs: number;
+  /** The sandbox key import started by activation (npm start): what it did. */
+  sandbox: Promise<SandboxImport>;
 }
 
 /** Wires the extension together; the engine (AWS SDK, jszip) loads on first use, not here. */
@@ -28,21 +30,24 @@ export function activate(context: vscode.ExtensionContext): TestApi | undefined 
   const testMode = context.extensionMode === vscode.ExtensionMode.Test;
   const log = new Log({ capture: testMode });
   const secrets = new SecretStore(context.secrets);
-  const engineHost = new EngineHost({ secrets, log, storageDir: context.globalStorageUri.fsPath });
+  // `npm start` only (env var + loopback endpoint); resolves at once for real users.
+  // Not awaited here: the engine host makes every reader of the keys wait for it.
+  const sandbox = importSandboxCredentials(secrets, log.for('sandbox'));
+  const engineHost = new EngineHost({ secrets, log, storageDir: context.globalStorageUri.fsPath, ready: sandbox });
   const tree = new BackupsProvider(engineHost, log.for('tree'));
   const treeView = vscode.window.createTreeView<BackupsNode>(VIEW_ID, { treeDataProvider: tree, canSelectMany: true, showCollapseAll: true });
   const prompts = createPrompts();
   const services: Services = { context, log, secrets, engineHost, prompts, tree, treeView };
   context.subscriptions.push(log, secrets, engineHost, tree, treeView, ...registerCommands(services));
 
-  // `npm start` only (env var + loopback endpoint); a no-op for real users.
-  void importSandboxCredentials(secrets, log.for('sandbox'));
+  // The sandbox opens on the S3 Backup view, ready for "Back Up Workspace".
+  void sandbox.then((r) => r !== 'none' && vscode.commands.executeCommand(`workbench.view.extension.${VIEW_CONTAINER_ID}`));
   // The welcome view depends on it; reading two secrets is quick and not awaited.
   void tree.updateConfigured().catch((e: unknown) => log.warn(`[extension] could not read the settings: ${String(e)}`));
 
   const activationMs = performance.now() - started;
   log.info(`[extension] activated in ${activationMs.toFixed(1)} ms`);
-  return testMode ? { services, prompts, tree, engineHost, secrets, log, activationMs } : undefined;
+  return testMode ? { services, prompts, tree, engineHost, secrets, log, activationMs, sandbox } : undefined;
 }
 
 export function deactivate(): void {

@@ -17,6 +17,7 @@ import {
   type UiStrings,
   type WebviewMessage,
 } from './protocol';
+import { ACCOUNT_PLACEHOLDER, applyProvider, detectProvider, providerById, providerEndpoint, type Provider } from './providers';
 
 interface PersistedState {
   /** Unsaved edits of the non-secret fields, so a hidden-then-shown page keeps them. */
@@ -48,6 +49,8 @@ const inputs = {
   addressingStyle: $<HTMLSelectElement>('addressingStyle'),
 };
 const secretInput = $<HTMLInputElement>('secretAccessKey');
+const providerSelect = $<HTMLSelectElement>('provider');
+const regionHint = $('region-hint');
 const secretStoredBox = $('secret-stored');
 const secretEntryBox = $('secret-entry');
 const replaceButton = $<HTMLButtonElement>('secret-replace');
@@ -60,6 +63,17 @@ const buttons: Record<'save' | 'test' | 'backUpNow' | 'manage', HTMLButtonElemen
   manage: $('manage'),
 };
 const statusEl = $('status');
+const statusIcon = $('status-icon');
+const statusText = $('status-text');
+const backupWhy = $('backup-why');
+const actionsBar = $('actions');
+
+/** The action bar stays at the bottom of the window: keep what gets focus or scrolled to from hiding under it. */
+function keepClearOfActions(): void {
+  // CSSOM, not a style attribute: the page's CSP allows it.
+  document.documentElement.style.scrollPaddingBottom = `${actionsBar.offsetHeight + 8}px`;
+}
+new ResizeObserver(keepClearOfActions).observe(actionsBar);
 const dirtyEl = $('dirty');
 const stepsSection = $('steps');
 const stepsList = $('steps-list');
@@ -146,8 +160,52 @@ function renderIssues(): void {
 }
 
 function setStatus(text: string, level: 'info' | 'ok' | 'error' = 'info'): void {
-  statusEl.textContent = text;
+  statusText.textContent = text;
+  // The sentence keeps the text colour (readable in every theme); the icon carries the state.
+  statusIcon.textContent = text === '' ? '' : level === 'ok' ? '\u2713' : level === 'error' ? '\u2717' : '';
   statusEl.className = `status ${level}`;
+}
+
+/** What the last Save or Test said no longer describes the form once a field changes: clear it. */
+function clearResults(): void {
+  renderSteps(undefined);
+  if (!busy.has('save') && !busy.has('test') && !busy.has('backUpNow')) setStatus('');
+}
+
+/** Back Up Workspace uses the saved settings: it waits until they are complete. */
+function refreshBackUpNow(): void {
+  const v = saved?.values;
+  const configured = !!(v && v.endpoint && v.bucket && v.accessKeyId && saved?.secretStored);
+  if (!busy.has('backUpNow')) buttons.backUpNow.disabled = !configured;
+  backupWhy.hidden = configured;
+}
+
+function showProvider(p: Provider): void {
+  providerSelect.value = p.id;
+  if (strings) regionHint.textContent = strings[p.regionHint];
+}
+
+/** Picking a provider fills in its endpoint, region and addressing style; an account ID to type is selected. */
+function pickProvider(p: Provider): void {
+  showProvider(p);
+  const next = applyProvider(p, collectValues());
+  if (!next) return;
+  inputs.endpoint.value = next.endpoint;
+  inputs.region.value = next.region;
+  inputs.addressingStyle.value = next.addressingStyle;
+  for (const k of ['endpoint', 'region', 'addressingStyle'] as const) submitIssues.delete(k);
+  onEdited();
+  const at = next.endpoint.indexOf(ACCOUNT_PLACEHOLDER);
+  if (at >= 0) {
+    inputs.endpoint.focus();
+    inputs.endpoint.setSelectionRange(at, at + ACCOUNT_PLACEHOLDER.length);
+  }
+}
+
+function onEdited(): void {
+  clearResults();
+  refreshDirty();
+  scheduleValidate();
 }
 
 const busyLabel: Partial<Record<Action, keyof UiStrings>> = { save: 'saving', test: 'testing', backUpNow: 'backingUp' };
@@ -167,6 +225,7 @@ function setBusy(action: Action, on: boolean): void {
   }
   const b = buttons[action];
   b.disabled = on;
+  if (action === 'backUpNow' && !on) refreshBackUpNow();
   if (on) b.setAttribute('aria-busy', 'true');
   else b.removeAttribute('aria-busy');
   const key = on ? busyLabel[action] : idleLabel[action];
@@ -218,18 +277,25 @@ function renderSteps(steps: StepResult[] | undefined): void {
 
 function save(): void {
   if (busy.has('save') || !saved) return;
+  renderSteps(undefined);
   setBusy('save', true);
   setStatus(strings?.saving ?? '');
   post({ type: 'save', values: collectValues(), secretAccessKey: typedSecret() });
 }
 
+function reveal(el: HTMLElement): void {
+  el.focus({ preventScroll: true });
+  // With the field's label and hint above it, clear of the action bar below.
+  ($(`setting-${el.id === 'secret-replace' ? 'secretAccessKey' : el.id}`) ?? el).scrollIntoView({ block: 'nearest' });
+}
+
 function focusFirstInvalid(issues: FieldIssue[]): void {
   const first = SETTINGS_FIELDS.find((f) => issues.some((i) => i.field === f));
   if (!first) return;
+  keepClearOfActions();
   if (first === 'secretAccessKey') {
-    if (!secretEntryBox.hidden) secretInput.focus();
-    else replaceButton.focus();
-  } else inputs[first].focus();
+    reveal(!secretEntryBox.hidden ? secretInput : replaceButton);
+  } else reveal(inputs[first]);
 }
 
 function onResult(m: Extract<HostMessage, { type: 'result' }>): void {
@@ -241,7 +307,10 @@ function onResult(m: Extract<HostMessage, { type: 'result' }>): void {
     for (const i of m.issues) if (!submitIssues.has(i.field)) submitIssues.set(i.field, i.message);
     renderIssues();
   }
-  if (m.action === 'test') renderSteps(m.steps);
+  if (m.action === 'test') {
+    renderSteps(m.steps);
+    if (!m.ok) focusFirstInvalid(m.issues);
+  }
   if (m.action === 'save') {
     if (m.ok) {
       replacing = false;
@@ -279,8 +348,10 @@ function onMessage(m: HostMessage): void {
       saved = m.state;
       const draft = vscode.getState()?.draft;
       fill(draft ?? m.state.values);
+      showProvider(detectProvider(inputs.endpoint.value));
       refreshSecret();
       refreshDirty();
+      refreshBackUpNow();
       form.removeAttribute('aria-busy');
       if (draft) scheduleValidate();
       return;
@@ -293,6 +364,7 @@ function onMessage(m: HostMessage): void {
       if (!m.state.secretStored) replacing = false;
       refreshSecret();
       refreshDirty();
+      refreshBackUpNow();
       return;
     }
     case 'validation':
@@ -315,8 +387,9 @@ for (const k of FORM_VALUE_KEYS) {
   const el = inputs[k];
   el.addEventListener('input', () => {
     submitIssues.delete(k);
-    refreshDirty();
-    scheduleValidate();
+    if (k === 'region') followRegion();
+    if (k === 'endpoint') showProvider(detectProvider(inputs.endpoint.value));
+    onEdited();
   });
   el.addEventListener('change', () => {
     touched.add(k);
@@ -327,8 +400,21 @@ for (const k of FORM_VALUE_KEYS) {
 secretInput.addEventListener('input', () => {
   submitIssues.delete('secretAccessKey');
   renderIssues();
+  clearResults();
   refreshDirty();
 });
+providerSelect.addEventListener('change', () => pickProvider(providerById(providerSelect.value)));
+
+/** For AWS, OSS and COS the region is part of the host: the endpoint follows it while it has the provider's shape. */
+let lastRegion = '';
+function followRegion(): void {
+  const p = providerById(providerSelect.value);
+  const before = providerEndpoint(p, lastRegion);
+  lastRegion = inputs.region.value;
+  if (!p.endpoint?.includes('{region}') || !before || inputs.endpoint.value !== before) return;
+  inputs.endpoint.value = providerEndpoint(p, inputs.region.value) ?? inputs.endpoint.value;
+}
+inputs.region.addEventListener('focus', () => (lastRegion = inputs.region.value));
 secretInput.addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && replacing) {
     e.preventDefault();

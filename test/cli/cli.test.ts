@@ -180,6 +180,9 @@ describe('s3-backup CLI (real process)', function () {
       assert.strictEqual(plain.code, 0);
       assert.strictEqual(plain.stdout.trim().split('\n').length, 1);
       assert.ok(plain.stdout.includes(key));
+      // The AWS SDK's Node version warning (this runs on Node 20 with no flag in the environment) never shows.
+      assert.ok(!('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED' in env), 'the test must run without the flag');
+      assert.strictEqual(plain.stderr, '', `list wrote to stderr: ${plain.stderr}`);
     });
 
     it('restore --dry-run prints the plan and writes nothing', async () => {
@@ -194,12 +197,26 @@ describe('s3-backup CLI (real process)', function () {
       assert.match(plain.stdout, /3 new, 0 overwritten, 0 unchanged, 0 only local/);
     });
 
-    it('restore without --yes and no terminal refuses with exit 2 and writes nothing', async () => {
+    it('restore into a folder with files, without --yes and no terminal, refuses with exit 2 and writes nothing', async () => {
       const dest = path.join(work, 'refused');
+      fs.mkdirSync(dest, { recursive: true });
+      fs.writeFileSync(path.join(dest, 'mine.txt'), 'mine\n');
       const r = await cli(['restore', key, dest], env, 'y\n');
       assert.strictEqual(r.code, 2);
       assert.match(r.stderr, /--yes/);
-      assert.ok(!fs.existsSync(dest));
+      assert.deepStrictEqual(fs.readdirSync(dest), ['mine.txt']);
+    });
+
+    it('restore into a new or an empty folder needs no --yes: nothing there can be overwritten', async () => {
+      const fresh = path.join(work, 'new-folder', 'project');
+      const r = await cli(['restore', key, fresh], env);
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.match(r.stderr, /Restored 3 files into /);
+      const empty = path.join(work, 'empty-folder');
+      fs.mkdirSync(empty);
+      const r2 = await cli(['restore', key, empty], env);
+      assert.strictEqual(r2.code, 0, r2.stderr);
+      assert.strictEqual(Object.keys(readTree(empty)).length, 3);
     });
 
     it('restore --yes restores identical files; a second restore over a change can be undone', async () => {

@@ -12,6 +12,7 @@ import {
   progressDone,
   runFromPalette,
   ROOT_PATH,
+  rowFits,
   shot,
   step,
   toast,
@@ -46,6 +47,10 @@ describe('Step 3: back up the workspace from the command palette', () => {
       await machineRow.waitFor({ state: 'visible', timeout: 30000 });
       await until('one backup row', async () => (await backupRows(a).count()) === 1);
       assert.match(await backupRows(a).first().innerText(), /workspace/);
+      // At the side bar's default width the row reads whole: the age, then kind and time.
+      const fit = await rowFits(backupRows(a).first());
+      assert.ok(fit.fits, `the row is cut off at the default width: ${fit.text} (${fit.widths})`);
+      assert.match(fit.text, /^(now|\d+ (seconds?|minutes?) ago) \| workspace · /, `the age comes first, then kind and time: ${fit.text}`);
       await progressDone(a);
       await shot(a, '03b-backup-done');
 

@@ -46,7 +46,7 @@ describe('Step 6: app data from A arrives on B', () => {
       await runFromPalette(a, 'backup app data', 'S3 Backup: Back Up App Data');
       await toast(a, /Backed up \d+ files/);
       await openS3BackupView(a);
-      await a.page.locator('.sidebar .monaco-list-row[aria-level="2"]', { hasText: /· app data ·/ }).waitFor({ state: 'visible', timeout: 30000 });
+      await a.page.locator('.sidebar .monaco-list-row[aria-level="2"]', { hasText: /app data ·/ }).waitFor({ state: 'visible', timeout: 30000 });
       await progressDone(a);
       await shot(a, '06a-app-data-backed-up');
 
@@ -55,7 +55,7 @@ describe('Step 6: app data from A arrives on B', () => {
       await clearNotifications(b);
       await openS3BackupView(b);
       await b.page.locator('.sidebar .title-actions .action-label[aria-label="Refresh"]').click();
-      await b.page.locator('.sidebar .monaco-list-row[aria-level="2"]', { hasText: /· app data ·/ }).waitFor({ state: 'visible', timeout: 60000 });
+      await b.page.locator('.sidebar .monaco-list-row[aria-level="2"]', { hasText: /app data ·/ }).waitFor({ state: 'visible', timeout: 60000 });
       await runFromPalette(b, 'restore app data', 'S3 Backup: Restore App Data...');
       const widget = b.page.locator('.quick-input-widget');
       const pickRow = widget.locator('.quick-input-list .monaco-list-row', { hasText: /· app data ·/ }).first();
@@ -85,6 +85,11 @@ describe('Step 6: app data from A arrives on B', () => {
         };
         const which = await until('the next question', next, 60000);
         if (which === 'dialog') break;
+        if (/Restore App Data from/.test(which)) {
+          await b.page.waitForTimeout(300); // the category pick is still leaving
+          continue;
+        }
+        assert.match(which, /\(\d\/\d\)$/, `every question says its step: ${which}`);
         const answer = /Settings/.test(which) ? 'Merge' : 'Add';
         const label = b.page.locator('.label-name', { hasText: new RegExp(`^${answer}$`) });
         await clickQuickPickRow(b, widget.locator('.quick-input-list .monaco-list-row').filter({ has: label }).first());

@@ -3,8 +3,7 @@ import {
   assert,
   backupRows,
   bucket,
-  clickDialog,
-  dialog,
+  clickQuickPickRow,
   machine,
   openS3BackupView,
   progressDone,
@@ -27,18 +26,23 @@ describe('Step 7: delete the backup', () => {
 
       await openS3BackupView(a);
       const before = await backupRows(a).count();
-      await rightClickMenu(a, backupRows(a, /· workspace ·/).first(), 'Delete Backup');
-      const box = await dialog(a);
-      const text = await box.innerText();
+      await rightClickMenu(a, backupRows(a, /workspace ·/).first(), 'Delete Backup');
+      // The confirmation: its title asks, and the row that has the focus (what Enter picks) is Cancel.
+      const widget = a.page.locator('.quick-input-widget');
+      await widget.waitFor({ state: 'visible', timeout: 30000 });
+      const title = (await widget.locator('.quick-input-title').innerText()).trim();
       const host = /_([A-Za-z0-9-]+)_workspace_[a-z0-9]+\.(?:zip|json\.gz)$/.exec(key)?.[1];
       assert.ok(host, `no host in ${key}`);
-      assert.match(text, new RegExp(`Delete the backup from .+ \\(${host}\\)\\?`), text);
-      assert.match(text, /It is removed from the bucket for good; this cannot be undone\./, text);
+      assert.match(title, new RegExp(`Delete the backup from .+ \\(${host}\\)\\?`), title);
+      const active = widget.locator('.quick-input-list .monaco-list-row.focused');
+      assert.strictEqual((await active.innerText()).trim(), 'Cancel', 'the focused choice must not be Delete');
+      const deleteRow = widget.locator('.quick-input-list .monaco-list-row', { hasText: 'Delete' });
+      assert.match(await deleteRow.innerText(), /It is removed from the bucket for good; this cannot be undone\./);
       await shot(a, '07a-delete-confirm');
-      await clickDialog(a, 'Delete');
+      await clickQuickPickRow(a, deleteRow);
 
       await until('the backup to leave the tree', async () => (await backupRows(a).count()) === before - 1);
-      assert.strictEqual(await backupRows(a, /· workspace ·/).count(), 0, 'no workspace backup left in the tree');
+      assert.strictEqual(await backupRows(a, /workspace ·/).count(), 0, 'no workspace backup left in the tree');
       await until('the backup to leave the bucket', async () => !(await b.listObjects()).some((o) => o.key === key));
       await progressDone(a);
       await shot(a, '07b-deleted');

@@ -25,6 +25,8 @@ export const ARTIFACT_GROUP = `e2e@${VSCODE_UNDER_TEST.vscode}`;
 /** Both computers open a folder of this name, so a restore on B targets it by name. */
 export const FOLDER_NAME = 'project';
 export const ROOT_PATH = 'team/backups';
+/** The window size every check of "visible without scrolling" is made at. */
+export const VIEWPORT = { width: 1400, height: 900 };
 
 /** The workspace on computer A: text, JSON, a nested folder, unicode, an empty and a binary file. */
 export const WORKSPACE_FILES: Record<string, string | Buffer> = {
@@ -37,8 +39,10 @@ export const WORKSPACE_FILES: Record<string, string | Buffer> = {
   'assets/blob.bin': Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)),
 };
 
+export type MachineName = 'A' | 'B' | 'C';
+
 export interface Machine {
-  name: 'A' | 'B';
+  name: MachineName;
   base: string;
   userDataDir: string;
   extensionsDir: string;
@@ -52,7 +56,7 @@ interface WorldState {
   vsix?: string;
   tmp?: string;
   browser?: Browser;
-  machines: Partial<Record<'A' | 'B', Machine>>;
+  machines: Partial<Record<MachineName, Machine>>;
   failed?: string;
   /** Shared between steps: the key of the workspace backup made in step 3. */
   workspaceKey?: string;
@@ -117,12 +121,43 @@ function tmpRoot(): string {
   return state.tmp;
 }
 
+export interface MachineOptions {
+  /** VS Code's display language (code-server's --locale), e.g. 'zh-cn'. */
+  locale?: string;
+  /** More user settings, e.g. a colour theme. */
+  settings?: Record<string, unknown>;
+}
+
 /**
- * Starts computer A or B (once): its own user-data and extensions folders, the
- * .vsix installed the way a user installs it, code-server on a free port, and
- * a browser page on the workbench with `FOLDER_NAME` open.
+ * VS Code shows a display language only when a language pack for it is
+ * installed, and none can be downloaded here. A pack's only job for this test
+ * is to make the workbench (and so the extension host) run in that language;
+ * the extension's own strings come from its l10n bundles. So the test
+ * registers a pack with no translations of VS Code's own UI, the way VS Code's
+ * server records installed packs (<user-data>/languagepacks.json).
  */
-export async function machine(name: 'A' | 'B', files: Record<string, string | Buffer> = {}): Promise<Machine> {
+function registerDisplayLanguage(base: string, userDataDir: string, locale: string): void {
+  const translations = path.join(base, 'language-pack', 'main.i18n.json');
+  fs.mkdirSync(path.dirname(translations), { recursive: true });
+  fs.writeFileSync(translations, JSON.stringify({ version: '1.0.0', contents: {} }));
+  const pack = {
+    [locale]: {
+      hash: `s3b-e2e-${locale}`,
+      extensions: [{ extensionIdentifier: { id: `s3b-e2e.language-pack-${locale}` }, version: '0.0.1' }],
+      translations: { vscode: translations },
+      label: locale,
+    },
+  };
+  fs.mkdirSync(userDataDir, { recursive: true });
+  fs.writeFileSync(path.join(userDataDir, 'languagepacks.json'), JSON.stringify(pack));
+}
+
+/**
+ * Starts computer A, B or C (once): its own user-data and extensions folders, the
+ * .vsix installed the way a user installs it, code-server on a free port, and
+ * a browser page (1400x900) on the workbench with `FOLDER_NAME` open.
+ */
+export async function machine(name: MachineName, files: Record<string, string | Buffer> = {}, o: MachineOptions = {}): Promise<Machine> {
   const existing = state.machines[name];
   if (existing) return existing;
   const t = Date.now();
@@ -140,11 +175,13 @@ export async function machine(name: 'A' | 'B', files: Record<string, string | Bu
     ...TEST_USER_SETTINGS,
     'git.openRepositoryInParentFolders': 'never',
     'workbench.startupEditor': 'none',
+    ...o.settings,
   });
+  if (o.locale) registerDisplayLanguage(base, userDataDir, o.locale);
   await installExtension(await vsix(), extensionsDir);
-  const server = await startCodeServer({ userDataDir, extensionsDir, folder });
+  const server = await startCodeServer({ userDataDir, extensionsDir, folder, args: o.locale ? ['--locale', o.locale] : undefined });
   state.browser ??= await launchBrowser();
-  const page = await openWorkbench(state.browser, server.url, { folder, viewport: { width: 1440, height: 900 } });
+  const page = await openWorkbench(state.browser, server.url, { folder, viewport: VIEWPORT });
   const m: Machine = { name, base, userDataDir, extensionsDir, folder, server, page };
   state.machines[name] = m;
   log(`computer ${name}: code-server ${server.url} ready in ${((Date.now() - t) / 1000).toFixed(1)} s`);
@@ -161,31 +198,27 @@ export async function tearDown(): Promise<void> {
 
 // ---------------------------------------------------------------- UI helpers
 
-/** The S3 Backup view in the side bar (opened from the activity bar when it is not showing). */
-export async function openS3BackupView(m: Machine): Promise<Locator> {
+/** The S3 Backup view in the side bar (opened from the activity bar when it is not showing); `viewName` as the display language says it. */
+export async function openS3BackupView(m: Machine, viewName = 'Backups'): Promise<Locator> {
   await openViewContainer(m.page, 'S3 Backup', { timeoutMs: 60000 });
   const pane = m.page.locator('.sidebar');
   // A lone view's header is hidden (its title joins the container's), but it is there.
-  await pane.locator('.pane-header[aria-label^="Backups"]').first().waitFor({ state: 'attached', timeout: 30000 });
-  if (!widened.has(m)) {
-    widened.add(m);
-    await widenSideBar(m, 420);
-  }
+  await pane.locator(`.pane-header[aria-label^="${viewName}"]`).first().waitFor({ state: 'attached', timeout: 30000 });
   return pane;
 }
 
-const widened = new WeakSet<Machine>();
-
-/** Drags the side bar's edge so a backup's date, size, kind and age fit on one row, as a person would. */
-async function widenSideBar(m: Machine, width: number): Promise<void> {
-  const box = await m.page.locator('.part.sidebar').boundingBox();
-  if (!box || box.width >= width) return;
-  const x = box.x + box.width - 1;
-  const y = box.y + box.height / 2;
-  await m.page.mouse.move(x, y);
-  await m.page.mouse.down();
-  await m.page.mouse.move(box.x + width, y, { steps: 8 });
-  await m.page.mouse.up();
+/** Whether a tree row shows its label and description whole (nothing cut off with "…") at the side bar's width. */
+export async function rowFits(row: Locator): Promise<{ fits: boolean; text: string; widths: string }> {
+  // Runs in the page: DOM types are not in this project's lib.
+  return row.evaluate((el: any) => {
+    const parts: any[] = [...el.querySelectorAll('.monaco-icon-label-container, .label-name, .label-description')];
+    const cut = parts.filter((p) => p.scrollWidth > p.clientWidth + 1);
+    return {
+      fits: parts.length > 0 && cut.length === 0,
+      text: ['.label-name', '.label-description'].map((q) => String(el.querySelector(q)?.textContent ?? '').trim()).join(' | '),
+      widths: parts.map((p) => `${p.className}: ${p.scrollWidth}/${p.clientWidth}`).join('; '),
+    };
+  });
 }
 
 /** Opens a workspace file with Go to File (the palette's file search). */
@@ -204,14 +237,14 @@ export function backupRows(m: Machine, text?: string | RegExp): Locator {
   return text ? rows.filter({ hasText: text }) : rows;
 }
 
-/** A button in the welcome content of the side bar ("Configure S3 Storage", "Back Up Now"). */
+/** A button in the welcome content of the side bar ("Configure S3 Storage", "Back Up Workspace"). */
 export function welcomeButton(m: Machine, name: string): Locator {
   return m.page.locator('.sidebar .welcome-view-content').getByRole('button', { name, exact: true });
 }
 
 /** The settings page's inner frame, once the host has filled it in. */
-export async function settingsFrame(m: Machine): Promise<Frame> {
-  const frame = await waitForFrame(m.page, 'S3 Backup Settings');
+export async function settingsFrame(m: Machine, title = 'S3 Backup Settings'): Promise<Frame> {
+  const frame = await waitForFrame(m.page, title);
   await frame.locator('#settings-form:not([aria-busy])').waitFor({ state: 'attached', timeout: 30000 });
   return frame;
 }
@@ -277,7 +310,7 @@ export async function clickSettingsButton(frame: Frame, name: string): Promise<v
  * tree tooltip, a button's title) would lie over the quick pick and eat clicks.
  */
 export async function parkMouse(m: Machine): Promise<void> {
-  const size = m.page.viewportSize() ?? { width: 1440, height: 900 };
+  const size = m.page.viewportSize() ?? VIEWPORT;
   await m.page.mouse.move(size.width - 8, Math.round(size.height / 2));
   await m.page.locator('.monaco-hover, .context-view .hover-contents').first().waitFor({ state: 'hidden', timeout: 3000 }).catch(() => undefined);
 }

@@ -299,7 +299,7 @@ describe('settings panel (host side)', function () {
     assertNoSecretPosted();
   });
 
-  it('Back Up Now and Manage run their commands', async () => {
+  it('Back Up Workspace and Manage run their commands', async () => {
     await panel.handleMessage({ type: 'ready' });
     await panel.handleMessage({ type: 'backUpNow' });
     await panel.handleMessage({ type: 'manage' });

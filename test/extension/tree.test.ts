@@ -61,10 +61,14 @@ describe('backup tree (real S3 server)', function () {
 
     const own = api.tree.getChildren(machines[0]) as BackupNode[];
     assert.deepStrictEqual(own.map((n) => n.id), mine, 'this machine: newest first');
-    assert.match(String(own[0].description), /^\S+ B · workspace · /);
-    assert.match(String(own[1].description), / · workspace and app data · /);
+    // Age first, then kind and a short time; the size is in the tooltip.
+    assert.match(String(own[0].label), /\bago\b|yesterday|last/);
+    assert.match(String(own[0].description), /^workspace · \S/);
+    assert.match(String(own[1].description), /^workspace and app data · /);
+    assert.ok(!/\bB\b/.test(String(own[0].description)), `no size in the row: ${own[0].description}`);
     const tip = (own[0].tooltip as vscode.MarkdownString).value;
     assert.ok(tip.includes(mine[0]) && tip.includes('this machine'), tip);
+    assert.match(tip, /Size: 1,000 B/, tip);
     assert.strictEqual(api.tree.getParent(own[0]), machines[0]);
 
     const page = api.tree.getChildren(machines[1]);
@@ -93,17 +97,21 @@ describe('backup tree (real S3 server)', function () {
 
   it('Delete on a multi-selection asks once and removes every selected backup', async () => {
     prompts = new ScriptedPrompts(api.prompts);
-    prompts.onMessage = (m) => (m.options.modal ? 'Delete' : undefined);
+    let asked: vscode.QuickPickOptions[] = [];
+    prompts.onQuickPick = (items, options) => {
+      asked.push(options);
+      return items.find((i) => /Delete/.test(i.label));
+    };
     await api.tree.refresh();
     const other = api.tree.getChildren()[1] as MachineNode;
     const [a, b] = api.tree.getChildren(other) as BackupNode[];
     const deleted = await vscode.commands.executeCommand('s3Backup.deleteBackup', b, [a, b]);
     assert.deepStrictEqual(prompts.errors(), []);
     assert.deepStrictEqual(deleted, [a.id, b.id]);
-    const modals = prompts.shown.filter((m) => m.options.modal);
-    assert.strictEqual(modals.length, 1);
-    assert.strictEqual(modals[0].message, 'Delete 2 backups?');
-    assert.strictEqual(modals[0].options.detail, 'They are removed from the bucket for good; this cannot be undone.');
+    assert.strictEqual(asked.length, 1, 'asked once');
+    assert.strictEqual(asked[0].title, 'Delete 2 backups?');
+    assert.strictEqual(asked[0].placeHolder, 'They are removed from the bucket for good; this cannot be undone.');
+    asked = [];
     const left = new Set((await bucket!.listObjects()).map((o) => o.key));
     assert.ok(!left.has(a.id!) && !left.has(b.id!), 'still in the bucket');
     const ids = api.tree.getChildren(api.tree.getChildren()[1] as MachineNode).map((n) => n.id);

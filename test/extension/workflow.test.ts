@@ -220,7 +220,9 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
 
     const plan = prompts.shown.filter((m) => m.options.modal);
     assert.strictEqual(plan.length, 2, 'the plan was not shown before and after choosing the folder');
-    assert.match(plan[1].message, new RegExp(escapeRe(restoreTarget)));
+    // The question names the folder; the detail has the full path.
+    assert.match(plan[1].message, new RegExp(`into ${escapeRe(path.basename(restoreTarget))}\\?$`));
+    assert.ok((plan[1].options.detail ?? '').includes(restoreTarget), plan[1].options.detail);
     assert.match(plan[1].options.detail ?? '', new RegExp(`^${backup.files} new, 0 overwritten, 0 unchanged`));
     assert.ok(plan[1].items.includes('Show Files'));
 
@@ -286,8 +288,16 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
 
     const manifest = (await vscode.commands.executeCommand('s3Backup.showBackupDetails', node)) as { totals: { files: number } } | undefined;
     assert.strictEqual(manifest?.totals.files, backup!.files);
-    const doc = vscode.window.activeTextEditor?.document;
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 's3-backup-details');
     assert.ok(doc && doc.getText().includes(backup!.key) && doc.getText().includes(`${fixtureName}/src/index.ts`), 'the details document');
+    assert.ok(!/\d{4}-\d\d-\d\dT\d\d:/.test(doc.getText()), 'the details show local times, not ISO ones');
+    // Rendered, not shown as Markdown source.
+    const tab = await waitFor('the Markdown preview', () => {
+      const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+      return input instanceof vscode.TabInputWebview && /markdown\.preview/.test(input.viewType) ? input : undefined;
+    });
+    assert.ok(tab);
+    assert.strictEqual(vscode.window.activeTextEditor?.document.uri.scheme === 's3-backup-details', false, 'the Markdown source is open instead');
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
     const tip = ((await findNode(backup!.key))!.tooltip as vscode.MarkdownString).value;
     assert.match(tip, new RegExp(`Files: ${backup!.files}`), 'the tooltip has no file count');
@@ -300,17 +310,24 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
   it('Delete (confirmed) removes the backup from the tree and the bucket', async () => {
     const node = await findNode(backup!.key);
     assert.ok(node);
-    prompts.onMessage = (m) => (m.options.modal ? 'Delete' : undefined);
+    // Escape first: nothing is deleted. The first row, the active one, is Cancel, so Enter deletes nothing either.
+    prompts.onQuickPick = () => undefined;
+    assert.strictEqual(await vscode.commands.executeCommand('s3Backup.deleteBackup', node, [node]), undefined);
+    let confirm: { items: readonly vscode.QuickPickItem[]; options: vscode.QuickPickOptions } | undefined;
+    prompts.onQuickPick = (items, options) => {
+      confirm = { items, options };
+      return items.find((i) => /Delete/.test(i.label));
+    };
     const deleted = await vscode.commands.executeCommand('s3Backup.deleteBackup', node, [node]);
     assert.deepStrictEqual(prompts.errors(), []);
     assert.deepStrictEqual(deleted, [backup!.key]);
-    const confirm = prompts.shown.find((m) => m.options.modal);
-    assert.ok(confirm && confirm.kind === 'warning', 'no modal confirmation');
+    assert.ok(confirm, 'no confirmation');
+    assert.deepStrictEqual(confirm.items.map((i) => i.label), ['Cancel', '$(trash) Delete'], 'Cancel comes first, so it is what Enter picks');
     // One backup is named by its local date and time and its machine, in the singular.
     const { formatDateTime } = require('../../src/extension/ui/format') as typeof import('../../src/extension/ui/format');
     const { sanitizeHost } = require('../../src/core/format/backupKeys') as typeof import('../../src/core/format/backupKeys');
-    assert.strictEqual(confirm.message, `Delete the backup from ${formatDateTime(new Date(backup!.time))} (${sanitizeHost(api.engineHost.hostname)})?`);
-    assert.strictEqual(confirm.options.detail, 'It is removed from the bucket for good; this cannot be undone.');
+    assert.strictEqual(confirm.options.title, `Delete the backup from ${formatDateTime(new Date(backup!.time))} (${sanitizeHost(api.engineHost.hostname)})?`);
+    assert.strictEqual(confirm.options.placeHolder, 'It is removed from the bucket for good; this cannot be undone.');
 
     assert.strictEqual(await findNode(backup!.key), undefined, 'still in the tree');
     const objects = await bucket!.listObjects();

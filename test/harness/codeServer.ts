@@ -23,6 +23,8 @@ export interface CodeServerOptions {
   port?: number;
   /** The workbench will get a test payload (extensionTestsPath); never for a UI run. */
   testPayload?: boolean;
+  /** More command-line options for code-server, e.g. `['--locale', 'zh-cn']`. */
+  args?: string[];
   /** Extra environment for the server and thus its extension host. */
   env?: Record<string, string>;
   /** true: echo server output to stderr; a function receives each line. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suites and the benchmark need on a fresh Debian 12
-# machine (run as root, or with sudo). `--npm-only` (npm start) skips apt.
+# machine (run as root, or with sudo). `--npm-only` skips apt; `--sandbox`
+# (npm start) installs only Ceph, for its local S3 server.
 # Idempotent and quick when everything is already there: it only asks apt when a
 # package is missing and only runs `npm ci` when node_modules is stale.
 set -euo pipefail
@@ -8,11 +9,14 @@ cd "$(dirname "$0")/../.."
 npm_only=false
 [[ ${1:-} == --npm-only ]] && npm_only=true
 
-# Ceph for a real, signature-checking S3 server; Chromium for the UI tests;
-# restic and zip for the benchmark's reference runs; unzip, bsdtar, python3 and
-# a JDK (java.util.zip; ~117 MB download, ~260 MB on disk) read the zips we
-# write, as other people's tools would (test/core/zipWriter.test.ts).
-PACKAGES=(radosgw ceph-mon ceph-osd ceph-common chromium restic zip unzip libarchive-tools default-jdk-headless python3)
+# Ceph for a real, signature-checking S3 server; Chromium for the UI tests, with
+# a CJK font for the Chinese screenshots; restic and zip for the benchmark's
+# reference runs; unzip, bsdtar, python3 and a JDK (java.util.zip; ~117 MB
+# download, ~260 MB on disk) read the zips we write, as other people's tools
+# would (test/core/zipWriter.test.ts).
+CEPH=(radosgw ceph-mon ceph-osd ceph-common)
+PACKAGES=("${CEPH[@]}" chromium fonts-wqy-microhei restic zip unzip libarchive-tools default-jdk-headless python3)
+[[ ${1:-} == --sandbox ]] && PACKAGES=("${CEPH[@]}")
 
 missing=()
 $npm_only || for p in "${PACKAGES[@]}"; do
@@ -20,15 +24,19 @@ $npm_only || for p in "${PACKAGES[@]}"; do
 done
 
 if ((${#missing[@]})); then
-  echo "[install] apt packages: ${missing[*]}" >&2
+  # apt's own listing of every package goes to a log, shown only when the install fails.
+  mkdir -p .cache
+  apt_log=.cache/install-apt.log
+  echo "[install] apt packages: ${missing[*]} (about a minute; log: $apt_log)" >&2
   SUDO=()
   ((EUID == 0)) || SUDO=(sudo)
   export DEBIAN_FRONTEND=noninteractive
-  apt_install() { "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; }
+  apt_install() { "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$apt_log" 2>&1; }
+  : >"$apt_log"
   # An old or empty package index is the usual reason an install fails on a new machine.
   if [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -1) ]] || ! apt_install; then
-    "${SUDO[@]}" apt-get update -q >&2
-    apt_install
+    "${SUDO[@]}" apt-get update -q >>"$apt_log" 2>&1
+    apt_install || { tail -n 30 "$apt_log" >&2; exit 1; }
   fi
 fi
 
@@ -42,6 +50,6 @@ if [[ -L node_modules ]]; then
 elif [[ ! -d node_modules || ! -f node_modules/.package-lock.json ]] ||
   { [[ package-lock.json -nt node_modules/.package-lock.json ]] && [[ $(cat "$stamp" 2>/dev/null) != "$lock_sum" ]]; }; then
   echo "[install] npm ci" >&2
-  npm ci --no-audit --no-fund >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
   echo "$lock_sum" >"$stamp"
 fi

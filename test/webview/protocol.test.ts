@@ -168,10 +168,11 @@ describe('settings page HTML', () => {
     assert.ok(/<button type="submit"[^>]*id="save"/.test(html), 'Save is the submit button (Enter saves)');
   });
 
-  it('shows the provider hints and the private-bucket warning', () => {
-    for (const s of ['r2.cloudflarestorage.com', 's3.&lt;region&gt;.amazonaws.com', 'oss-&lt;region&gt;.aliyuncs.com', 'cos.&lt;region&gt;.myqcloud.com', 'http://host:9000']) {
-      assert.ok(html.includes(s), `missing example ${s}`);
+  it('offers the provider picker and shows the private-bucket warning', () => {
+    for (const name of ['AWS S3', 'Cloudflare R2', 'Alibaba OSS', 'Tencent COS', 'MinIO', 'Ceph', '«providerOther»']) {
+      assert.ok(html.includes(`>${name}</option>`), `the picker misses ${name}`);
     }
+    assert.ok(html.indexOf('id="provider"') < html.indexOf('id="endpoint"'), 'the provider comes before the endpoint');
     assert.ok(html.includes('«privateBucketWarning»'));
     assert.ok(html.includes('«regionHint»'));
   });

@@ -11,7 +11,7 @@ export async function backUpAppData(s: Services, o?: AppDataTestOptions): Promis
   const selection = appDataSelection(s.context, o);
   const engine = await s.engineHost.getEngine();
   let leftOut: string[] = [];
-  const result = await withEngineProgress(vscode.l10n.t('Backing up the app data'), ['archive', 'upload'], async (call) => {
+  const result = await withEngineProgress(vscode.l10n.t('Backing up the app data'), ['upload'], async (call) => {
     const extra = await engine.collectAppData(selection, call);
     leftOut = leftOutSettingNames(extra);
     return extra.length > 0 ? engine.backup({ kind: 'appdata', folders: [], extra }, call) : undefined;

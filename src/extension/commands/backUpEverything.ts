@@ -13,7 +13,7 @@ export async function backUpEverything(s: Services, o?: AppDataTestOptions): Pro
   const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
   const engine = await s.engineHost.getEngine();
   let leftOut: string[] = [];
-  const result = await withEngineProgress(vscode.l10n.t('Backing up the workspace and the app data'), ['archive', 'upload'], async (call) => {
+  const result = await withEngineProgress(vscode.l10n.t('Backing up the workspace and the app data'), ['upload'], async (call) => {
     const extra = await engine.collectAppData(selection, call);
     leftOut = leftOutSettingNames(extra);
     if (folders.length === 0 && extra.length === 0) return undefined;

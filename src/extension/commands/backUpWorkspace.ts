@@ -29,7 +29,8 @@ export async function backUpWorkspace(s: Services): Promise<BackupResult | undef
 
   const engine = await s.engineHost.getEngine();
   const names = folders.map((f) => f.name).join(', ');
-  const result = await withEngineProgress(vscode.l10n.t('Backing up {0}', names), ['archive'], (call) =>
+  // The engine reports archiving and uploading as one 'upload' phase.
+  const result = await withEngineProgress(vscode.l10n.t('Backing up {0}', names), ['upload'], (call) =>
     engine.backup({ kind: 'workspace', folders: folders.map(backupFolder) }, call),
   );
 

@@ -12,7 +12,6 @@ export async function deleteBackup(s: Services, arg?: unknown, selection?: unkno
     if (!one) return undefined;
     refs = [one];
   }
-  const del = vscode.l10n.t('Delete');
   const one = refs.length === 1 ? refs[0] : undefined;
   const message = one
     ? vscode.l10n.t('Delete the backup from {0} ({1})?', formatDateTime(one.time), one.host)
@@ -20,8 +19,14 @@ export async function deleteBackup(s: Services, arg?: unknown, selection?: unkno
   const detail = one
     ? vscode.l10n.t('It is removed from the bucket for good; this cannot be undone.')
     : vscode.l10n.t('They are removed from the bucket for good; this cannot be undone.');
-  const choice = await s.prompts.showWarningMessage(message, { modal: true, detail }, del);
-  if (choice !== del) return undefined;
+  // Not a modal: a modal focuses its first button, which would be Delete, so Enter
+  // would delete. Here Cancel is the first and active row; Escape or a click elsewhere cancels too.
+  const items: Array<vscode.QuickPickItem & { remove: boolean }> = [
+    { label: vscode.l10n.t('Cancel'), remove: false },
+    { label: `$(trash) ${vscode.l10n.t('Delete')}`, detail, remove: true },
+  ];
+  const choice = await s.prompts.quickPick(items, { title: message, placeHolder: detail });
+  if (!choice?.remove) return undefined;
 
   const engine = await s.engineHost.getEngine();
   const list = refs;

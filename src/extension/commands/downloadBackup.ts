@@ -1,7 +1,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { formatDateTime } from '../ui/format';
+import { folderName, formatDateTime } from '../ui/format';
 import type { Services } from './services';
 import { backupFromArgs } from './pickBackup';
 import { withEngineProgress } from '../ui/engineProgress';
@@ -22,6 +22,7 @@ export async function downloadBackup(s: Services, arg?: unknown): Promise<string
   await withEngineProgress(vscode.l10n.t('Downloading the backup from {0}', formatDateTime(ref.time)), ['download'], (call) =>
     engine.download(ref.key, target.fsPath, call),
   );
-  void s.prompts.showInformationMessage(vscode.l10n.t('Downloaded the backup to {0}.', target.fsPath), {});
+  s.log.for('download').info(`${ref.key} -> ${target.fsPath}`);
+  void s.prompts.showInformationMessage(vscode.l10n.t('Downloaded the backup to {0}.', folderName(target.fsPath)), {});
   return target.fsPath;
 }

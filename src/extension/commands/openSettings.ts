@@ -5,6 +5,8 @@ import { SettingsPanel, type SettingsDeps } from '../settings/settingsPanel';
 
 /** Opens the settings panel (one instance; revealed when already open) and returns it. */
 export async function openSettings(s: Services): Promise<SettingsPanel> {
+  // The page shows the stored keys: let npm start's import finish first.
+  await s.engineHost.whenReady();
   return SettingsPanel.show(s.context, settingsDeps(s));
 }
 

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { formatCount, formatDateTime, formatUndone } from '../ui/format';
+import { folderName, formatCount, formatDateTime, formatUndone, stepTitle } from '../ui/format';
 import { backupFromArgs } from './pickBackup';
 import { withEngineProgress } from '../ui/engineProgress';
 import { runGuarded } from './registerCommand';
@@ -104,39 +104,54 @@ export async function restoreAppDataFetched(
     tasks: 'replace',
     profiles: 'replace',
   }, { ignoredSettings, content });
+  // Only what would change here starts checked.
   const items: CategoryItem[] = content.categories.map((category) => ({
     category,
     label: categoryLabel(category),
     description: categoryPreview(category, preview, content, missing),
-    picked: true,
+    picked: categoryChanges(category, preview, missing),
   }));
+  const title = vscode.l10n.t('Restore App Data from {0}', formatDateTime(ref.time));
+  // Every picker of the flow says where it is: this one, one per question, the extensions.
+  const questionsFor = (chosen: ReadonlySet<AppDataCategory>): AppDataCategory[] =>
+    (['settings', 'keybindings', 'snippets'] as const).filter((c) => chosen.has(c) && hasSomethingToMerge(c, preview));
+  const totalFor = (chosen: ReadonlySet<AppDataCategory>): number =>
+    1 + questionsFor(chosen).length + (chosen.has('extensions') && missing.length > 0 ? 1 : 0);
+  const prechecked = new Set(items.filter((i) => i.picked).map((i) => i.category));
   const picked = await s.prompts.quickPickMany(items, {
-    title: vscode.l10n.t('Restore App Data from {0}', formatDateTime(ref.time)),
+    title: stepTitle(title, 1, totalFor(prechecked)),
     placeHolder: vscode.l10n.t('Choose what to restore on this machine'),
   });
   if (!picked || picked.length === 0) return undefined;
   const chosen = new Set(picked.map((p) => p.category));
+  const total = totalFor(chosen);
+  const asked = questionsFor(chosen);
+  const stepOf = (c: AppDataCategory): number => 2 + asked.indexOf(c);
 
-  const choice: AppDataRestoreChoice = {};
-  if (chosen.has('settings')) {
+  // Nothing here to merge with (no such file, or nothing of its own): the gentle mode, without asking.
+  const choice: AppDataRestoreChoice = { settings: 'merge', keybindings: 'add', snippets: 'add' };
+  if (!chosen.has('settings')) delete choice.settings;
+  if (!chosen.has('keybindings')) delete choice.keybindings;
+  if (!chosen.has('snippets')) delete choice.snippets;
+  if (asked.includes('settings')) {
     const mode = await s.prompts.quickPick<ModeItem<'merge' | 'replace'>>(
       [
         { mode: 'merge', label: vscode.l10n.t('Merge'), detail: vscode.l10n.t("The backup's settings win; settings and comments only this machine has are kept.") },
         { mode: 'replace', label: vscode.l10n.t('Replace'), detail: vscode.l10n.t("This machine's settings.json becomes the backup's.") },
       ],
-      { title: vscode.l10n.t('Settings'), placeHolder: vscode.l10n.t('Machine-specific settings (s3Backup.appData.ignoredSettings) always stay as they are here') },
+      { title: stepTitle(vscode.l10n.t('Settings'), stepOf('settings'), total), placeHolder: vscode.l10n.t('Machine-specific settings (s3Backup.appData.ignoredSettings) always stay as they are here') },
     );
     if (!mode) return undefined;
     choice.settings = mode.mode;
   }
   for (const category of ['keybindings', 'snippets'] as const) {
-    if (!chosen.has(category)) continue;
+    if (!asked.includes(category)) continue;
     const mode = await s.prompts.quickPick<ModeItem<'add' | 'replace'>>(
       [
         { mode: 'add', label: vscode.l10n.t('Add'), detail: category === 'keybindings' ? vscode.l10n.t('Add the keybindings missing here; keep all of this machine\'s.') : vscode.l10n.t('Add the snippets missing here; keep all of this machine\'s.') },
         { mode: 'replace', label: vscode.l10n.t('Replace'), detail: category === 'keybindings' ? vscode.l10n.t("This machine's keybindings.json becomes the backup's.") : vscode.l10n.t("The backup's snippet files replace those of the same name.") },
       ],
-      { title: categoryLabel(category) },
+      { title: stepTitle(categoryLabel(category), stepOf(category), total) },
     );
     if (!mode) return undefined;
     choice[category] = mode.mode;
@@ -153,7 +168,7 @@ export async function restoreAppDataFetched(
     log.info(`${ref.key}: ${result.written} app data files written into ${userDir}${result.snapshotDir ? `, snapshot ${result.snapshotDir}` : ''}`);
   }
 
-  const installed = chosen.has('extensions') ? await offerExtensions(s, missing) : [];
+  const installed = chosen.has('extensions') ? await offerExtensions(s, missing, stepTitle(vscode.l10n.t('Install Extensions'), total, total)) : [];
   finish(s, result, plan, installed);
   return { ...result, plan, missingExtensions: chosen.has('extensions') ? missing : [], installed };
 }
@@ -173,6 +188,22 @@ function categoryLabel(c: AppDataCategory): string {
     case 'extensions':
       return vscode.l10n.t('Extensions');
   }
+}
+
+/** Whether restoring `c` would change anything here (what starts checked in the pick). */
+function categoryChanges(c: AppDataCategory, plan: AppDataPlan, missing: ExtensionEntry[]): boolean {
+  if (c === 'extensions') return missing.length > 0;
+  return plan.changes.some((x) => x.category === c && x.action !== 'unchanged');
+}
+
+/**
+ * Whether merging and replacing `c` could differ: only when this machine has
+ * such a file with something of its own (settings only it has, for settings).
+ */
+function hasSomethingToMerge(c: 'settings' | 'keybindings' | 'snippets', plan: AppDataPlan): boolean {
+  const here = plan.changes.filter((x) => x.category === c && x.action !== 'create');
+  if (c === 'settings') return here.some((x) => (x.settings?.localOnly ?? 0) > 0);
+  return here.length > 0;
 }
 
 function categoryPreview(c: AppDataCategory, plan: AppDataPlan, content: AppDataContent, missing: ExtensionEntry[]): string {
@@ -208,13 +239,13 @@ async function confirmPlan(s: Services, plan: AppDataPlan, ref: BackupRef): Prom
   for (;;) {
     const c = plan.counts;
     const choice = await s.prompts.showWarningMessage(
-      vscode.l10n.t('Restore the app data from {0} ({1}) into {2}?', formatDateTime(ref.time), ref.host, plan.userDir),
+      vscode.l10n.t('Restore the app data from {0} ({1}) into {2}?', formatDateTime(ref.time), ref.host, folderName(plan.userDir)),
       {
         modal: true,
         detail: [
           vscode.l10n.t('Files: {0} new, {1} changed, {2} unchanged. Changed files are saved first, so the restore can be undone.', formatCount(c.create), formatCount(c.overwrite), formatCount(c.unchanged)),
           ...leftOutSentence(plan),
-        ].join(' '),
+        ].join(' ') + `\n\n${plan.userDir}`,
       },
       restore,
       show,
@@ -238,7 +269,7 @@ async function confirmPlan(s: Services, plan: AppDataPlan, ref: BackupRef): Prom
 }
 
 /** Lists the missing extensions and installs the ones the user picks; never uninstalls anything. */
-async function offerExtensions(s: Services, missing: ExtensionEntry[]): Promise<string[]> {
+async function offerExtensions(s: Services, missing: ExtensionEntry[], title: string): Promise<string[]> {
   if (missing.length === 0) return [];
   const picked = await s.prompts.quickPickMany(
     missing.map((e) => ({
@@ -247,7 +278,7 @@ async function offerExtensions(s: Services, missing: ExtensionEntry[]): Promise<
       picked: e.enabled,
       id: e.id,
     })),
-    { title: vscode.l10n.t('Install Extensions'), placeHolder: vscode.l10n.t('These extensions of the backup are not installed here. Choose those to install.') },
+    { title, placeHolder: vscode.l10n.t('These extensions of the backup are not installed here. Choose those to install.') },
   );
   if (!picked || picked.length === 0) return [];
   const done: string[] = [];

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { formatCount, formatDateTime, formatUndone } from '../ui/format';
+import { folderName, formatCount, formatDateTime, formatUndone } from '../ui/format';
 import { chooseRestoreParts, restoreAppDataFetched } from './restoreAppData';
 import { targetsInFolder, targetsOnFolders, workspacePrefixes } from '../../core/restore/targets';
 import type { BackupEngine, FetchedBackup } from '../../core/engine';
@@ -91,14 +91,16 @@ async function confirmPlan(
   for (;;) {
     const plan = await engine.plan(fetched, targets);
     const c = plan.counts;
-    const where = [...new Set(Object.values(targets))].join(', ');
-    const message = vscode.l10n.t('Restore the backup from {0} into {1}?', formatDateTime(ref.time), where);
-    const detail = vscode.l10n.t(
+    // The title names the folders; the detail has their full paths.
+    const dirs = [...new Set(Object.values(targets))];
+    const message = vscode.l10n.t('Restore the backup from {0} into {1}?', formatDateTime(ref.time), dirs.map(folderName).join(', '));
+    const counts = vscode.l10n.t(
       '{0} new, {1} overwritten, {2} unchanged. Files that exist only here are kept. Overwritten files are saved first, so the restore can be undone.',
       formatCount(c.create),
       formatCount(c.overwrite),
       formatCount(c.unchanged),
     );
+    const detail = `${counts}\n\n${dirs.join('\n')}`;
     const ask = c.overwrite > 0 ? 'showWarningMessage' : 'showInformationMessage';
     const choice = await s.prompts[ask](message, { modal: true, detail }, restore, another, showFiles);
     if (choice === restore) return plan;
@@ -161,7 +163,7 @@ async function showPlanFiles(s: Services, plan: RestorePlan): Promise<void> {
 }
 
 function offerUndo(s: Services, result: RestoreResult, dirs: string[]): void {
-  const where = [...new Set(dirs)].join(', ');
+  const where = [...new Set(dirs)].map(folderName).join(', ');
   const message =
     result.written === 1
       ? vscode.l10n.t('Restored 1 file into {0}.', where)

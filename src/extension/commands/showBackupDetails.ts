@@ -16,7 +16,7 @@ export function registerDetailsDocuments(): vscode.Disposable {
   });
 }
 
-/** Downloads and verifies a backup, then shows its manifest: summary and every file. */
+/** Downloads and verifies a backup, then shows its manifest rendered (Markdown preview): summary and every file. */
 export async function showBackupDetails(s: Services, arg?: unknown): Promise<Manifest | undefined> {
   const ref = await backupFromArgs(s, arg, vscode.l10n.t('Choose a backup to show'));
   if (!ref) return undefined;
@@ -30,8 +30,21 @@ export async function showBackupDetails(s: Services, arg?: unknown): Promise<Man
   documents.set(uri.toString(), renderDetails(ref, manifest, bucket));
   const doc = await vscode.workspace.openTextDocument(uri);
   await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
-  await vscode.window.showTextDocument(doc, { preview: true });
+  try {
+    // The built-in Markdown extension renders it: a table, not its source.
+    await vscode.commands.executeCommand('markdown.showPreview', uri);
+  } catch (e) {
+    s.log.for('details').warn(`no Markdown preview (${e instanceof Error ? e.message : String(e)}); showing the text`);
+    await vscode.window.showTextDocument(doc, { preview: true });
+  }
   return manifest;
+}
+
+/** An ISO time of the manifest in this machine's time zone and language; left as it is when it does not parse. */
+function localTime(iso: string | number | undefined): string {
+  if (iso === undefined) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : formatDateTime(d);
 }
 
 function renderDetails(ref: BackupRef, m: Manifest, bucket: string): string {
@@ -42,7 +55,7 @@ function renderDetails(ref: BackupRef, m: Manifest, bucket: string): string {
     `- ${vscode.l10n.t('S3 URI')}: \`s3://${bucket}/${ref.key}\``,
     `- ${vscode.l10n.t('Machine')}: ${m.hostname} (${m.platform})`,
     `- ${vscode.l10n.t('Kind')}: ${kindLabel(m.kind)}`,
-    `- ${vscode.l10n.t('Created')}: ${m.created}`,
+    `- ${vscode.l10n.t('Created')}: ${localTime(m.created)}`,
     `- ${vscode.l10n.t('Folders')}: ${m.sources.join(', ')}`,
     `- ${vscode.l10n.t('Files')}: ${formatCount(m.totals.files)} (${formatBytes(m.totals.bytes)})`,
     `- ${vscode.l10n.t('Archive size')}: ${formatBytes(ref.size)}`,
@@ -51,7 +64,7 @@ function renderDetails(ref: BackupRef, m: Manifest, bucket: string): string {
     '',
     `| ${vscode.l10n.t('Path')} | ${vscode.l10n.t('Size')} | ${vscode.l10n.t('Modified')} |`,
     '| --- | ---: | --- |',
-    ...m.files.map((f) => `| ${cell(f.path)} | ${formatBytes(f.size)} | ${f.mtime} |`),
+    ...m.files.map((f) => `| ${cell(f.path)} | ${formatBytes(f.size)} | ${localTime(f.mtime)} |`),
     '',
   ];
   return lines.join('\n');

@@ -17,6 +17,12 @@ export interface EngineHostOptions {
   log: Log;
   /** `context.globalStorageUri.fsPath`: safety snapshots and temp downloads live below it. */
   storageDir: string;
+  /**
+   * Settles when the keys are in place (npm start imports its sandbox keys
+   * after activation); everything that reads the keys waits for it first, so
+   * a command run right after the window opens sees them. Must never reject.
+   */
+  ready?: PromiseLike<unknown>;
 }
 
 /**
@@ -55,8 +61,15 @@ export class EngineHost implements vscode.Disposable {
     return this.engineModule !== undefined;
   }
 
+  /** Resolves once the keys are in place (see `EngineHostOptions.ready`). */
+  async whenReady(): Promise<void> {
+    await this.o.ready;
+  }
+
   /** The settings plus the stored keys, as the engine's `normalizeProfile` takes them. */
-  async profileInput(config: S3BackupConfig = readConfig()): Promise<ProfileInput> {
+  async profileInput(config?: S3BackupConfig): Promise<ProfileInput> {
+    await this.whenReady();
+    config ??= readConfig();
     const keys = await this.o.secrets.get();
     this.o.log.addSecrets(keys.secretAccessKey);
     return {

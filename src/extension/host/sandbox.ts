@@ -9,6 +9,9 @@ import type { SecretStore } from './secrets';
  */
 export const SANDBOX_CREDENTIALS_ENV = 'S3_BACKUP_SANDBOX_CREDENTIALS_FILE';
 
+/** What `importSandboxCredentials` did. */
+export type SandboxImport = 'imported' | 'present' | 'none';
+
 /** Whether an endpoint URL points at this computer (127.0.0.0/8, ::1 or localhost). */
 export function isLoopbackEndpoint(endpoint: string): boolean {
   let host: string;
@@ -26,31 +29,35 @@ export function isLoopbackEndpoint(endpoint: string): boolean {
 
 /**
  * The `npm start` sandbox hands its demo server's keys to the extension through
- * a file named in the environment, so "Back Up Now" works without typing. To
+ * a file named in the environment, so "Back Up Workspace" works without typing. To
  * keep this from becoming a way around SecretStorage for real users, the keys
  * are only imported when the variable is set, the saved endpoint is a loopback
  * address (keys for a local demo server can never be sent elsewhere), and no
  * key is stored yet (a user's own keys are never replaced). The keys go into
  * SecretStorage like typed ones; the file is left alone and the values are
- * never logged. Resolves to whether keys were imported; never rejects.
+ * never logged. Resolves to what it did: `imported` the keys, found keys
+ * `present` already, or `none` (not the sandbox, or the file is unusable);
+ * never rejects.
  */
 export async function importSandboxCredentials(
   secrets: Pick<SecretStore, 'get' | 'store'>,
   log: Logger,
   o: { env?: NodeJS.ProcessEnv; endpoint?: () => string } = {},
-): Promise<boolean> {
+): Promise<SandboxImport> {
   const file = (o.env ?? process.env)[SANDBOX_CREDENTIALS_ENV];
-  if (!file) return false;
+  if (!file) return 'none';
   try {
     // Loaded only here: real users never get past the check above, and tests run this in plain Node.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const endpoint = o.endpoint ? o.endpoint() : (require('./config') as typeof import('./config')).readConfig().endpoint;
     if (!isLoopbackEndpoint(endpoint)) {
       log.warn(`${SANDBOX_CREDENTIALS_ENV} is set but the endpoint is not a loopback address; the sandbox keys were not imported`);
-      return false;
+      return 'none';
     }
     const stored = await secrets.get();
-    if (stored.accessKeyId || stored.secretAccessKey) return false;
+    // Keys of the sandbox's earlier server (s3rver, which knew only these) are no user's: they may be replaced.
+    const retired = stored.accessKeyId === 'S3RVER' && stored.secretAccessKey === 'S3RVER';
+    if ((stored.accessKeyId || stored.secretAccessKey) && !retired) return 'present';
     const text = await fs.readFile(file, 'utf8');
     let parsed: unknown;
     try {
@@ -58,21 +65,21 @@ export async function importSandboxCredentials(
     } catch {
       // JSON.parse's message quotes the input, which here is a secret.
       log.warn(`the sandbox credentials file named by ${SANDBOX_CREDENTIALS_ENV} is not valid JSON`);
-      return false;
+      return 'none';
     }
     const rec = (parsed && typeof parsed === 'object' ? parsed : {}) as Record<string, unknown>;
     const accessKeyId = typeof rec.accessKeyId === 'string' ? rec.accessKeyId.trim() : '';
     const secretAccessKey = typeof rec.secretAccessKey === 'string' ? rec.secretAccessKey.trim() : '';
     if (!accessKeyId || !secretAccessKey) {
       log.warn(`the sandbox credentials file named by ${SANDBOX_CREDENTIALS_ENV} lacks accessKeyId or secretAccessKey`);
-      return false;
+      return 'none';
     }
     await secrets.store({ accessKeyId, secretAccessKey });
     log.info(`imported the sandbox keys for ${endpoint} into SecretStorage (from ${SANDBOX_CREDENTIALS_ENV})`);
-    return true;
+    return 'imported';
   } catch (e) {
     // A file-system error names the path, never the content.
     log.warn(`could not import the sandbox keys: ${e instanceof Error ? e.message : String(e)}`);
-    return false;
+    return 'none';
   }
 }

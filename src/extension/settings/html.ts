@@ -1,5 +1,6 @@
 import { randomBytes } from 'crypto';
 import type { SettingsField, UiStrings } from '../../webview/protocol';
+import { PROVIDERS } from '../../webview/providers';
 
 // The page is rendered in full by the host with localized labels, so it reads
 // right before the script runs; src/webview/settingsPage.ts only fills values and
@@ -42,15 +43,6 @@ export function settingsCsp(cspSource: string, nonce: string): string {
   ].join('; ');
 }
 
-// Provider names and URL shapes are not translated.
-const ENDPOINT_EXAMPLES: Array<[string, string]> = [
-  ['AWS S3', 'https://s3.<region>.amazonaws.com'],
-  ['Cloudflare R2', 'https://<account>.r2.cloudflarestorage.com'],
-  ['Alibaba OSS', 'https://oss-<region>.aliyuncs.com'],
-  ['Tencent COS', 'https://cos.<region>.myqcloud.com'],
-  ['MinIO / Ceph', 'http://host:9000'],
-];
-
 /** Renders the whole settings page. */
 export function renderSettingsHtml(i: SettingsHtmlInput): string {
   if (!/^[A-Za-z0-9+/_=-]{16,}$/.test(i.nonce)) throw new Error('The webview nonce must be at least 16 base64 characters.');
@@ -77,13 +69,15 @@ export function renderSettingsHtml(i: SettingsHtmlInput): string {
         <div class="setting-error" id="${f}-error" hidden></div>
       </div>`;
 
-  const examples = `
-        <div class="setting-examples" id="endpoint-examples">
-          <span class="setting-examples-title">${e(t.endpointExamples)}</span>
-          <ul>${ENDPOINT_EXAMPLES.map(
-            ([name, url]) => `<li><span class="provider">${e(name)}</span> <code>${e(url)}</code></li>`,
-          ).join('')}</ul>
-        </div>`;
+  // Provider names are the providers' own, in every language.
+  const provider = `
+      <div class="setting" id="setting-provider">
+        <label class="setting-label" for="provider">${e(t.providerLabel)}</label>
+        <div class="setting-hint" id="provider-hint">${e(t.providerHint)}</div>
+        <select class="setting-select" id="provider" name="provider" aria-describedby="provider-hint">${PROVIDERS.map(
+          (p) => `<option value="${p.id}">${e(p.id === 'other' ? t.providerOther : p.name)}</option>`,
+        ).join('')}</select>
+      </div>`;
 
   const warning = `
         <div class="setting-warning" id="bucket-warning"><span class="warning-icon" aria-hidden="true">\u26A0</span> ${e(
@@ -108,8 +102,8 @@ export function renderSettingsHtml(i: SettingsHtmlInput): string {
     <form id="settings-form" class="settings-form" novalidate aria-busy="true">
       <section class="settings-section" aria-labelledby="section-connection">
         <h2 id="section-connection">${e(t.sectionConnection)}</h2>
+        ${provider}
         ${textField('endpoint', t.endpointLabel, t.endpointHint, {
-          after: examples,
           placeholder: 'https://s3.us-east-1.amazonaws.com',
           inputmode: 'url',
         })}
@@ -159,18 +153,22 @@ export function renderSettingsHtml(i: SettingsHtmlInput): string {
         </div>
       </section>
 
-      <div class="actions">
-        <button type="submit" class="button primary" id="save">${e(t.save)}</button>
-        <button type="button" class="button secondary" id="test">${e(t.testConnection)}</button>
-        <button type="button" class="button secondary" id="backup">${e(t.backUpNow)}</button>
-        <button type="button" class="button secondary" id="manage">${e(t.manage)}</button>
-        <span class="dirty" id="dirty" hidden>${e(t.unsavedChanges)}</span>
+      <!-- Stays at the bottom of the window while the form scrolls: Save and Test are always in reach. -->
+      <div class="actions" id="actions">
+        <div class="actions-buttons">
+          <button type="submit" class="button primary" id="save">${e(t.save)}</button>
+          <button type="button" class="button secondary" id="test">${e(t.testConnection)}</button>
+          <button type="button" class="button secondary" id="backup" disabled aria-describedby="backup-why">${e(t.backUpNow)}</button>
+          <button type="button" class="button secondary" id="manage">${e(t.manage)}</button>
+          <span class="dirty" id="dirty" hidden>${e(t.unsavedChanges)}</span>
+          <span class="backup-why" id="backup-why">${e(t.backUpNeedsSettings)}</span>
+        </div>
+        <div class="status" id="status" role="status" aria-live="polite" aria-atomic="true"><span class="status-icon" id="status-icon" aria-hidden="true"></span><span class="status-text" id="status-text"></span></div>
+        <section class="steps" id="steps" aria-labelledby="steps-heading" hidden>
+          <h2 id="steps-heading">${e(t.stepsHeading)}</h2>
+          <ul class="steps-list" id="steps-list"></ul>
+        </section>
       </div>
-      <div class="status" id="status" role="status" aria-live="polite" aria-atomic="true"></div>
-      <section class="steps" id="steps" aria-labelledby="steps-heading" hidden>
-        <h2 id="steps-heading">${e(t.stepsHeading)}</h2>
-        <ul class="steps-list" id="steps-list"></ul>
-      </section>
     </form>
   </main>
   <script nonce="${e(i.nonce)}" src="${e(i.scriptUri)}"></script>

@@ -7,6 +7,8 @@ import { describeError, errorText } from '../ui/errorFace';
 import { BackupNode, LoadMoreNode, MachineNode, MessageNode, type BackupsNode } from './nodes';
 
 export const VIEW_ID = 's3Backup.backups';
+/** The activity-bar container of the view (package.json `viewsContainers`). */
+export const VIEW_CONTAINER_ID = 's3Backup';
 /** Context keys driving `viewsWelcome` and menus. */
 const CONFIGURED_KEY = 's3Backup.configured';
 const EMPTY_KEY = 's3Backup.empty';
@@ -41,6 +43,8 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
   /** Every context key this provider set, with its last value (tests read it; VS Code offers no getter). */
   readonly contextKeys = new Map<string, unknown>();
   private readonly subs: vscode.Disposable[] = [];
+  /** Renews the rows' ages ("5 minutes ago") while a listing is shown. */
+  private readonly ages = setInterval(() => this.updateAges(), 60_000);
 
   constructor(
     private readonly host: EngineHost,
@@ -152,7 +156,15 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
     }
   }
 
+  private updateAges(): void {
+    if (this.state.kind !== 'loaded' || this.nodes.size === 0) return;
+    const now = Date.now();
+    for (const n of this.nodes.values()) n.updateAge(now);
+    this.emitter.fire();
+  }
+
   dispose(): void {
+    clearInterval(this.ages);
     clearTimeout(this.debounce);
     this.abort?.abort();
     for (const s of this.subs) s.dispose();
@@ -185,7 +197,7 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
         ];
       }
       case 'loaded':
-        return this.state.machines; // none: viewsWelcome "Back Up Now"
+        return this.state.machines; // none: viewsWelcome "Back Up Workspace"
     }
   }
 

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { BackupRef } from '../../core/format/backupKeys';
-import { formatAge, formatBytes, formatCount, formatDateTime, kindLabel } from '../ui/format';
+import { formatAge, formatBytes, formatCount, formatDateTime, formatShortDateTime, kindLabel } from '../ui/format';
 
 /** A machine that made backups; its children are its backups, newest first. */
 export class MachineNode extends vscode.TreeItem {
@@ -20,7 +20,12 @@ export class MachineNode extends vscode.TreeItem {
   }
 }
 
-/** One backup object. `id` is its S3 key, so the tree keeps selection and reveal across refreshes. */
+/**
+ * One backup object. `id` is its S3 key, so the tree keeps selection and
+ * reveal across refreshes. The row reads at the default side bar width: the
+ * age first ("5 minutes ago"), then the kind and a short time; the size and
+ * the rest are in the tooltip.
+ */
 export class BackupNode extends vscode.TreeItem {
   constructor(
     readonly ref: BackupRef,
@@ -28,13 +33,19 @@ export class BackupNode extends vscode.TreeItem {
     /** The file count, when a manifest has been seen (after a backup, details or restore). */
     files?: number,
   ) {
-    super(formatDateTime(ref.time), vscode.TreeItemCollapsibleState.None);
+    super(formatAge(ref.time), vscode.TreeItemCollapsibleState.None);
     this.id = ref.key;
-    this.description = `${formatBytes(ref.size)} · ${kindLabel(ref.kind)} · ${formatAge(ref.time)}`;
     this.iconPath = new vscode.ThemeIcon(ref.kind === 'appdata' ? 'settings-gear' : ref.kind === 'full' ? 'package' : 'archive');
     this.contextValue = 'backup';
     this.tooltip = backupTooltip(ref, parent.thisMachine, files);
-    this.accessibilityInformation = { label: `${this.label as string}, ${this.description}` };
+    this.updateAge();
+  }
+
+  /** Renews the age in the label (the tree does it every minute). */
+  updateAge(now = Date.now()): void {
+    this.label = formatAge(this.ref.time, now);
+    this.description = `${kindLabel(this.ref.kind)} · ${formatShortDateTime(this.ref.time, new Date(now))}`;
+    this.accessibilityInformation = { label: `${formatDateTime(this.ref.time)}, ${this.label}, ${kindLabel(this.ref.kind)}, ${formatBytes(this.ref.size)}` };
   }
 }
 
@@ -82,7 +93,7 @@ function backupTooltip(ref: BackupRef, thisMachine: boolean, files: number | und
     [vscode.l10n.t('Machine'), escape(thisMachine ? vscode.l10n.t('{0} (this machine)', ref.host) : ref.host)],
     [vscode.l10n.t('Kind'), escape(kindLabel(ref.kind))],
     [vscode.l10n.t('Size'), escape(vscode.l10n.t('{0} ({1} bytes)', formatBytes(ref.size), formatCount(ref.size)))],
-    [vscode.l10n.t('Created'), escape(ref.time.toISOString())],
+    [vscode.l10n.t('Created'), escape(formatDateTime(ref.time))],
   ];
   if (files !== undefined) rows.push([vscode.l10n.t('Files'), escape(formatCount(files))]);
   md.appendMarkdown(rows.map(([k, v]) => `${escape(k)}: ${v}`).join('  \n'));

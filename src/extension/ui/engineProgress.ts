@@ -45,9 +45,17 @@ export function withEngineProgress<T>(
   );
 }
 
-/** "Uploading: 12.3 MB of 48.8 MB, 120 of 2,000 files". */
+/**
+ * "Downloading: 12.3 MB of 48.8 MB", "Uploading: 120 of 2,000 files". A backup's
+ * upload is counted in the files' bytes (the archive's size is only known at
+ * the end), so it shows files only: the one size a person sees for a backup is
+ * its size in the bucket, in the result and the tree alike.
+ */
 function progressMessage(p: Progress): string {
   const phase = phaseLabel(p.phase);
+  if (p.phase === 'upload' && p.filesTotal > 0) {
+    return p.filesTotal === 1 ? vscode.l10n.t('{0}: 1 file', phase) : vscode.l10n.t('{0}: {1} of {2} files', phase, formatCount(p.filesDone), formatCount(p.filesTotal));
+  }
   if (p.bytesTotal > 0 && p.filesTotal > 1) {
     return vscode.l10n.t('{0}: {1} of {2}, {3} of {4} files', phase, formatBytes(p.bytesDone), formatBytes(p.bytesTotal), formatCount(p.filesDone), formatCount(p.filesTotal));
   }

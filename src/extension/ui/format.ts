@@ -20,6 +20,29 @@ export function formatDateTime(d: Date): string {
   return new Intl.DateTimeFormat(vscode.env.language, { dateStyle: 'medium', timeStyle: 'medium' }).format(d);
 }
 
+/** A short local date and time for a tree row: "20:41" today, "Dec 1, 20:41" this year, with the year before. */
+export function formatShortDateTime(d: Date, now = new Date()): string {
+  const sameYear = d.getFullYear() === now.getFullYear();
+  const today = sameYear && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
+  return new Intl.DateTimeFormat(vscode.env.language, {
+    ...(today ? {} : { month: 'short', day: 'numeric' }),
+    ...(sameYear ? {} : { year: 'numeric' }),
+    hour: '2-digit',
+    minute: '2-digit',
+  }).format(d);
+}
+
+/** The last part of a path, for a dialog's title or a toast; the full path goes into the detail or the log. */
+export function folderName(p: string): string {
+  const parts = p.split(/[\\/]+/).filter((x) => x !== '');
+  return parts[parts.length - 1] ?? p;
+}
+
+/** A picker's title with where it is in its flow: "Settings (2/3)". */
+export function stepTitle(title: string, step: number, total: number): string {
+  return total > 1 ? vscode.l10n.t('{0} ({1}/{2})', title, formatCount(step), formatCount(total)) : title;
+}
+
 /** "5 minutes ago", "yesterday", in the user's language. */
 export function formatAge(d: Date, now = Date.now()): string {
   const rtf = new Intl.RelativeTimeFormat(vscode.env.language, { numeric: 'auto' });

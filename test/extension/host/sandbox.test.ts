@@ -43,27 +43,36 @@ describe('sandbox credentials (npm start)', () => {
     const secrets = new MemorySecrets();
     const lines: string[] = [];
     const env = { [SANDBOX_CREDENTIALS_ENV]: file };
-    assert.strictEqual(await importSandboxCredentials(secrets, logger(lines), { env, endpoint: () => 'http://127.0.0.1:4568' }), true);
+    assert.strictEqual(await importSandboxCredentials(secrets, logger(lines), { env, endpoint: () => 'http://127.0.0.1:4568' }), 'imported');
     assert.deepStrictEqual(secrets.stored, { accessKeyId: 'S3RVER', secretAccessKey: secret });
     assert.ok(fs.existsSync(file), 'the file is left alone');
     assert.ok(!lines.join('\n').includes(secret) && !lines.join('\n').includes('S3RVER'), lines.join('\n'));
     // Keys are stored now: a second start changes nothing, even when the file says otherwise.
     fs.writeFileSync(file, JSON.stringify({ accessKeyId: 'OTHER', secretAccessKey: 'other' }));
-    assert.strictEqual(await importSandboxCredentials(secrets, logger(lines), { env, endpoint: () => 'http://127.0.0.1:4568' }), false);
+    assert.strictEqual(await importSandboxCredentials(secrets, logger(lines), { env, endpoint: () => 'http://127.0.0.1:4568' }), 'present');
     assert.strictEqual(secrets.stored.accessKeyId, 'S3RVER');
   });
 
   it('does nothing without the variable, for a remote endpoint, or over a user\'s own keys', async () => {
     const lines: string[] = [];
     const none = new MemorySecrets();
-    assert.strictEqual(await importSandboxCredentials(none, logger(lines), { env: {}, endpoint: () => 'http://127.0.0.1:4568' }), false);
+    assert.strictEqual(await importSandboxCredentials(none, logger(lines), { env: {}, endpoint: () => 'http://127.0.0.1:4568' }), 'none');
     const remote = new MemorySecrets();
     const env = { [SANDBOX_CREDENTIALS_ENV]: file };
-    assert.strictEqual(await importSandboxCredentials(remote, logger(lines), { env, endpoint: () => 'https://s3.eu-west-1.amazonaws.com' }), false);
+    assert.strictEqual(await importSandboxCredentials(remote, logger(lines), { env, endpoint: () => 'https://s3.eu-west-1.amazonaws.com' }), 'none');
     const own = new MemorySecrets();
     own.stored = { accessKeyId: 'MINE', secretAccessKey: 'mine' };
-    assert.strictEqual(await importSandboxCredentials(own, logger(lines), { env, endpoint: () => 'http://localhost:9000' }), false);
+    assert.strictEqual(await importSandboxCredentials(own, logger(lines), { env, endpoint: () => 'http://localhost:9000' }), 'present');
     assert.deepStrictEqual([none.stored, remote.stored, own.stored], [{}, {}, { accessKeyId: 'MINE', secretAccessKey: 'mine' }]);
+  });
+
+  it('replaces the keys of the retired s3rver sandbox, which belong to no user', async () => {
+    const secrets = new MemorySecrets();
+    secrets.stored = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+    fs.writeFileSync(file, JSON.stringify({ accessKeyId: 'S3BACKUPTEST', secretAccessKey: secret }));
+    const env = { [SANDBOX_CREDENTIALS_ENV]: file };
+    assert.strictEqual(await importSandboxCredentials(secrets, logger([]), { env, endpoint: () => 'http://127.0.0.1:4568' }), 'imported');
+    assert.deepStrictEqual(secrets.stored, { accessKeyId: 'S3BACKUPTEST', secretAccessKey: secret });
   });
 
   it('never logs the content of a malformed file', async () => {
@@ -71,7 +80,7 @@ describe('sandbox credentials (npm start)', () => {
     const lines: string[] = [];
     const secrets = new MemorySecrets();
     const env = { [SANDBOX_CREDENTIALS_ENV]: file };
-    assert.strictEqual(await importSandboxCredentials(secrets, logger(lines), { env, endpoint: () => 'http://127.0.0.1:1' }), false);
+    assert.strictEqual(await importSandboxCredentials(secrets, logger(lines), { env, endpoint: () => 'http://127.0.0.1:1' }), 'none');
     assert.ok(lines.some((l) => l.startsWith('warn')), 'a warning says why');
     assert.ok(!lines.join('\n').includes(secret), lines.join('\n'));
     assert.deepStrictEqual(secrets.stored, {});
