@@ -1,42 +1,10 @@
 import * as assert from 'assert';
-import { spawn, spawnSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { CLI, cli, ensureCliBundle, REPO } from '../helpers/cliProcess';
 import { createTestBucket, requireS3Server, s3TestEnv, type TestBucket } from '../helpers/s3';
-
-const REPO = path.resolve(__dirname, '..', '..', '..');
-const CLI = path.join(REPO, 'dist', 'cli.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node dist/cli.js` as a real process, with only the environment given (no S3_BACKUP_* leaking in). */
-function cli(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const base: Record<string, string> = {};
-    for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'SYSTEMROOT']) if (process.env[k]) base[k] = process.env[k]!;
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
-
-function bundleIsStale(): boolean {
-  if (!fs.existsSync(CLI)) return true;
-  const built = fs.statSync(CLI).mtimeMs;
-  const sources = ['cli', 'core'].flatMap((d) => fs.readdirSync(path.join(REPO, 'src', d), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)));
-  return sources.some((f) => fs.statSync(f).mtimeMs > built);
-}
 
 function readTree(root: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -56,12 +24,8 @@ describe('s3-backup CLI (real process)', function () {
 
   before(function () {
     this.timeout(120_000);
-    // The suite tests what users run: the esbuild bundle, built the normal way (`npm test` has just built it).
-    if (bundleIsStale()) {
-      const r = spawnSync(process.execPath, ['esbuild.js'], { cwd: REPO, encoding: 'utf8' });
-      assert.strictEqual(r.status, 0, `node esbuild.js failed:\n${r.stderr}`);
-    }
-    assert.ok(fs.existsSync(CLI), 'dist/cli.js was built');
+    // The suite tests what users run: the esbuild bundle, built the normal way.
+    ensureCliBundle();
   });
 
   describe('usage', () => {
@@ -217,7 +181,7 @@ describe('s3-backup CLI (real process)', function () {
       assert.ok(res.snapshotDir.startsWith(path.join(env.HOME, '.s3-backup', 'snapshots')), res.snapshotDir);
       assert.deepStrictEqual(readTree(dest), expected);
 
-      const undo = await cli(['undo', res.snapshotDir], {});
+      const undo = await cli(['undo', res.snapshotDir], { HOME: env.HOME });
       assert.strictEqual(undo.code, 0, undo.stderr);
       assert.strictEqual(fs.readFileSync(path.join(dest, 'README.md'), 'utf8'), 'local edit\n');
     });

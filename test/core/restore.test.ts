@@ -60,8 +60,9 @@ describe('restore', function () {
     assert.deepStrictEqual(await listTree(dst), await listTree(src));
     // Nothing overwritten, so the snapshot lists only what it created.
     const doc = JSON.parse(fs.readFileSync(path.join(r.snapshotDir!, 'snapshot.json'), 'utf8'));
-    assert.strictEqual(doc.overwritten.length, 0);
-    assert.strictEqual(doc.createdFiles.length, manifest.files.length);
+    assert.strictEqual(doc.state, 'complete');
+    assert.strictEqual(doc.entries.filter((e: { before?: unknown }) => e.before).length, 0);
+    assert.strictEqual(doc.entries.length, manifest.files.length);
     assert.ok(!fs.readdirSync(dst).some((n) => n.startsWith('.s3-backup-staging-')), 'staging folder removed');
 
     // Restoring again changes nothing.

@@ -43,6 +43,7 @@ export const DEFAULT_EXCLUDES: string[] = [
   '.eslintcache',
   '.vscode-test/', // VS Code downloads for extension tests
   '.s3-backup-staging-*/', // our own restore staging folders
+  '.s3-backup-restore.lock', // a restore running into this folder
 ];
 
 const STAT_CONCURRENCY = 64;

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'SourceChanged'
   | 'Cancelled'
   | 'Io'
+  | 'Busy'
   | 'Server'
   | 'Unknown';
 
