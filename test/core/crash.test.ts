@@ -155,6 +155,25 @@ describe('crash-safe restore: kill -9 at each phase, then recover', function () 
     });
   }
 
+  it('killed during the renames, then a file edited: rolling back keeps the edit and puts back the rest', async () => {
+    const s = scene();
+    const before = await listTree(s.target);
+    await killedRestore(s, 'renames:80');
+    const now = await listTree(s.target);
+    // A file the restore had already replaced, typed into after the crash.
+    const edited = Object.keys(before).find((k) => before[k].type === 'file' && now[k]?.sha256 !== before[k].sha256);
+    assert.ok(edited, 'the kill came after some replacements');
+    fs.writeFileSync(path.join(s.target, edited), 'typed after the crash\n');
+    const undo = await cli(['undo', '--last'], s.env);
+    assert.strictEqual(undo.code, 0, undo.stderr);
+    const after = await listTree(s.target);
+    assert.strictEqual(fs.readFileSync(path.join(s.target, edited), 'utf8'), 'typed after the crash\n', 'a later edit is never touched');
+    delete after[edited];
+    const expected = { ...before };
+    delete expected[edited];
+    assert.deepStrictEqual(after, expected);
+  });
+
   it('killed during the renames: finish completes the restore, and undo still puts the folder back exactly', async () => {
     const s = scene();
     const before = await listTree(s.target);

@@ -2,33 +2,13 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { pipeline } from 'stream/promises';
 import { verifyArchive } from '../../src/core/archive/verifyArchive';
-import { writeArchive, type ArchiveSource } from '../../src/core/archive/archiveWriter';
-import type { ManifestMeta } from '../../src/core/format/manifest';
 import { applyRestore } from '../../src/core/restore/applyRestore';
 import { planRestore } from '../../src/core/restore/planRestore';
 import { undoSnapshot as undoRestore } from '../../src/core/restore/snapshot';
-import { selectFiles } from '../../src/core/backup/select';
+import { archiveFolder as archiveOf } from '../helpers/folderArchive';
 import { MIXED_TREE, listTree, makeTree, textBytes } from '../helpers/tree';
 import { expectCode } from '../helpers/assertions';
-
-const META: ManifestMeta = {
-  kind: 'workspace',
-  hostname: 'test-host',
-  platform: process.platform,
-  created: '2026-01-02T03:04:05.678Z',
-  sources: ['workspace/app'],
-  toolVersion: '0.0.0-test',
-};
-
-async function archiveOf(root: string, file: string): Promise<void> {
-  const sel = await selectFiles(root);
-  const sources: ArchiveSource[] = sel.files.map((f) => ({ archivePath: `workspace/app/${f.relPath}`, absPath: f.absPath, size: f.size, mtimeMs: f.mtimeMs, mode: f.mode }));
-  const a = writeArchive(sources, META);
-  await Promise.all([pipeline(a.stream, fs.createWriteStream(file)), a.done]);
-}
-
 
 describe('restore', function () {
   this.timeout(180_000);
