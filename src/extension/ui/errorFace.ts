@@ -80,6 +80,11 @@ export function describeError(e: unknown): ErrorFace {
         vscode.l10n.t("Check http:// versus https:// and the port in the endpoint, and that the server's certificate is trusted."),
       );
     case 'NotFound':
+      if (str('reason') === 'snapshot') return face(vscode.l10n.t('The undo record of this restore is gone.'), vscode.l10n.t('The restore cannot be undone.'));
+      if (str('reason') === 'staging') {
+        return face(vscode.l10n.t('The files this restore had prepared are gone, so it cannot be completed.'), vscode.l10n.t('Roll it back with "Undo Last Restore", then restore again.'));
+      }
+      if (str('reason') === 'undone') return face(vscode.l10n.t('This restore was undone, so it cannot be completed.'), vscode.l10n.t('Restore the backup again instead.'));
       return face(vscode.l10n.t('The backup no longer exists in the bucket.'), vscode.l10n.t('Refresh the list of backups.'));
     case 'AlreadyExists':
       return face(vscode.l10n.t('An object with this name already exists; it was not overwritten.'), vscode.l10n.t('Try again: a new backup gets a new name.'));
@@ -107,6 +112,17 @@ export function describeError(e: unknown): ErrorFace {
         str('path') ? vscode.l10n.t('A file could not be read or written: {0}.', str('path') as string) : vscode.l10n.t('A file could not be read or written.'),
         vscode.l10n.t('Check the free disk space and the permissions.'),
       );
+    case 'Busy':
+      if (str('reason') === 'interrupted') {
+        return face(
+          str('path') ? vscode.l10n.t('An earlier restore into {0} was interrupted and is not finished.', str('path') as string) : vscode.l10n.t('An earlier restore into this folder was interrupted and is not finished.'),
+          vscode.l10n.t('Complete it or roll it back first with "Undo Last Restore".'),
+        );
+      }
+      return face(
+        str('path') ? vscode.l10n.t('Another restore into {0} is running.', str('path') as string) : vscode.l10n.t('Another restore into this folder is running.'),
+        vscode.l10n.t('Wait for it to finish, then try again.'),
+      );
     case 'Server':
       return face(vscode.l10n.t('The S3 server failed to handle the request.'), vscode.l10n.t('The server had a problem; try again later. The log has the details.'));
     case 'Unknown':
@@ -117,7 +133,7 @@ export function describeError(e: unknown): ErrorFace {
 
 const CODES = new Set<string>([
   'InvalidProfile', 'SignatureMismatch', 'InvalidAccessKey', 'AccessDenied', 'NoSuchBucket', 'WrongRegion', 'Unreachable', 'Timeout',
-  'ClockSkew', 'Tls', 'NotFound', 'AlreadyExists', 'Integrity', 'UnsafeArchive', 'TooLarge', 'SourceChanged', 'Cancelled', 'Io',
+  'ClockSkew', 'Tls', 'NotFound', 'AlreadyExists', 'Integrity', 'UnsafeArchive', 'TooLarge', 'SourceChanged', 'Cancelled', 'Io', 'Busy',
   'Server', 'Unknown',
 ] satisfies ErrorCode[]);
 
