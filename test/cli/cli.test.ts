@@ -3,7 +3,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CLI, cli, ensureCliBundle, REPO } from '../helpers/cliProcess';
+import { CLI, cli, cliS3Env, ensureCliBundle, REPO } from '../helpers/cliProcess';
 import { createTestBucket, requireS3Server, s3TestEnv, type TestBucket } from '../helpers/s3';
 
 function readTree(root: string): Record<string, string> {
@@ -91,15 +91,7 @@ describe('s3-backup CLI (real process)', function () {
     before(async function () {
       requireS3Server();
       bucket = await createTestBucket('cli');
-      const t = s3TestEnv();
-      env = {
-        S3_BACKUP_ENDPOINT: t.endpoint,
-        S3_BACKUP_REGION: t.region,
-        S3_BACKUP_BUCKET: bucket.bucket,
-        S3_BACKUP_ACCESS_KEY_ID: t.accessKeyId,
-        S3_BACKUP_SECRET_ACCESS_KEY: t.secretAccessKey,
-        S3_BACKUP_ROOT_PATH: 'cli/backups',
-      };
+      env = cliS3Env(bucket.bucket, 'cli/backups');
       work = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-cli-'));
       env.HOME = path.join(work, 'home');
       fs.mkdirSync(env.HOME);
@@ -179,6 +171,16 @@ describe('s3-backup CLI (real process)', function () {
       const res = JSON.parse(again.stdout) as { written: number; snapshotDir: string };
       assert.strictEqual(res.written, 1);
       assert.ok(res.snapshotDir.startsWith(path.join(env.HOME, '.s3-backup', 'snapshots')), res.snapshotDir);
+      assert.deepStrictEqual(readTree(dest), expected);
+
+      // Without an argument, undo lists what can be undone, newest first, and changes nothing.
+      const list = await cli(['undo'], { HOME: env.HOME });
+      assert.strictEqual(list.code, 0, list.stderr);
+      const rows = list.stdout.trim().split('\n');
+      assert.strictEqual(rows.length, 2, list.stdout);
+      const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      assert.match(rows[0], new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\S+Z\\s+complete\\s+${esc(dest)}\\s+\\(backup of .+; 0 new, 1 replaced\\)\\s+${esc(res.snapshotDir)}$`));
+      assert.match(list.stderr, /s3-backup undo --last/);
       assert.deepStrictEqual(readTree(dest), expected);
 
       const undo = await cli(['undo', res.snapshotDir], { HOME: env.HOME });

@@ -9,8 +9,8 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { cli, ensureCliBundle, spawnCli } from '../helpers/cliProcess';
-import { createTestBucket, requireS3Server, s3TestEnv, type TestBucket } from '../helpers/s3';
+import { cli, cliS3Env, ensureCliBundle, spawnCli } from '../helpers/cliProcess';
+import { createTestBucket, requireS3Server, type TestBucket } from '../helpers/s3';
 import { listTree, makeTree, textBytes, type ListedEntry } from '../helpers/tree';
 
 type Tree = Record<string, ListedEntry>;
@@ -29,15 +29,7 @@ describe('crash-safe restore: kill -9 at each phase, then recover', function () 
     requireS3Server();
     ensureCliBundle();
     bucket = await createTestBucket('crash');
-    const t = s3TestEnv();
-    s3env = {
-      S3_BACKUP_ENDPOINT: t.endpoint,
-      S3_BACKUP_REGION: t.region,
-      S3_BACKUP_BUCKET: bucket.bucket,
-      S3_BACKUP_ACCESS_KEY_ID: t.accessKeyId,
-      S3_BACKUP_SECRET_ACCESS_KEY: t.secretAccessKey,
-      S3_BACKUP_ROOT_PATH: 'crash',
-    };
+    s3env = cliS3Env(bucket.bucket, 'crash');
     work = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-crash-'));
     src = path.join(work, 'project');
     // Enough files that the kill lands among them, and an archive big enough to be caught mid-download.

@@ -50,3 +50,18 @@ export function cli(args: string[], env: Record<string, string> = {}, input?: st
     child.stdin!.end(input ?? '');
   });
 }
+
+/** The S3_BACKUP_* settings for the test server (S3_TEST_*), a bucket and a root path. */
+export function cliS3Env(bucket: string, rootPath: string): Record<string, string> {
+  // Loaded here, not at the top: the SDK-based helpers are only for suites with a server.
+  const { s3TestEnv } = require('./s3') as typeof import('./s3');
+  const t = s3TestEnv();
+  return {
+    S3_BACKUP_ENDPOINT: t.endpoint,
+    S3_BACKUP_REGION: t.region,
+    S3_BACKUP_BUCKET: bucket,
+    S3_BACKUP_ACCESS_KEY_ID: t.accessKeyId,
+    S3_BACKUP_SECRET_ACCESS_KEY: t.secretAccessKey,
+    S3_BACKUP_ROOT_PATH: rootPath,
+  };
+}

@@ -89,20 +89,11 @@ interface DocV1 {
   complete: boolean;
   undoneAt?: string;
 }
-interface DocV2 {
+/** On disk, a record is the model without its folder, its entries with short names. */
+type DocV2 = Omit<SnapshotRecord, 'dir' | 'format' | 'entries'> & {
   format: 2;
-  created: string;
-  backup: SnapshotBackup;
-  targets: Record<string, string>;
-  state: RecordState;
-  owner?: ProcessOwner;
-  roots: string[];
-  staging: string[];
-  createdDirs: string[];
   entries: Array<{ path: string; sha256: string; staged?: string; before?: Before }>;
-  completedAt?: string;
-  undoneAt?: string;
-}
+};
 
 /** `20260102T030405Z-a1b2c3`: sorts by time, unique enough for one user's restores. */
 export function newSnapshotId(now = new Date()): string {
@@ -148,19 +139,11 @@ export function writeRecord(r: SnapshotRecord): Promise<void> {
 }
 
 function toV2(r: SnapshotRecord): DocV2 {
+  const { dir: _dir, format: _format, entries, ...rest } = r;
   return {
+    ...rest,
     format: 2,
-    created: r.created,
-    backup: r.backup,
-    targets: r.targets,
-    state: r.state,
-    ...(r.owner ? { owner: r.owner } : {}),
-    roots: r.roots,
-    staging: r.staging,
-    createdDirs: r.createdDirs,
-    entries: r.entries.map((e) => ({ path: e.targetPath, sha256: e.restoredSha256, ...(e.staged ? { staged: e.staged } : {}), ...(e.before ? { before: e.before } : {}) })),
-    ...(r.completedAt ? { completedAt: r.completedAt } : {}),
-    ...(r.undoneAt ? { undoneAt: r.undoneAt } : {}),
+    entries: entries.map((e) => ({ path: e.targetPath, sha256: e.restoredSha256, ...(e.staged ? { staged: e.staged } : {}), ...(e.before ? { before: e.before } : {}) })),
   };
 }
 
