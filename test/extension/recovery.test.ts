@@ -131,7 +131,7 @@ describe('restore you can trust (editors, undo, recovery)', function () {
     assert.strictEqual(notes.getText(), 'first draft\n', 'the unmodified editor shows the undone file');
     await prompts.waitForMessage(/^The undo changed files that have unsaved edits in the editor: .*draft\.md\./);
     await waitFor('Load from Disk to reload draft.md', () => !draft.isDirty && draft.getText() === 'mine\n').catch((e: Error) => {
-      throw new Error(`${e.message}: dirty ${draft.isDirty}, closed ${draft.isClosed}, text ${JSON.stringify(draft.getText())}; changes: ${changes.join(' | ')}; log: ${(api.log.captured ?? []).filter((l) => /draft|editor|revert/i.test(l)).join(' | ')}`);
+      throw new Error(`${e.message}: dirty ${draft.isDirty}, closed ${draft.isClosed}, text ${JSON.stringify(draft.getText())}, disk ${JSON.stringify(fs.readFileSync(draft.uri.fsPath, 'utf8'))}; changes: ${changes.join(' | ')}; log: ${(api.log.captured ?? []).filter((l) => /draft|editor|revert/i.test(l)).join(' | ')}`);
     });
     assert.ok(created.isClosed || !tabOpen(created.uri.fsPath), 'the editor of the removed file is closed');
     assert.deepStrictEqual(prompts.errors(), []);
