@@ -27,7 +27,7 @@ export interface CommandSpec {
   summary: string;
   positionals: PositionalSpec[];
   options: Record<string, OptionSpec>;
-  /** Needs the connection settings (everything but `undo`). */
+  /** Needs the connection settings (everything but `undo` and `finish`). */
   needsProfile: boolean;
 }
 
@@ -44,6 +44,8 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   help: { type: 'boolean', short: 'h', help: 'show this help' },
   version: { type: 'boolean', short: 'V', help: 'show the version' },
 };
+
+const SNAPSHOTS_OPTION: OptionSpec = { type: 'string', value: '<dir>', help: 'where the undo records are kept (default ~/.s3-backup/snapshots)' };
 
 const CONNECTION_FLAGS = ['endpoint', 'region', 'bucket', 'access-key-id', 'root-path', 'addressing-style', 'config'];
 
@@ -80,7 +82,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       'dry-run': { type: 'boolean', help: 'show the plan, write nothing' },
       yes: { type: 'boolean', short: 'y', help: 'do not ask before writing' },
-      snapshots: { type: 'string', value: '<dir>', help: 'where the undo copy goes (default ~/.s3-backup/snapshots)' },
+      snapshots: SNAPSHOTS_OPTION,
+      'keep-snapshots': { type: 'string', value: '<n>', help: 'undo records kept after a restore, newest first (default 10; 0 keeps all)' },
       'include-code-files': { type: 'boolean', help: 'also restore files that make tools run code by themselves (.vscode/, *.code-workspace, git hooks, .envrc, .npmrc, ...); left out otherwise' },
     },
     needsProfile: true,
@@ -108,9 +111,19 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'undo',
-    summary: 'put back the files a restore overwrote or created',
+    summary: 'undo a restore, also an interrupted one; without <snapshotDir>, list the restores that can be undone',
+    positionals: [{ name: 'snapshotDir', optional: true }],
+    options: {
+      last: { type: 'boolean', help: 'undo the newest restore that can be undone' },
+      snapshots: SNAPSHOTS_OPTION,
+    },
+    needsProfile: false,
+  },
+  {
+    name: 'finish',
+    summary: 'complete an interrupted restore from the files it had ready',
     positionals: [{ name: 'snapshotDir' }],
-    options: {},
+    options: { snapshots: SNAPSHOTS_OPTION },
     needsProfile: false,
   },
 ];

@@ -1,7 +1,8 @@
 // One handler per command of the table in commandTable.ts.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import type { BackupEngine, ConnectionReport } from '../core/engine';
+import type { BackupEngine, ConnectionReport, RestoreSummary } from '../core/engine';
 import { codeFilesToWrite } from '../core/restore/codeFileItems';
 import type { RestoreItem, RestorePlan } from '../core/restore/planRestore';
 import { targetsInFolder, workspacePrefixes } from '../core/restore/targets';
@@ -114,6 +115,17 @@ function leftOutLine(codeFiles: readonly RestoreItem[]): string {
   return `Left out ${plural(codeFiles.length, 'file')} that can make tools run code by themselves (${shown}${more}); add --include-code-files to restore ${codeFiles.length === 1 ? 'it' : 'them'} too.`;
 }
 
+function keepSnapshots(values: OptionValues): number {
+  const raw = values['keep-snapshots'];
+  if (raw === undefined) return DEFAULT_KEEP_SNAPSHOTS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--keep-snapshots takes a whole number (0 keeps all), not "${String(raw)}".`);
+  return n;
+}
+
+/** Undo records the CLI keeps, as the extension's `s3Backup.restore.keepSnapshots` default. */
+const DEFAULT_KEEP_SNAPSHOTS = 10;
+
 async function restore({ engine, positionals: [key, dir], values, ctx, signal }: CommandRun): Promise<number> {
   const dryRun = values['dry-run'] === true;
   const target = path.resolve(dir);
@@ -125,6 +137,7 @@ async function restore({ engine, positionals: [key, dir], values, ctx, signal }:
   if (!dryRun && !yes && !(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY)) {
     throw new UsageError('Restore asks for confirmation, and there is no terminal to ask: add --yes to restore, or --dry-run to see the plan only.');
   }
+  keepSnapshots(values);
   const fetched = await engine.fetch(key, { signal, onProgress: progressPrinter(ctx) });
   try {
     endProgress(ctx);
@@ -152,7 +165,13 @@ async function restore({ engine, positionals: [key, dir], values, ctx, signal }:
       }
     }
     const snapshotRoot = values.snapshots as string | undefined;
-    const result = await engine.apply(plan, { signal, onProgress: progressPrinter(ctx), includeCodeFiles, ...(snapshotRoot ? { snapshotRoot: path.resolve(snapshotRoot) } : {}) });
+    const result = await engine.apply(plan, {
+      signal,
+      onProgress: progressPrinter(ctx),
+      includeCodeFiles,
+      retention: { keep: keepSnapshots(values) },
+      ...(snapshotRoot ? { snapshotRoot: path.resolve(snapshotRoot) } : {}),
+    });
     endProgress(ctx);
     if (ctx.json) {
       out(ctx, JSON.stringify({ ...result, codeFilesLeftOut: leftOut.length }));
@@ -218,12 +237,95 @@ export const HANDLERS: Record<string, Handler> = {
   delete: deleteBackup,
 };
 
-/** `undo` needs no bucket: the snapshot is local. */
-export async function undo(snapshotDir: string, ctx: Ctx, undoFn: (dir: string) => Promise<{ restored: number; removed: number }>): Promise<number> {
-  const dir = path.resolve(snapshotDir);
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`The snapshot folder "${snapshotDir}" does not exist.`);
-  const result = await undoFn(dir);
+/** What the commands that need no bucket use: the engine's local restore records. */
+export type RestoreRecords = Pick<typeof BackupEngine, 'undo' | 'listRestores' | 'finishRestore' | 'cleanUp'>;
+
+export interface LocalRun {
+  positionals: string[];
+  values: OptionValues;
+  ctx: Ctx;
+  snapshotRoot: string;
+  records: RestoreRecords;
+}
+
+function snapshotDirArg(arg: string): string {
+  const dir = path.resolve(arg);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`The snapshot folder "${arg}" does not exist.`);
+  return dir;
+}
+
+function summaryLine(r: RestoreSummary): string {
+  const from = r.backup.created ? `backup of ${r.backup.created.replace(/\.\d+Z$/, 'Z')} from ${r.backup.hostname}` : 'backup';
+  const files = `${r.newFiles} new, ${r.replacedFiles} replaced`;
+  return `${r.time.replace(/\.\d+Z$/, 'Z')}  ${r.state.padEnd(11)}  ${r.folders.join(', ')}  (${from}; ${files})  ${r.snapshotDir}`;
+}
+
+/** Restores that `undo` can act on: finished, interrupted, or still running (not yet). */
+function undoable(list: RestoreSummary[]): RestoreSummary[] {
+  return list.filter((r) => r.state !== 'undone');
+}
+
+/** `undo`: lists the restores that can be undone (no argument), or undoes one (`<snapshotDir>` or `--last`). */
+async function undo({ positionals: [arg], values, ctx, snapshotRoot, records }: LocalRun): Promise<number> {
+  let dir: string | undefined;
+  if (values.last === true) {
+    if (arg) throw new UsageError('Give either --last or a snapshot folder, not both.');
+    const last = undoable(await records.listRestores(snapshotRoot)).find((r) => r.state !== 'running');
+    if (!last) {
+      err(ctx, 'There is no restore to undo.');
+      return EXIT_FAIL;
+    }
+    dir = last.snapshotDir;
+  } else if (arg) {
+    dir = snapshotDirArg(arg);
+  } else {
+    const list = undoable(await records.listRestores(snapshotRoot));
+    if (ctx.json) {
+      out(ctx, JSON.stringify(list));
+    } else if (list.length === 0) {
+      err(ctx, `No restore to undo (in ${snapshotRoot}).`);
+    } else {
+      for (const r of list) out(ctx, summaryLine(r));
+      err(ctx, 'To undo one: s3-backup undo <snapshotDir> (the last column); s3-backup undo --last undoes the newest.');
+    }
+    return EXIT_OK;
+  }
+  const result = await records.undo(dir);
   if (ctx.json) out(ctx, JSON.stringify(result));
   else err(ctx, `Undone: ${plural(result.restored, 'file')} put back, ${result.removed} removed.`);
   return EXIT_OK;
+}
+
+/** `finish`: completes an interrupted restore from its staged files. */
+async function finish({ positionals: [arg], ctx, records }: LocalRun): Promise<number> {
+  const result = await records.finishRestore(snapshotDirArg(arg));
+  if (ctx.json) {
+    out(ctx, JSON.stringify(result));
+  } else {
+    const kept = result.kept > 0 ? ` ${plural(result.kept, 'file')} changed since the restore stopped and ${result.kept === 1 ? 'was' : 'were'} kept as ${result.kept === 1 ? 'it is' : 'they are'}.` : '';
+    err(ctx, `Finished the restore: ${plural(result.written, 'more file')} written.${kept}`);
+  }
+  return EXIT_OK;
+}
+
+/** The handlers of the commands that need no bucket (the undo records are local). */
+export const LOCAL_HANDLERS: Record<string, (run: LocalRun) => Promise<number>> = { undo, finish };
+
+/**
+ * Before any command: removes what crashed runs left behind and names the
+ * interrupted restores on stderr (never asks: scripts must not block).
+ */
+export async function recoverOnStart(ctx: Ctx, snapshotRoot: string, records: RestoreRecords, o: { quiet: boolean; folders?: string[] }): Promise<void> {
+  try {
+    await records.cleanUp({ snapshotRoot, tmpDir: os.tmpdir(), folders: o.folders });
+    if (o.quiet || ctx.json) return;
+    for (const r of (await records.listRestores(snapshotRoot)).filter((x) => x.state === 'interrupted')) {
+      err(ctx, `Note: the restore into ${r.folders.join(', ')} of ${r.time.replace(/\.\d+Z$/, 'Z')} was interrupted.`);
+      if (r.canFinish) err(ctx, `  Finish it: s3-backup finish ${quoteArg(r.snapshotDir)}`);
+      err(ctx, `  Roll it back: s3-backup undo ${quoteArg(r.snapshotDir)}`);
+    }
+  } catch (e) {
+    // Recovery must never stop the command the user asked for.
+    if (ctx.io.env.S3_BACKUP_DEBUG) err(ctx, `warning: clean-up failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }

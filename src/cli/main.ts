@@ -10,7 +10,7 @@ import { BackupEngine } from '../core/engine';
 import { toolVersion } from '../core/util/version';
 import { loadProfile, refuseSecretFlag } from './cliProfile';
 import { helpText, parseCommandLine, UsageError } from './commandTable';
-import { HANDLERS, undo } from './commands';
+import { HANDLERS, LOCAL_HANDLERS, recoverOnStart } from './commands';
 import { err, EXIT_OK, EXIT_USAGE, out, report, stderrLogger, type CliIo, type Ctx } from './output';
 
 export type { CliIo } from './output';
@@ -48,7 +48,12 @@ async function run(argv: string[], ctx: Ctx, signal: AbortSignal): Promise<numbe
     err(ctx, helpText());
     return EXIT_USAGE;
   }
-  if (!command.needsProfile) return undo(positionals[0], ctx, (dir) => BackupEngine.undo(dir));
+  const snapshotRoot = typeof values.snapshots === 'string' ? path.resolve(values.snapshots) : path.join(os.homedir(), '.s3-backup', 'snapshots');
+  // undo and finish show the interrupted restores themselves.
+  const target = command.name === 'restore' && positionals[1] ? [path.resolve(positionals[1])] : [];
+  await recoverOnStart(ctx, snapshotRoot, BackupEngine, { quiet: !command.needsProfile, folders: target });
+  const local = LOCAL_HANDLERS[command.name];
+  if (local) return local({ positionals, values, ctx, snapshotRoot, records: BackupEngine });
 
   const handler = HANDLERS[command.name];
   if (!handler) throw new UsageError(`Unknown command "${command.name}".`);
@@ -56,7 +61,7 @@ async function run(argv: string[], ctx: Ctx, signal: AbortSignal): Promise<numbe
   const engine = new BackupEngine(profile, {
     logger: stderrLogger(ctx),
     hostname: ctx.io.env.S3_BACKUP_HOSTNAME?.trim() || undefined,
-    snapshotRoot: path.join(os.homedir(), '.s3-backup', 'snapshots'),
+    snapshotRoot,
   });
   try {
     return await handler({ engine, positionals, values, ctx, signal });

@@ -20,14 +20,18 @@ import type { Manifest, ManifestAdded, ManifestHeader } from './format/manifest'
 import { collectGarbage, type GcResult } from './repository/collectGarbage';
 import { ManifestStore } from './repository/manifestStore';
 import { applyRestore, type RestoreResult, type Stager } from './restore/applyRestore';
+import { finishRestore, type FinishResult } from './restore/finishRestore';
 import { planRestore, type RestorePlan } from './restore/planRestore';
+import { cleanUpLeftovers, listRestores, pruneSnapshots, TEMP_OWNER_FILE, type CleanupReport, type RestoreSummary } from './restore/recovery';
 import { checkOwnGitignores } from './restore/selectionCheck';
 import { undoSnapshot, type UndoResult } from './restore/snapshot';
 import type { Profile } from './storage/profile';
 import { S3Store, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
 import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from './util/engineErrors';
 import { nullLogger, prefixed, type Logger } from './util/engineLogger';
+import { writeOwnerFile } from './util/processOwner';
 import { throttleProgress, type Progress, type ProgressListener } from './util/progress';
+import { testPause } from './util/testPause';
 
 export interface BackupEngineOptions {
   logger?: Logger;
@@ -53,6 +57,24 @@ export interface CallOptions {
   signal?: AbortSignal;
   onProgress?: ProgressListener;
 }
+
+/** How many undo records to keep after a successful restore (0 = no limit); see `pruneSnapshots`. */
+export interface SnapshotRetention {
+  /** Keep the newest this many. */
+  keep?: number;
+  /** Delete those older than this many days. */
+  days?: number;
+}
+
+export interface ApplyOptions extends CallOptions {
+  snapshotRoot?: string;
+  /** Restore files that run code too: only after the user's second, explicit yes. */
+  includeCodeFiles?: boolean;
+  /** Old undo records are pruned after the restore succeeded; none when omitted. */
+  retention?: SnapshotRetention;
+}
+
+export type { CleanupReport, FinishResult, RestoreSummary, UndoResult };
 
 export interface BackupFolder {
   /** Folder name shown to the user; becomes `workspace/<name>/` in the archive (made unique). */
@@ -257,7 +279,9 @@ export class BackupEngine {
     const ref = parseBackupKey(this.profile.rootPath, key);
     if (ref?.format === 2) {
       try {
+        testPause('download');
         const manifest = await this.manifests.load({ key, etag: o.etag }, { signal: o.signal });
+        testPause('verify');
         await checkOwnGitignores(manifest, (files) => readFromPacks(this.store, this.profile.rootPath, manifest, files, { kind: 'memory' }, { signal: o.signal }));
         return { key, format: 2, manifest, dispose: async () => undefined };
       } catch (e) {
@@ -278,11 +302,22 @@ export class BackupEngine {
     const dispose = (): Promise<void> => fs.promises.rm(dir, { recursive: true, force: true });
     const archiveFile = path.join(dir, 'backup.zip');
     try {
+      // A process killed while it downloads leaves the folder: the next run's clean-up asks this file whether its owner is gone.
+      await writeOwnerFile(path.join(dir, TEMP_OWNER_FILE));
       await this.store.download(key, archiveFile, {
         signal: o.signal,
-        onProgress: (done, total) => progress({ phase: 'download', bytesDone: done, bytesTotal: total || done, filesDone: 0, filesTotal: 0 }),
+        onProgress: (done, total) => {
+          testPause('download');
+          progress({ phase: 'download', bytesDone: done, bytesTotal: total || done, filesDone: 0, filesTotal: 0 });
+        },
       });
-      const manifest = await verifyArchive(archiveFile, { signal: o.signal, onProgress: progress });
+      const manifest = await verifyArchive(archiveFile, {
+        signal: o.signal,
+        onProgress: (p) => {
+          testPause('verify');
+          progress(p);
+        },
+      });
       await checkOwnGitignores(manifest, (files) => readZipFiles(archiveFile, new Set(files.map((f) => f.path)), { signal: o.signal }));
       return { key, format: 1, archiveFile, manifest, dispose };
     } catch (e) {
@@ -303,14 +338,21 @@ export class BackupEngine {
   /**
    * Applies a plan; overwritten files go to a safety snapshot first (see
    * `undo`). Files that run code (`runsCode` in the plan) are left out unless
-   * `includeCodeFiles` says the user explicitly asked for them.
+   * `includeCodeFiles` says the user explicitly asked for them. One restore
+   * per target folder at a time (`Busy` otherwise).
    */
-  async apply(plan: RestorePlan, o: CallOptions & { snapshotRoot?: string; includeCodeFiles?: boolean } = {}): Promise<RestoreResult> {
+  async apply(plan: RestorePlan, o: ApplyOptions = {}): Promise<RestoreResult> {
     const snapshotRoot = o.snapshotRoot ?? this.snapshotRoot;
+    const progress = throttleProgress(o.onProgress);
+    const onProgress = (p: Progress): void => {
+      if (p.phase === 'write' && p.filesDone > 0) testPause('staging');
+      progress(p);
+    };
+    let result: RestoreResult;
     try {
-      return await applyRestore(plan, {
+      result = await applyRestore(plan, {
         signal: o.signal,
-        onProgress: throttleProgress(o.onProgress),
+        onProgress,
         includeCodeFiles: o.includeCodeFiles === true,
         ...(snapshotRoot ? { snapshotRoot } : {}),
         ...(plan.manifest.format === 2 ? { stage: this.packStager(plan.manifest) } : {}),
@@ -318,6 +360,8 @@ export class BackupEngine {
     } catch (e) {
       throw this.wrap(e, o.signal);
     }
+    await this.pruneAfter(result, o);
+    return result;
   }
 
   /** Format 2's staging: each selected file read from the packs, checked, then created. */
@@ -328,7 +372,19 @@ export class BackupEngine {
     };
   }
 
-  /** Puts back what the restore that made `snapshotDir` changed (workspace or app data). */
+  /** Prunes the undo records of `snapshotRoot` after a successful restore, as `retention` says; a failure only logs. */
+  private async pruneAfter(result: RestoreResult, o: ApplyOptions): Promise<void> {
+    const root = o.snapshotRoot ?? this.snapshotRoot;
+    if (!root || !o.retention || !result.snapshotDir) return;
+    try {
+      const n = await pruneSnapshots(root, { ...o.retention, except: result.snapshotDir });
+      if (n > 0) this.log.info(`pruned ${n} old undo records in ${root}`);
+    } catch (e) {
+      this.log.warn(`could not prune the undo records in ${root}: ${String(e)}`);
+    }
+  }
+
+  /** Puts back what the restore that made `snapshotDir` changed (workspace or app data), also when it was interrupted. */
   undo(snapshotDir: string): Promise<UndoResult> {
     return BackupEngine.undo(snapshotDir);
   }
@@ -337,6 +393,33 @@ export class BackupEngine {
   static async undo(snapshotDir: string): Promise<UndoResult> {
     try {
       return await undoSnapshot(snapshotDir);
+    } catch (e) {
+      throw toBackupError(e);
+    }
+  }
+
+  /** The restores recorded under `snapshotRoot` (undoable, interrupted, running, undone), newest first. */
+  static async listRestores(snapshotRoot: string): Promise<RestoreSummary[]> {
+    try {
+      return await listRestores(snapshotRoot);
+    } catch (e) {
+      throw toBackupError(e);
+    }
+  }
+
+  /** Completes an interrupted restore from its staged files (`NotFound` when they are gone: undo it instead). */
+  static async finishRestore(snapshotDir: string): Promise<FinishResult> {
+    try {
+      return await finishRestore(snapshotDir);
+    } catch (e) {
+      throw toBackupError(e);
+    }
+  }
+
+  /** Removes what crashed runs left behind (see `cleanUpLeftovers`); never what a live or interrupted restore needs. */
+  static async cleanUp(o: { snapshotRoot?: string; tmpDir?: string; folders?: readonly string[] }): Promise<CleanupReport> {
+    try {
+      return await cleanUpLeftovers(o);
     } catch (e) {
       throw toBackupError(e);
     }
@@ -388,13 +471,16 @@ export class BackupEngine {
   }
 
   /** Writes an app data plan, with a safety snapshot that `undo` puts back. */
-  async applyAppData(plan: AppDataPlan, o: CallOptions & { snapshotRoot?: string } = {}): Promise<RestoreResult> {
+  async applyAppData(plan: AppDataPlan, o: ApplyOptions = {}): Promise<RestoreResult> {
     const snapshotRoot = o.snapshotRoot ?? this.snapshotRoot;
+    let result: RestoreResult;
     try {
-      return await applyAppDataRestore(plan, { signal: o.signal, onProgress: throttleProgress(o.onProgress), ...(snapshotRoot ? { snapshotRoot } : {}) });
+      result = await applyAppDataRestore(plan, { signal: o.signal, onProgress: throttleProgress(o.onProgress), ...(snapshotRoot ? { snapshotRoot } : {}) });
     } catch (e) {
       throw this.wrap(e, o.signal);
     }
+    await this.pruneAfter(result, o);
+    return result;
   }
 
   /** Downloads and fully checks a backup (every file against its manifest), writing nothing; returns its manifest. */

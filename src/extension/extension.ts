@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { BackupsProvider, VIEW_CONTAINER_ID, VIEW_ID } from './tree/backupsProvider';
 import type { BackupsNode } from './tree/nodes';
 import { registerCommands } from './commands';
+import { scheduleRecoveryCheck } from './commands/recoverRestores';
 import { EngineHost } from './host/engineHost';
 import { Log } from './ui/extensionLog';
 import { createPrompts, type Prompts } from './ui/prompts';
@@ -39,6 +40,8 @@ export function activate(context: vscode.ExtensionContext): TestApi | undefined 
   const prompts = createPrompts();
   const services: Services = { context, log, secrets, engineHost, prompts, tree, treeView };
   context.subscriptions.push(log, secrets, engineHost, tree, treeView, ...registerCommands(services));
+  // Interrupted restores from a crash are offered a moment after start-up, not during activation.
+  context.subscriptions.push(scheduleRecoveryCheck(services));
 
   // The sandbox opens on the S3 Backup view, ready for "Back Up Workspace".
   void sandbox.then((r) => r !== 'none' && vscode.commands.executeCommand(`workbench.view.extension.${VIEW_CONTAINER_ID}`));

@@ -1,43 +1,12 @@
 import * as assert from 'assert';
-import { spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { build, manifestFor, normalLookingKey, type Entry } from '../helpers/hostileArchive';
+import { CLI, cli, cliS3Env, ensureCliBundle, REPO } from '../helpers/cliProcess';
 import { createTestBucket, requireS3Server, s3TestEnv, type TestBucket } from '../helpers/s3';
-
-const REPO = path.resolve(__dirname, '..', '..', '..');
-const CLI = path.join(REPO, 'dist', 'cli.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node dist/cli.js` as a real process, with only the environment given (no S3_BACKUP_* leaking in). */
-function cli(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const base: Record<string, string> = {};
-    for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'SYSTEMROOT']) if (process.env[k]) base[k] = process.env[k]!;
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
-
-function bundleIsStale(): boolean {
-  if (!fs.existsSync(CLI)) return true;
-  const built = fs.statSync(CLI).mtimeMs;
-  const sources = ['cli', 'core'].flatMap((d) => fs.readdirSync(path.join(REPO, 'src', d), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)));
-  return sources.some((f) => fs.statSync(f).mtimeMs > built);
-}
 
 function readTree(root: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -57,12 +26,8 @@ describe('s3-backup CLI (real process)', function () {
 
   before(function () {
     this.timeout(120_000);
-    // The suite tests what users run: the esbuild bundle, built the normal way (`npm test` has just built it).
-    if (bundleIsStale()) {
-      const r = spawnSync(process.execPath, ['esbuild.js'], { cwd: REPO, encoding: 'utf8' });
-      assert.strictEqual(r.status, 0, `node esbuild.js failed:\n${r.stderr}`);
-    }
-    assert.ok(fs.existsSync(CLI), 'dist/cli.js was built');
+    // The suite tests what users run: the esbuild bundle, built the normal way.
+    ensureCliBundle();
   });
 
   describe('usage', () => {
@@ -128,15 +93,7 @@ describe('s3-backup CLI (real process)', function () {
     before(async function () {
       requireS3Server();
       bucket = await createTestBucket('cli');
-      const t = s3TestEnv();
-      env = {
-        S3_BACKUP_ENDPOINT: t.endpoint,
-        S3_BACKUP_REGION: t.region,
-        S3_BACKUP_BUCKET: bucket.bucket,
-        S3_BACKUP_ACCESS_KEY_ID: t.accessKeyId,
-        S3_BACKUP_SECRET_ACCESS_KEY: t.secretAccessKey,
-        S3_BACKUP_ROOT_PATH: 'cli/backups',
-      };
+      env = cliS3Env(bucket.bucket, 'cli/backups');
       work = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-cli-'));
       env.HOME = path.join(work, 'home');
       fs.mkdirSync(env.HOME);
@@ -235,7 +192,17 @@ describe('s3-backup CLI (real process)', function () {
       assert.ok(res.snapshotDir.startsWith(path.join(env.HOME, '.s3-backup', 'snapshots')), res.snapshotDir);
       assert.deepStrictEqual(readTree(dest), expected);
 
-      const undo = await cli(['undo', res.snapshotDir], {});
+      // Without an argument, undo lists what can be undone, newest first, and changes nothing.
+      const list = await cli(['undo'], { HOME: env.HOME });
+      assert.strictEqual(list.code, 0, list.stderr);
+      const rows = list.stdout.trim().split('\n');
+      assert.strictEqual(rows.length, 2, list.stdout);
+      const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      assert.match(rows[0], new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\S+Z\\s+complete\\s+${esc(dest)}\\s+\\(backup of .+; 0 new, 1 replaced\\)\\s+${esc(res.snapshotDir)}$`));
+      assert.match(list.stderr, /s3-backup undo --last/);
+      assert.deepStrictEqual(readTree(dest), expected);
+
+      const undo = await cli(['undo', res.snapshotDir], { HOME: env.HOME });
       assert.strictEqual(undo.code, 0, undo.stderr);
       assert.strictEqual(fs.readFileSync(path.join(dest, 'README.md'), 'utf8'), 'local edit\n');
     });

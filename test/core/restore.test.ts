@@ -2,33 +2,13 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { pipeline } from 'stream/promises';
 import { verifyArchive } from '../../src/core/archive/verifyArchive';
-import { writeArchive, type ArchiveSource } from '../helpers/v1/archiveWriter';
-import type { ManifestMeta } from '../../src/core/format/manifest';
 import { applyRestore } from '../../src/core/restore/applyRestore';
 import { planRestore } from '../../src/core/restore/planRestore';
 import { undoSnapshot as undoRestore } from '../../src/core/restore/snapshot';
-import { selectFiles } from '../../src/core/backup/select';
+import { archiveFolder as archiveOf } from '../helpers/folderArchive';
 import { MIXED_TREE, listTree, makeTree, textBytes } from '../helpers/tree';
 import { expectCode } from '../helpers/assertions';
-
-const META: ManifestMeta = {
-  kind: 'workspace',
-  hostname: 'test-host',
-  platform: process.platform,
-  created: '2026-01-02T03:04:05.678Z',
-  sources: ['workspace/app'],
-  toolVersion: '0.0.0-test',
-};
-
-async function archiveOf(root: string, file: string): Promise<void> {
-  const sel = await selectFiles(root);
-  const sources: ArchiveSource[] = sel.files.map((f) => ({ archivePath: `workspace/app/${f.relPath}`, absPath: f.absPath, size: f.size, mtimeMs: f.mtimeMs, mode: f.mode }));
-  const a = writeArchive(sources, META);
-  await Promise.all([pipeline(a.stream, fs.createWriteStream(file)), a.done]);
-}
-
 
 describe('restore', function () {
   this.timeout(180_000);
@@ -60,8 +40,9 @@ describe('restore', function () {
     assert.deepStrictEqual(await listTree(dst), await listTree(src));
     // Nothing overwritten, so the snapshot lists only what it created.
     const doc = JSON.parse(fs.readFileSync(path.join(r.snapshotDir!, 'snapshot.json'), 'utf8'));
-    assert.strictEqual(doc.overwritten.length, 0);
-    assert.strictEqual(doc.createdFiles.length, manifest.files.length);
+    assert.strictEqual(doc.state, 'complete');
+    assert.strictEqual(doc.entries.filter((e: { before?: unknown }) => e.before).length, 0);
+    assert.strictEqual(doc.entries.length, manifest.files.length);
     assert.ok(!fs.readdirSync(dst).some((n) => n.startsWith('.s3-backup-staging-')), 'staging folder removed');
 
     // Restoring again changes nothing.

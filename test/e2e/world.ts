@@ -15,7 +15,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Browser, Frame, Locator, Page } from 'playwright-core';
-import { closeBrowser, launchBrowser, openViewContainer, openWorkbench, screenshot as harnessScreenshot } from '../harness/browser';
+import { closeBrowser, launchBrowser, openViewContainer, openWorkbench, screenshot as harnessScreenshot, waitForWorkbench } from '../harness/browser';
 import { type CodeServer, installExtension, startCodeServer, TEST_USER_SETTINGS, VSCODE_UNDER_TEST, writeUserSettings } from '../harness/codeServer';
 import { REPO_ROOT } from '../harness/paths';
 import { createTestBucket, s3TestEnv, type TestBucket } from '../helpers/s3';
@@ -229,6 +229,36 @@ export async function openFile(m: Machine, relPath: string): Promise<void> {
   await widget.locator('.quick-input-list .monaco-list-row', { hasText: path.posix.basename(relPath) }).first().waitFor({ state: 'visible', timeout: 15000 });
   await widget.locator('input.input').press('Enter');
   await m.page.locator('.editor-group-container .tab.active', { hasText: path.posix.basename(relPath) }).waitFor({ state: 'visible', timeout: 15000 });
+}
+
+/** The text the active editor shows (Monaco's rendered lines: what the person sees, not the file). */
+export async function editorText(m: Machine): Promise<string> {
+  const lines = m.page.locator('.editor-group-container.active .monaco-editor .view-lines').first();
+  await lines.waitFor({ state: 'visible', timeout: 15000 });
+  // Lines render in DOM order of their position; spaces as no-break spaces.
+  const texts = await lines.locator('.view-line').evaluateAll((els) =>
+    els
+      .map((e) => e as unknown as { style: { top: string }; innerText: string })
+      .map((e) => ({ top: parseFloat(e.style.top) || 0, text: e.innerText }))
+      .sort((a, b) => a.top - b.top)
+      .map((l) => l.text),
+  );
+  return texts.join('\n').replace(/\u00a0/g, ' ');
+}
+
+/** Types at the end of the active editor's text, then saves with File: Save. */
+export async function typeAtEndAndSave(m: Machine, text: string): Promise<void> {
+  await m.page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+  await m.page.keyboard.press('Control+End');
+  await m.page.keyboard.type(text);
+  await runFromPalette(m, 'file: save', 'File: Save');
+}
+
+/** Developer: Reload Window, then waits for the workbench (the extension host starts again). */
+export async function reloadWindow(m: Machine): Promise<void> {
+  await runFromPalette(m, 'reload window', 'Developer: Reload Window');
+  await m.page.waitForEvent('load', { timeout: 60000 }).catch(() => undefined);
+  await waitForWorkbench(m.page, 60000);
 }
 
 /** Rows of backups in the tree (level 2: under their machine). */

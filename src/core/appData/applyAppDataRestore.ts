@@ -1,40 +1,43 @@
-import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { RestoreResult } from '../restore/applyRestore';
+import { commitRestore, type StagedFile } from '../restore/commitRestore';
 import { SnapshotWriter } from '../restore/snapshot';
 import { BackupError, throwIfAborted } from '../util/engineErrors';
-import { sha256Of } from '../util/fileHash';
-import { isInside, resolveInside } from '../util/paths';
+import { lstatOrUndefined, sha256Of } from '../util/fileHash';
+import { resolveInside } from '../util/paths';
 import type { ProgressListener } from '../util/progress';
 import { APPDATA_PREFIX } from './categories';
 import type { AppDataPlan } from './planAppDataRestore';
 import { readIfFile } from './userFiles';
 
-/** Writes `data` to `file` through a temp file beside it, synced, then renamed: never half a settings file. */
-async function writeAtomic(file: string, data: Buffer, mode: number): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.s3b-${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await fs.promises.open(tmp, 'wx', mode);
+/** Writes `data` to a new file, synced: a settings file is small, and half of one is worse than none. */
+async function writeSynced(file: string, data: Buffer, mode: number): Promise<void> {
+  const fh = await fs.promises.open(file, 'wx', mode);
   try {
     await fh.writeFile(data);
     await fh.sync();
   } finally {
     await fh.close();
   }
-  try {
-    await fs.promises.rename(tmp, file);
-  } catch (e) {
-    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
-  }
+}
+
+/** The mode a replaced file keeps (a link's target's); new files get 0644 less the umask. */
+async function modeFor(target: string, st: fs.Stats | undefined): Promise<number> {
+  if (!st) return 0o644;
+  if (!st.isSymbolicLink()) return st.mode & 0o777;
+  const real = await fs.promises.stat(target).catch(() => undefined);
+  return real ? real.mode & 0o777 : 0o644;
 }
 
 /**
- * Writes a plan's changes, each atomically (temp file + rename), after
- * copying the files they replace into a safety snapshot (restore/snapshot.ts,
- * so `BackupEngine.undo` undoes it like a workspace restore). Refuses
- * ('SourceChanged') when a target changed since the plan.
+ * Writes a plan's changes like a workspace restore (restore/commitRestore.ts):
+ * every file is staged in the user folder first, then the files it replaces
+ * are copied into a safety snapshot and every change is recorded, then each
+ * staged file is renamed into place (so `BackupEngine.undo` undoes it, also
+ * after a crash). Refuses ('SourceChanged') when a target changed since the
+ * plan, and ('Busy') while another restore writes into the user folder.
  */
 export async function applyAppDataRestore(
   plan: AppDataPlan,
@@ -58,50 +61,40 @@ export async function applyAppDataRestore(
     }
   }
   const snapshotRoot = o.snapshotRoot ?? path.join(os.tmpdir(), 's3-backup-snapshots');
-  const modes = new Map<string, number>();
-  let snapshot: SnapshotWriter | undefined;
+  const safetyCopyFailed = (e: unknown): BackupError =>
+    new BackupError('Io', `The safety copy could not be written to "${snapshotRoot}".`, 'Check the free space, then try again.', { cause: e, params: { path: snapshotRoot } });
+  let journal: SnapshotWriter;
   try {
-    snapshot = await SnapshotWriter.create(snapshotRoot, plan.backup, { [APPDATA_PREFIX]: plan.userDir });
-    for (const c of work) {
-      if (c.action !== 'overwrite') continue;
-      const st = await fs.promises.stat(c.targetPath);
-      modes.set(c.targetPath, st.mode & 0o777);
-      await snapshot.saveOriginal(c.targetPath, st, sha256Of(c.data));
-    }
-    await snapshot.save();
+    journal = await SnapshotWriter.begin(snapshotRoot, plan.backup, { [APPDATA_PREFIX]: plan.userDir }, [plan.userDir]);
   } catch (e) {
-    await snapshot?.discard().catch(() => undefined);
-    throw new BackupError('Io', `The safety copy could not be written to "${snapshotRoot}".`, 'Check the free space, then try again.', { cause: e, params: { path: snapshotRoot } });
+    throw safetyCopyFailed(e);
   }
-  throwIfAborted(o.signal);
-  report(0);
-
-  // From here on no cancel: every step is recorded so undo can put it back.
-  let written = 0;
   try {
-    for (const c of work) {
-      const missing: string[] = [];
-      for (let d = path.dirname(c.targetPath); !(await fs.promises.lstat(d).catch(() => undefined)); d = path.dirname(d)) {
-        if (d === path.dirname(d) || !(d === plan.userDir || isInside(plan.userDir, d))) break;
-        missing.unshift(d);
+    const files: StagedFile[] = [];
+    try {
+      await journal.prepare();
+      const staging = journal.stagingDir(plan.userDir);
+      report(0);
+      for (const [i, c] of work.entries()) {
+        throwIfAborted(o.signal);
+        const current = await lstatOrUndefined(c.targetPath);
+        const staged = path.join(staging, String(i));
+        await writeSynced(staged, c.data, await modeFor(c.targetPath, current));
+        files.push({ targetPath: c.targetPath, staged, sha256: sha256Of(c.data), current });
+        bytesDone += c.data.length;
+        report(files.length);
       }
-      for (const d of missing) {
-        await fs.promises.mkdir(d);
-        snapshot.createdDirs.push(d);
-      }
-      await writeAtomic(c.targetPath, c.data, modes.get(c.targetPath) ?? 0o644);
-      if (c.action === 'create') snapshot.createdFile(c.targetPath, sha256Of(c.data));
-      written++;
-      bytesDone += c.data.length;
-      report(written);
+    } catch (e) {
+      if (e instanceof BackupError) throw e;
+      throw new BackupError('Io', `The VS Code user folder "${plan.userDir}" cannot be written.`, 'Check the permissions of the VS Code user folder.', {
+        cause: e,
+        params: { path: plan.userDir },
+      });
     }
+    const written = await commitRestore(journal, files, { signal: o.signal });
+    return { written, snapshotDir: journal.dir };
   } catch (e) {
-    await snapshot.save().catch(() => undefined);
-    throw new BackupError('Io', `The restore stopped after ${written} of ${work.length} files; undo puts back what it changed.`, 'Check the permissions of the VS Code user folder.', {
-      cause: e,
-      params: { snapshotDir: snapshot.dir, written },
-    });
+    if (!journal.committed) await journal.abandon().catch(() => undefined);
+    throw e;
   }
-  await snapshot.complete();
-  return { written, snapshotDir: snapshot.dir };
 }

@@ -218,7 +218,7 @@ async function checkPacksExist(store: S3Store, rootPath: string, ids: readonly s
   const missing = ids.filter((id) => !present.has(id));
   if (missing.length > 0) {
     throw new BackupError('Busy', `${missing.length} packs this backup needs were deleted while it ran, by a clean-up on another machine.`, 'Back up again: the new backup stores that content anew.', {
-      params: { missing: missing.length },
+      params: { missing: missing.length, reason: 'packsDeleted' },
     });
   }
 }

@@ -33,6 +33,7 @@ export const DEFAULT_EXCLUDES: readonly string[] = [
   '.eslintcache',
   '.vscode-test/', // VS Code downloads for extension tests
   '.s3-backup-staging-*/', // our own restore staging folders
+  '.s3-backup-restore.lock', // a restore running into this folder
 ];
 
 /** The selection rules of one backed-up folder, as the manifest records them (`selection["workspace/<name>"]`). */

@@ -119,7 +119,7 @@ export async function acquireLock(store: LockStore, kind: LockKind, o: LockOptio
     await store.delete(key);
     if (now() >= deadline) {
       throw new BackupError('Busy', kind === 'exclusive' ? 'Another backup or clean-up is running on this bucket.' : 'Another machine is cleaning up this bucket.', 'Wait a minute, then try again.', {
-        params: { lock: conflict.key },
+        params: { lock: conflict.key, reason: 'bucket' },
       });
     }
     o.logger?.info(`waiting for ${conflict.key}`);
@@ -135,7 +135,7 @@ export async function waitForNoExclusive(store: LockStore, o: LockOptions & { ex
     const busy = (await liveLocks(store, o)).find((l) => l.kind === 'exclusive');
     if (!busy) return;
     if (now() >= deadline) {
-      throw new BackupError('Busy', 'Another machine is cleaning up this bucket.', 'Wait a minute, then try again.', { params: { lock: busy.key } });
+      throw new BackupError('Busy', 'Another machine is cleaning up this bucket.', 'Wait a minute, then try again.', { params: { lock: busy.key, reason: 'bucket' } });
     }
     await sleep(Math.min(5000, 500 * 2 ** Math.min(attempt, 3)), o.signal);
   }

@@ -15,6 +15,7 @@ import type { Services } from './services';
 import { registerDetailsDocuments, showBackupDetails } from './showBackupDetails';
 import { showLog } from './showLog';
 import { testConnection } from './testConnection';
+import { undoLastRestore } from './undoLastRestore';
 
 /** Registers every command of the extension, each through the one error-handling wrapper. */
 export function registerCommands(s: Services): vscode.Disposable[] {
@@ -39,6 +40,7 @@ export function registerCommands(s: Services): vscode.Disposable[] {
     on('s3Backup.backUpAppData', (o?: unknown) => backUpAppData(s, opts(o))),
     on('s3Backup.backUpEverything', (o?: unknown) => backUpEverything(s, opts(o))),
     on('s3Backup.restoreAppData', (node?: unknown, o?: unknown) => restoreAppData(s, node, opts(o))),
+    on('s3Backup.undoLastRestore', () => undoLastRestore(s)),
     registerDetailsDocuments(),
   ];
 }

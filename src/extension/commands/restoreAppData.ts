@@ -1,9 +1,12 @@
 import * as vscode from 'vscode';
-import { folderName, formatCount, formatDateTime, formatUndone, stepTitle } from '../ui/format';
+import { readRestoreRetention } from '../host/config';
+import { EditorWatch } from '../ui/editorSync';
+import { folderName, formatCount, formatDateTime, stepTitle } from '../ui/format';
 import { backupFromArgs } from './pickBackup';
 import { withEngineProgress } from '../ui/engineProgress';
 import { runGuarded } from './registerCommand';
-import { missingExtensions, type AppDataCategory, type ExtensionEntry } from '../../core/appData/categories';
+import { runUndo, updateUndoContext } from './undoLastRestore';
+import { APPDATA_PREFIX, missingExtensions, type AppDataCategory, type ExtensionEntry } from '../../core/appData/categories';
 import type { AppDataPlan, AppDataRestoreChoice } from '../../core/appData/planAppDataRestore';
 import type { AppDataContent } from '../../core/appData/readAppData';
 import type { BackupEngine, FetchedBackup } from '../../core/engine';
@@ -164,8 +167,11 @@ export async function restoreAppDataFetched(
   const c = plan.counts;
   if (c.create + c.overwrite > 0) {
     if (!(await confirmPlan(s, plan, ref))) return undefined;
-    result = await withEngineProgress(vscode.l10n.t('Restoring the app data'), ['write'], (call) => engine.applyAppData(plan, call));
+    const watch = await EditorWatch.start([userDir], s.prompts, log);
+    result = await withEngineProgress(vscode.l10n.t('Restoring the app data'), ['write'], (call) => engine.applyAppData(plan, { ...call, retention: readRestoreRetention() }));
     log.info(`${ref.key}: ${result.written} app data files written into ${userDir}${result.snapshotDir ? `, snapshot ${result.snapshotDir}` : ''}`);
+    await watch.sync('restore');
+    await updateUndoContext(s).catch(() => undefined);
   }
 
   const installed = chosen.has('extensions') ? await offerExtensions(s, missing, stepTitle(vscode.l10n.t('Install Extensions'), total, total)) : [];
@@ -330,17 +336,7 @@ function finish(s: Services, result: RestoreResult, plan: AppDataPlan, installed
     if (choice === reload) {
       void vscode.commands.executeCommand('workbench.action.reloadWindow');
     } else if (choice === undo && snapshotDir) {
-      void runGuarded(s, 'undoAppDataRestore', async () => {
-        const r = await s.engineHost.undo(snapshotDir);
-        s.log.for('appdata').info(`undo ${snapshotDir} in ${plan.userDir}: ${r.restored} restored, ${r.removed} removed`);
-        void s.prompts.showInformationMessage(
-          vscode.l10n.t('The app data restore was undone: {0}.', formatUndone(r.restored, r.removed)),
-          {},
-          reload,
-        ).then((c) => {
-          if (c === reload) void vscode.commands.executeCommand('workbench.action.reloadWindow');
-        });
-      });
+      void runGuarded(s, 'undoAppDataRestore', () => runUndo(s, { snapshotDir, folders: [plan.userDir], targets: { [APPDATA_PREFIX]: plan.userDir } }));
     }
   });
 }

@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
-import { folderName, formatCount, formatDateTime, formatUndone } from '../ui/format';
+import { readRestoreRetention } from '../host/config';
+import { EditorWatch } from '../ui/editorSync';
+import { folderName, formatCount, formatDateTime } from '../ui/format';
 import { chooseRestoreParts, restoreAppDataFetched } from './restoreAppData';
 import { targetsInFolder, targetsOnFolders, workspacePrefixes } from '../../core/restore/targets';
 import type { BackupEngine, FetchedBackup } from '../../core/engine';
@@ -12,6 +14,7 @@ import { withEngineProgress } from '../ui/engineProgress';
 import { runGuarded } from './registerCommand';
 import { codeFilesToWrite } from '../../core/restore/codeFileItems';
 import { printable } from '../../core/util/printable';
+import { runUndo, updateUndoContext } from './undoLastRestore';
 
 /**
  * Restore: download and verify, show the plan (new / overwritten / unchanged,
@@ -50,11 +53,15 @@ export async function restoreBackup(s: Services, arg?: unknown): Promise<Restore
     const includeCodeFiles = await askCodeFiles(s, plan);
     if (includeCodeFiles === undefined) return undefined;
 
+    const folders = [...new Set(Object.values(plan.targets))];
+    const watch = await EditorWatch.start(folders, s.prompts, s.log.for('restore'));
     const result = await withEngineProgress(vscode.l10n.t('Restoring the backup from {0}', formatDateTime(ref.time)), ['write'], (call) =>
-      engine.apply(plan, { ...call, includeCodeFiles }),
+      engine.apply(plan, { ...call, includeCodeFiles, retention: readRestoreRetention() }),
     );
     s.log.for('restore').info(`${ref.key}: ${result.written} files written${result.snapshotDir ? `, snapshot ${result.snapshotDir}` : ''}`);
-    offerUndo(s, result, Object.values(plan.targets));
+    await watch.sync('restore');
+    await updateUndoContext(s).catch(() => undefined);
+    offerUndo(s, result, { folders, targets: plan.targets });
     return result;
   } finally {
     await fetched.dispose();
@@ -162,8 +169,8 @@ async function showPlanFiles(s: Services, plan: RestorePlan): Promise<void> {
   await s.prompts.quickPick(items, { title: vscode.l10n.t('Files in the restore'), placeHolder: vscode.l10n.t('Press Escape to go back'), matchOnDetail: true });
 }
 
-function offerUndo(s: Services, result: RestoreResult, dirs: string[]): void {
-  const where = [...new Set(dirs)].map(folderName).join(', ');
+function offerUndo(s: Services, result: RestoreResult, restored: { folders: string[]; targets: Record<string, string> }): void {
+  const where = restored.folders.map(folderName).join(', ');
   const message =
     result.written === 1
       ? vscode.l10n.t('Restored 1 file into {0}.', where)
@@ -175,17 +182,6 @@ function offerUndo(s: Services, result: RestoreResult, dirs: string[]): void {
   const snapshotDir = result.snapshotDir;
   const undo = vscode.l10n.t('Undo');
   void s.prompts.showInformationMessage(message, {}, undo).then((choice) => {
-    if (choice !== undo) return;
-    void runGuarded(s, 'undoRestore', async () => {
-      const done = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Undoing the restore…') },
-        () => s.engineHost.undo(snapshotDir),
-      );
-      s.log.for('restore').info(`undo ${snapshotDir}: ${done.restored} restored, ${done.removed} removed`);
-      void s.prompts.showInformationMessage(
-        vscode.l10n.t('The restore was undone: {0}.', formatUndone(done.restored, done.removed)),
-        {},
-      );
-    });
+    if (choice === undo) void runGuarded(s, 'undoRestore', () => runUndo(s, { snapshotDir, ...restored }));
   });
 }

@@ -65,6 +65,16 @@ export async function writeConnectionSettings(values: Partial<ConnectionSettings
   }
 }
 
+/** How many undo records a restore keeps (`s3Backup.restore.*`; 0 = no limit), as the engine's `SnapshotRetention`. */
+export function readRestoreRetention(): { keep: number; days: number } {
+  const c = vscode.workspace.getConfiguration(CONFIG_SECTION);
+  const count = (key: string, fallback: number): number => {
+    const v = c.get<unknown>(key);
+    return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : fallback;
+  };
+  return { keep: count('restore.keepSnapshots', 10), days: count('restore.keepSnapshotDays', 0) };
+}
+
 /** Whether a configuration change touches our settings. */
 export function affectsConfig(e: vscode.ConfigurationChangeEvent): boolean {
   return e.affectsConfiguration(CONFIG_SECTION);

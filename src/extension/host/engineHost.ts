@@ -1,9 +1,9 @@
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { affectsConfig, readConfig, writeConnectionSettings, type S3BackupConfig } from './config';
-import type { BackupEngine } from '../../core/engine';
-import type { UndoResult } from '../../core/restore/snapshot';
+import type { BackupEngine, CleanupReport, FinishResult, RestoreSummary, UndoResult } from '../../core/engine';
 import { BackupError } from '../../core/util/engineErrors';
 import { sanitizeHost } from '../../core/format/backupKeys';
 import { normalizeProfile, type Profile, type ProfileInput } from '../../core/storage/profile';
@@ -162,6 +162,26 @@ export class EngineHost implements vscode.Disposable {
    */
   undo(snapshotDir: string): Promise<UndoResult> {
     return this.engine().BackupEngine.undo(snapshotDir);
+  }
+
+  /** Whether any undo record exists: a look at one folder, without loading the engine. */
+  async hasSnapshots(): Promise<boolean> {
+    return (await fs.promises.readdir(this.snapshotRoot).catch(() => [])).length > 0;
+  }
+
+  /** The restores made from this VS Code (their undo records live in its global storage, so they survive a reload), newest first. */
+  listRestores(): Promise<RestoreSummary[]> {
+    return this.engine().BackupEngine.listRestores(this.snapshotRoot);
+  }
+
+  /** Completes an interrupted restore from its staged files. */
+  finishRestore(snapshotDir: string): Promise<FinishResult> {
+    return this.engine().BackupEngine.finishRestore(snapshotDir);
+  }
+
+  /** Removes what crashed restores and downloads left behind in the global storage and in `folders`. */
+  cleanUp(folders: readonly string[]): Promise<CleanupReport> {
+    return this.engine().BackupEngine.cleanUp({ snapshotRoot: this.snapshotRoot, tmpDir: this.tmpDir, folders });
   }
 
   /**

@@ -80,6 +80,11 @@ export function describeError(e: unknown): ErrorFace {
         vscode.l10n.t("Check http:// versus https:// and the port in the endpoint, and that the server's certificate is trusted."),
       );
     case 'NotFound':
+      if (str('reason') === 'snapshot') return face(vscode.l10n.t('The undo record of this restore is gone.'), vscode.l10n.t('The restore cannot be undone.'));
+      if (str('reason') === 'staging') {
+        return face(vscode.l10n.t('The files this restore had prepared are gone, so it cannot be completed.'), vscode.l10n.t('Roll it back with "Undo Last Restore", then restore again.'));
+      }
+      if (str('reason') === 'undone') return face(vscode.l10n.t('This restore was undone, so it cannot be completed.'), vscode.l10n.t('Restore the backup again instead.'));
       return face(vscode.l10n.t('The backup no longer exists in the bucket.'), vscode.l10n.t('Refresh the list of backups.'));
     case 'AlreadyExists':
       return face(vscode.l10n.t('An object with this name already exists; it was not overwritten.'), vscode.l10n.t('Try again: a new backup gets a new name.'));
@@ -112,17 +117,29 @@ export function describeError(e: unknown): ErrorFace {
       );
     case 'SourceChanged':
       return face(vscode.l10n.t('Files changed while they were being backed up.'), vscode.l10n.t('Try again when nothing is writing to the workspace.'));
-    case 'Busy':
-      return face(
-        vscode.l10n.t('Another machine is changing the backups in this bucket right now.'),
-        vscode.l10n.t('Wait a minute, then try again.'),
-      );
     case 'Cancelled':
       return face(vscode.l10n.t('The operation was cancelled.'));
     case 'Io':
       return face(
         str('path') ? vscode.l10n.t('A file could not be read or written: {0}.', str('path') as string) : vscode.l10n.t('A file could not be read or written.'),
         vscode.l10n.t('Check the free disk space and the permissions.'),
+      );
+    case 'Busy':
+      if (str('reason') === 'bucket') {
+        return face(vscode.l10n.t('Another machine is changing the backups in this bucket right now.'), vscode.l10n.t('Wait a minute, then try again.'));
+      }
+      if (str('reason') === 'packsDeleted') {
+        return face(vscode.l10n.t('Another machine cleaned up the bucket while this backup ran, so it was not saved.'), vscode.l10n.t('Back up again.'));
+      }
+      if (str('reason') === 'interrupted') {
+        return face(
+          str('path') ? vscode.l10n.t('An earlier restore into {0} was interrupted and is not finished.', str('path') as string) : vscode.l10n.t('An earlier restore into this folder was interrupted and is not finished.'),
+          vscode.l10n.t('Complete it or roll it back first with "Undo Last Restore".'),
+        );
+      }
+      return face(
+        str('path') ? vscode.l10n.t('Another restore into {0} is running.', str('path') as string) : vscode.l10n.t('Another restore into this folder is running.'),
+        vscode.l10n.t('Wait for it to finish, then try again.'),
       );
     case 'Server':
       return face(vscode.l10n.t('The S3 server failed to handle the request.'), vscode.l10n.t('The server had a problem; try again later. The log has the details.'));

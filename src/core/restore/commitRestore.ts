@@ -1,0 +1,77 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { BackupError, throwIfAborted } from '../util/engineErrors';
+import { mapLimit } from '../util/firstFailure';
+import { testPause } from '../util/testPause';
+import { missingDirs, type SnapshotWriter } from './snapshot';
+import type { RecordEntry } from './snapshotRecord';
+import { ioError as ioErrorOf } from './targetRoots';
+
+/** One staged file, ready to be renamed over its target. */
+export interface StagedFile {
+  targetPath: string;
+  staged: string;
+  sha256: string;
+  /** What is at the target now (lstat), if anything. */
+  current?: fs.Stats;
+}
+
+// Thread-pool calls in flight: more than libuv's 4 threads keeps them all busy between round trips.
+const PARALLEL = 8;
+
+/**
+ * The commit phase of a restore, once every file is staged and checked:
+ * copies of what will be replaced go into the snapshot, the whole list of
+ * changes (with the folders to create) is written and synced, then the staged
+ * files are renamed into place (atomic per file; mode and mtime were set on
+ * the staged file). A cancel is honoured until the list is written, never
+ * after. A failure during the renames leaves an interrupted restore that
+ * undo rolls back or finish completes. Resolves with the number of renames.
+ */
+export async function commitRestore(journal: SnapshotWriter, files: readonly StagedFile[], o: { signal?: AbortSignal } = {}): Promise<number> {
+  const befores: RecordEntry['before'][] = new Array(files.length);
+  try {
+    await mapLimit(files, PARALLEL, async (f, i) => {
+      if (f.current) befores[i] = await journal.saveOriginal(f.targetPath, f.current);
+    });
+  } catch (e) {
+    throw ioError(`The safety copy could not be written to "${journal.dir}"`, e, { path: journal.dir });
+  }
+  const known = new Map<string, boolean>();
+  const dirs: string[] = [];
+  const parents = [...new Set(files.map((f) => path.dirname(f.targetPath)))];
+  for (const p of parents) for (const d of await missingDirs(p, known)) if (!dirs.includes(d)) dirs.push(d);
+  dirs.sort((a, b) => a.length - b.length);
+  const entries: RecordEntry[] = files.map((f, i) => ({ targetPath: f.targetPath, restoredSha256: f.sha256, staged: f.staged, ...(befores[i] ? { before: befores[i] } : {}) }));
+  testPause('snapshot');
+  throwIfAborted(o.signal);
+  try {
+    await journal.commit(entries, dirs);
+  } catch (e) {
+    throw ioError(`The safety copy could not be written to "${journal.dir}"`, e, { path: journal.dir });
+  }
+
+  // Point of no return: no cancel from here; the record already lists every change.
+  let renamed = 0;
+  try {
+    for (const d of dirs) {
+      await fs.promises.mkdir(d).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
+    }
+    await mapLimit(files, PARALLEL, async (f) => {
+      testPause('renames');
+      await fs.promises.rename(f.staged, f.targetPath);
+      renamed++;
+    });
+  } catch (e) {
+    await journal.release();
+    throw ioError(`The restore stopped after ${renamed} of ${files.length} files; undo puts back what it changed`, e, { snapshotDir: journal.dir, written: renamed });
+  }
+  await journal.complete();
+  return renamed;
+}
+
+function ioError(message: string, e: unknown, params: Record<string, string | number>): BackupError {
+  return e instanceof BackupError ? e : ioErrorOf(message, e, params);
+}
