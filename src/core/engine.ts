@@ -23,6 +23,7 @@ import { applyRestore, type RestoreResult, type Stager } from './restore/applyRe
 import { finishRestore, type FinishResult } from './restore/finishRestore';
 import { planRestore, type RestorePlan } from './restore/planRestore';
 import { cleanUpLeftovers, listRestores, pruneSnapshots, TEMP_OWNER_FILE, type CleanupReport, type RestoreSummary } from './restore/recovery';
+import { restoredMode } from './restore/restoredMode';
 import { checkOwnGitignores } from './restore/selectionCheck';
 import { undoSnapshot, type UndoResult } from './restore/snapshot';
 import type { Profile } from './storage/profile';
@@ -368,7 +369,7 @@ export class BackupEngine {
   private packStager(manifest: Manifest): Stager {
     return async (select, so) => {
       const wanted = manifest.files.filter((f) => select(f.path) !== undefined);
-      await readFromPacks(this.store, this.profile.rootPath, manifest, wanted, { kind: 'file', dest: (f) => select(f.path), setMeta: so.setMeta }, so);
+      await readFromPacks(this.store, this.profile.rootPath, manifest, wanted, { kind: 'file', dest: (f) => select(f.path), setMeta: so.setMeta, modeOf: (f, umask) => restoredMode(f.mode, umask) }, so);
     };
   }
 

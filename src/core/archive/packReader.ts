@@ -26,7 +26,7 @@ export interface PackSource {
 
 /** What to do with each file read. */
 export type PackSink =
-  | { kind: 'file'; dest: (f: ManifestFile) => string | undefined; setMeta: boolean }
+  | { kind: 'file'; dest: (f: ManifestFile) => string | undefined; setMeta: boolean; modeOf?: (f: ManifestFile, umask: number) => number }
   | { kind: 'check' }
   | { kind: 'memory' };
 
@@ -120,7 +120,7 @@ export async function readFromPacks(
   };
   const meta = (f: ManifestFile): { mode: number; chmod: boolean; mtime: number | undefined } => {
     const setMeta = sink.kind === 'file' && sink.setMeta;
-    const mode = setMeta ? f.mode & 0o777 : 0o600;
+    const mode = setMeta ? (sink.modeOf ? sink.modeOf(f, umask) : f.mode & 0o777) : 0o600;
     return { mode, chmod: setMeta && (mode & ~umask) !== mode, mtime: setMeta ? Date.parse(f.mtime) / 1000 : undefined };
   };
   report();
