@@ -104,8 +104,9 @@ describe('crash-safe restore: kill -9 at each phase, then recover', function () 
   const leftovers = (t: Tree): string[] => Object.keys(t).filter((k) => /(^|\/)\.s3-backup-/.test(k));
 
   const phases: Array<[string, string, (s: ReturnType<typeof scene>, before: Tree) => Promise<void>]> = [
-    ['download', 'download:2', async (s) => assert.ok(names(s.tmp).some((d) => d.startsWith('s3-backup-')), 'the kill left a temp download')],
-    ['verify', 'verify:2', async (s) => assert.ok(names(s.tmp).length > 0, 'the kill left the downloaded archive')],
+    // Format 2 downloads (ranged GETs of the packs) and verifies each file while it stages: a kill then leaves staging and a 'preparing' record.
+    ['download', 'download:2', async (s) => assert.ok(leftovers(await listTree(s.target)).length > 0 && records(s.snapshots).every((r) => r.state === 'preparing'), 'the kill left staging mid-download')],
+    ['verify', 'verify:2', async (s) => assert.ok(leftovers(await listTree(s.target)).length > 0 && records(s.snapshots).every((r) => r.state === 'preparing'), 'the kill left staging mid-verify')],
     ['staging', 'staging:100', async (s) => assert.ok(leftovers(await listTree(s.target)).length > 0, 'the kill left a staging folder')],
     ['snapshot', 'snapshot', async (s) => assert.deepStrictEqual(records(s.snapshots).map((r) => r.state), ['preparing'])],
     [

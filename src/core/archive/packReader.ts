@@ -14,6 +14,7 @@ import { printable, type Manifest, type ManifestFile, type PieceRef } from '../f
 import { BackupError, CancelledError, throwIfAborted } from '../util/engineErrors';
 import { FirstFailure } from '../util/firstFailure';
 import type { ProgressListener } from '../util/progress';
+import { testPause } from '../util/testPause';
 import { WorkerPool } from '../util/workerPool';
 import type { EntryReply, EntryRequest } from '../workers/messages';
 import { checkFailure, integrity } from './readerErrors';
@@ -139,6 +140,7 @@ export async function readFromPacks(
     let wake: (() => void) | undefined;
     const pending = new Set<Promise<void>>();
     const one = async (r: Range): Promise<void> => {
+      testPause('download');
       const buf = await src.getRange(keyOf(r.pack), r.start, r.end, { signal: o.signal });
       await Promise.all(
         r.items.map(async ({ file, ref }) => {
@@ -155,6 +157,7 @@ export async function readFromPacks(
             const bad = await (dest ? pool.callKeyed<EntryReply>(path.dirname(dest), m, [own.buffer]) : pool.call<EntryReply>(m, [own.buffer]));
             if (bad) throw checkFailure({ name: file.path }, bad);
           }
+          testPause('verify');
           done(file);
         }),
       );
@@ -192,6 +195,7 @@ export async function readFromPacks(
         report();
       });
       if (data) memory.set(f.path, data);
+      testPause('verify');
       filesDone++;
       report();
     }
@@ -269,6 +273,7 @@ async function streamFile(
         },
       });
       if (compressedSize > 0) {
+        testPause('download');
         const body = await src.getRangeStream(keyOf(pack), offset, offset + compressedSize - 1, { signal });
         const counted = countBytes(compressedSize, name, f.path);
         try {
