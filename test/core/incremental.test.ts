@@ -8,6 +8,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import { BackupEngine, type BackupResult } from '../../src/core/engine';
 import { makeBackupKey } from '../../src/core/format/backupKeys';
 import { BackupError } from '../../src/core/util/engineErrors';
@@ -272,6 +273,47 @@ describe('incremental backups (format 2, real S3)', function () {
     const gc = await e.collectGarbage();
     assert.strictEqual(gc.ran, true);
     assert.ok(gc.deletedPacks >= 1);
+  });
+
+  it('links inside the folder come back as links, empty folders as folders; a link leaving the folder is reported, never followed; undo removes them', async () => {
+    const src = path.join(work, 'links', 'app');
+    fs.mkdirSync(path.join(src, 'docs'), { recursive: true });
+    fs.mkdirSync(path.join(src, 'empty', 'deeper'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'docs', 'guide.md'), '# guide\n');
+    fs.symlinkSync('docs/guide.md', path.join(src, 'README.md'));
+    fs.symlinkSync('../../../etc/passwd', path.join(src, 'escape'));
+    fs.symlinkSync('/etc/hostname', path.join(src, 'absolute'));
+    const e = engineFor('links-host');
+    const res = await e.backup({ kind: 'workspace', folders: [{ name: 'app', path: src }] });
+    assert.deepStrictEqual(res.manifest.links?.map((l) => [l.path, l.target]).sort(), [
+      ['workspace/app/README.md', 'docs/guide.md'],
+      ['workspace/app/absolute', '/etc/hostname'],
+      ['workspace/app/escape', '../../../etc/passwd'],
+    ]);
+    assert.deepStrictEqual(res.manifest.dirs?.map((d) => d.path), ['workspace/app/empty/deeper']);
+    assert.deepStrictEqual(res.skipped.filter((k) => k.reason === 'symlink').map((k) => k.relPath).sort(), ['workspace/app/absolute', 'workspace/app/escape']);
+
+    const dest = path.join(work, 'links-restored');
+    const fetched = await e.fetch(res.key);
+    const plan = await e.plan(fetched, { 'workspace/app': dest });
+    assert.deepStrictEqual(plan.skippedLinks?.map((l) => l.archivePath).sort(), ['workspace/app/absolute', 'workspace/app/escape']);
+    const result = await e.apply(plan);
+    assert.strictEqual(fs.readlinkSync(path.join(dest, 'README.md')), 'docs/guide.md');
+    assert.strictEqual(fs.readFileSync(path.join(dest, 'README.md'), 'utf8'), '# guide\n', 'the link works in the restored tree');
+    assert.ok(fs.statSync(path.join(dest, 'empty', 'deeper')).isDirectory());
+    assert.ok(!fs.existsSync(path.join(dest, 'escape')) && !fs.existsSync(path.join(dest, 'absolute')), 'links that leave the folder are not made');
+
+    // The download recreates them too.
+    const zip = path.join(work, 'links.zip');
+    await e.download(res.key, zip);
+    const out = path.join(work, 'links-unzipped');
+    assert.strictEqual(spawnSync('unzip', ['-q', zip, '-d', out]).status, 0);
+    assert.strictEqual(fs.readlinkSync(path.join(out, 'workspace', 'app', 'README.md')), 'docs/guide.md');
+    assert.ok(fs.statSync(path.join(out, 'workspace', 'app', 'empty', 'deeper')).isDirectory());
+
+    await e.undo(result.snapshotDir!);
+    assert.ok(!fs.existsSync(path.join(dest, 'README.md')), 'undo removed the link it made');
+    assert.ok(!fs.existsSync(path.join(dest, 'empty')), 'and the folders');
   });
 
   describe('format-1 backups of the previous release', () => {

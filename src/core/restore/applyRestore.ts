@@ -10,6 +10,8 @@ import { ContainmentCheck } from './containment';
 import { extractEntries } from './extract';
 import { PARALLEL, type RestoreItem, type RestorePlan } from './planRestore';
 import { commitRestore } from './commitRestore';
+import { linkStaysInside } from './planLinks';
+import { LINK_CONTENT_PREFIX } from './snapshotRecord';
 import { SnapshotWriter } from './snapshot';
 import { conflict, ioError, rootFor, rootsOf, unsafeTarget } from './targetRoots';
 
@@ -55,13 +57,20 @@ export async function applyRestore(
   const byPath = new Map(plan.manifest.files.map((f) => [f.path, f]));
   // Files that run code (item.runsCode) stay out unless the caller asked the user and the user said yes.
   const work = plan.items.filter((it) => (it.action === 'create' || it.action === 'overwrite') && (o.includeCodeFiles === true || !it.runsCode));
-  if (work.length === 0) return { written: 0 };
+  const links = (plan.links ?? []).filter((l) => l.action !== 'unchanged' && (o.includeCodeFiles === true || !l.runsCode));
+  const newDirs = (plan.dirs ?? []).filter((d) => d.action === 'create').map((d) => d.targetPath);
+  if (work.length === 0 && links.length === 0 && newDirs.length === 0) return { written: 0 };
   for (const it of work) {
     const hit = rootFor(roots, it.archivePath);
     const f = byPath.get(it.archivePath);
     if (!hit || !f || resolveInside(hit.root.dir, hit.rel) !== it.targetPath) throw unsafeTarget(it.archivePath, 'plan');
   }
-  const usedRoots = roots.filter((r) => work.some((it) => rootFor(roots, it.archivePath)!.root === r));
+  for (const l of links) {
+    const hit = rootFor(roots, l.archivePath);
+    if (!hit || resolveInside(hit.root.dir, hit.rel) !== l.targetPath || !linkStaysInside(hit.root.dir, l.targetPath, l.target)) throw unsafeTarget(l.archivePath, 'plan');
+  }
+  const changed = [...work.map((it) => it.archivePath), ...links.map((l) => l.archivePath), ...(plan.dirs ?? []).filter((d) => d.action === 'create').map((d) => d.archivePath)];
+  const usedRoots = roots.filter((r) => changed.some((p) => rootFor(roots, p)?.root === r));
 
   const snapshotRoot = o.snapshotRoot ?? path.join(os.tmpdir(), 's3-backup-snapshots');
   let journal: SnapshotWriter;
@@ -87,8 +96,8 @@ export async function applyRestore(
     } catch (e) {
       throw e instanceof BackupError ? e : ioError(`The folder "${usedRoots[0].dir}" cannot be written`, e, { path: usedRoots[0].dir });
     }
-    const stagingOf = (it: RestoreItem): string => journal.stagingDir(rootFor(roots, it.archivePath)!.root.dir);
-    const buckets = Math.min(STAGING_BUCKETS, work.length);
+    const stagingOf = (it: { archivePath: string }): string => journal.stagingDir(rootFor(roots, it.archivePath)!.root.dir);
+    const buckets = Math.max(1, Math.min(STAGING_BUCKETS, work.length));
     try {
       await Promise.all(journal.record.staging.flatMap((s) => Array.from({ length: buckets }, (_, k) => fs.promises.mkdir(path.join(s, String(k))))));
     } catch (e) {
@@ -97,7 +106,14 @@ export async function applyRestore(
     work.forEach((it, i) => staged.set(it.archivePath, path.join(stagingOf(it), String(i % buckets), String(i))));
 
     const stageAll = o.stage ?? ((select: (p: string) => string | undefined, so: StageOptions) => extractEntries(plan.archiveFile, plan.manifest, select, so));
-    await stageAll((p) => staged.get(p), { signal: o.signal, onProgress: o.onProgress, setMeta: true });
+    if (work.length > 0) await stageAll((p) => staged.get(p), { signal: o.signal, onProgress: o.onProgress, setMeta: true });
+    // Links are staged as links, then renamed into place like files (atomic, and in the undo record).
+    const stagedLinks = new Map<string, string>();
+    await mapLimit(links, PARALLEL, async (l, i) => {
+      const at = path.join(stagingOf(l), String(i % buckets), `link-${i}`);
+      await fs.promises.symlink(l.target, at);
+      stagedLinks.set(l.archivePath, at);
+    });
     throwIfAborted(o.signal);
 
     // Things may have moved since the plan: check containment and conflicts again.
@@ -114,8 +130,18 @@ export async function applyRestore(
     });
     throwIfAborted(o.signal);
 
-    const files = work.map((it) => ({ targetPath: it.targetPath, staged: staged.get(it.archivePath)!, sha256: byPath.get(it.archivePath)!.sha256, current: current.get(it) }));
-    const written = await commitRestore(journal, files, { signal: o.signal });
+    const currentLink = new Map<string, fs.Stats>();
+    await mapLimit(links, PARALLEL, async (l) => {
+      if (!(await containment.check(rootFor(roots, l.archivePath)!.root.dir, l.targetPath, l.archivePath))) return;
+      const st = await lstatOrUndefined(l.targetPath);
+      if (st?.isDirectory()) throw conflict(l.archivePath, l.targetPath, 'A folder');
+      if (st) currentLink.set(l.archivePath, st);
+    });
+    const files = [
+      ...work.map((it) => ({ targetPath: it.targetPath, staged: staged.get(it.archivePath)!, sha256: byPath.get(it.archivePath)!.sha256, current: current.get(it) })),
+      ...links.map((l) => ({ targetPath: l.targetPath, staged: stagedLinks.get(l.archivePath)!, sha256: `${LINK_CONTENT_PREFIX}${l.target}`, current: currentLink.get(l.archivePath) })),
+    ];
+    const written = await commitRestore(journal, files, { signal: o.signal, dirs: newDirs });
     return { written, snapshotDir: journal.dir };
   } catch (e) {
     // Before the commit nothing of the user's has changed: leave nothing behind either.

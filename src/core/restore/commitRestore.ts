@@ -28,7 +28,7 @@ const PARALLEL = 8;
  * after. A failure during the renames leaves an interrupted restore that
  * undo rolls back or finish completes. Resolves with the number of renames.
  */
-export async function commitRestore(journal: SnapshotWriter, files: readonly StagedFile[], o: { signal?: AbortSignal } = {}): Promise<number> {
+export async function commitRestore(journal: SnapshotWriter, files: readonly StagedFile[], o: { signal?: AbortSignal; dirs?: readonly string[] } = {}): Promise<number> {
   const befores: RecordEntry['before'][] = new Array(files.length);
   try {
     await mapLimit(files, PARALLEL, async (f, i) => {
@@ -39,7 +39,8 @@ export async function commitRestore(journal: SnapshotWriter, files: readonly Sta
   }
   const known = new Map<string, boolean>();
   const dirs: string[] = [];
-  const parents = [...new Set(files.map((f) => path.dirname(f.targetPath)))];
+  // The files' parents, and the empty folders the backup holds (format 2).
+  const parents = [...new Set([...files.map((f) => path.dirname(f.targetPath)), ...(o.dirs ?? [])])];
   for (const p of parents) for (const d of await missingDirs(p, known)) if (!dirs.includes(d)) dirs.push(d);
   dirs.sort((a, b) => a.length - b.length);
   const entries: RecordEntry[] = files.map((f, i) => ({ targetPath: f.targetPath, restoredSha256: f.sha256, staged: f.staged, ...(befores[i] ? { before: befores[i] } : {}) }));

@@ -58,7 +58,7 @@ export async function finishRestore(snapshotDir: string): Promise<FinishResult> 
     const containment = new ContainmentCheck();
     await mapLimit(r.entries, PARALLEL, async (e) => {
       const st = await lstatOrUndefined(e.targetPath).catch(() => undefined);
-      if (st?.isFile() && (await holdsContent(e.targetPath, e.restoredSha256))) return;
+      if (st && (await holdsContent(e.targetPath, e.restoredSha256))) return;
       if (!(await unchangedSince(e.targetPath, st, e.before))) {
         kept++;
         return;

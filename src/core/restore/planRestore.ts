@@ -7,6 +7,7 @@ import { mapLimit } from '../util/firstFailure';
 import { resolveInside } from '../util/paths';
 import { runsCode } from './codeFiles';
 import { ContainmentCheck } from './containment';
+import { planLinksAndDirs, type PlannedDir, type PlannedLink, type SkippedLink } from './planLinks';
 import { conflict, ioError, rootFor, rootsOf, unsafeTarget, type Root } from './targetRoots';
 
 export type RestoreAction = 'create' | 'overwrite' | 'unchanged' | 'onlyLocal';
@@ -28,6 +29,10 @@ export interface RestorePlan {
   targets: Record<string, string>;
   items: RestoreItem[];
   counts: Record<RestoreAction, number>;
+  /** Format 2: links recreated as links, empty folders, and links left out (their target leaves the folder). */
+  links?: PlannedLink[];
+  dirs?: PlannedDir[];
+  skippedLinks?: SkippedLink[];
 }
 
 
@@ -105,5 +110,6 @@ export async function planRestore(archiveFile: string, manifest: Manifest, targe
   }
   const counts: Record<RestoreAction, number> = { create: 0, overwrite: 0, unchanged: 0, onlyLocal: 0 };
   for (const it of items) counts[it.action]++;
-  return { archiveFile, manifest, targets: { ...targets }, items, counts };
+  const extras = manifest.links?.length || manifest.dirs?.length ? await planLinksAndDirs(manifest, roots, containment) : undefined;
+  return { archiveFile, manifest, targets: { ...targets }, items, counts, ...(extras ?? {}) };
 }

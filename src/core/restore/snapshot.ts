@@ -18,6 +18,7 @@ import { currentOwner, ownerAlive } from '../util/processOwner';
 import { busyError, RestoreLocks } from './restoreLock';
 import { ioError } from './targetRoots';
 import {
+  LINK_CONTENT_PREFIX,
   newSnapshotId,
   readRecord,
   STAGING_PREFIX,
@@ -201,9 +202,10 @@ export async function abandonRecord(r: SnapshotRecord, locks?: RestoreLocks): Pr
   await fs.promises.rm(r.dir, { recursive: true, force: true });
 }
 
-/** Whether `p` is a regular file with content `sha`. */
+/** Whether `p` holds what a restore wrote: a regular file with content `sha`, or the link `symlink:<target>`. */
 export async function holdsContent(p: string, sha: string): Promise<boolean> {
   const st = await lstatOrUndefined(p).catch(() => undefined);
+  if (sha.startsWith(LINK_CONTENT_PREFIX)) return !!st?.isSymbolicLink() && (await fs.promises.readlink(p).catch(() => undefined)) === sha.slice(LINK_CONTENT_PREFIX.length);
   if (!st?.isFile()) return false;
   return (await sha256File(p).catch(() => '')) === sha;
 }

@@ -13,6 +13,8 @@ import { asOwner, type ProcessOwner } from '../util/processOwner';
 
 export const RECORD_FILE = 'snapshot.json';
 /** Staging folders are named after their restore's record: `.s3-backup-staging-<id>`. */
+/** The content a restored link "holds" in the record: the prefix, then the link's target. */
+export const LINK_CONTENT_PREFIX = 'symlink:';
 export const STAGING_PREFIX = '.s3-backup-staging-';
 
 /**
@@ -177,6 +179,8 @@ function damaged(snapshotDir: string, why: string): BackupError {
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const isAbs = (v: unknown): v is string => isStr(v) && path.isAbsolute(v);
 const isSha = (v: unknown): v is string => isStr(v) && /^[0-9a-f]{64}$/.test(v);
+/** What a restored entry holds: a file's sha256, or `symlink:<target>` for a link (see snapshot.ts holdsContent). */
+const isContent = (v: unknown): v is string => isSha(v) || (isStr(v) && v.startsWith(LINK_CONTENT_PREFIX) && v.length > LINK_CONTENT_PREFIX.length && v.length < 4200 && !v.includes('\0'));
 
 /**
  * Reads and checks the record in `snapshotDir`: `NotFound` when there is
@@ -245,7 +249,7 @@ export async function readRecord(snapshotDir: string): Promise<SnapshotRecord> {
   const staging = (Array.isArray(d.staging) ? d.staging : []).filter((s) => isAbs(s) && path.basename(s).startsWith(STAGING_PREFIX) && roots.includes(path.dirname(s)));
   const entries: RecordEntry[] = [];
   for (const e of d.entries) {
-    if (!isAbs(e?.path) || !isSha(e.sha256)) throw damaged(dir, 'a bad entry');
+    if (!isAbs(e?.path) || !isContent(e.sha256)) throw damaged(dir, 'a bad entry');
     const b = e.before === undefined ? undefined : before(e.before);
     if (e.before !== undefined && !b) throw damaged(dir, 'a bad entry');
     const stagedOk = isAbs(e.staged) && staging.some((s) => isInside(s, e.staged as string));
