@@ -22,9 +22,17 @@ describe('restore you can trust (editors, undo, recovery)', function () {
   let archiveFolder: typeof import('../helpers/folderArchive').archiveFolder;
   let root: string;
   let tmp: string;
+  let savedAutoSave: unknown;
 
   before(async () => {
     api = await getApi();
+    // Unsaved edits must stay unsaved while a test looks at them: VS Code for the Web (code-server)
+    // auto-saves after 1 s by default, and a save landing between the undo's write and the answer
+    // would put the edits on disk (the undo brings back the mtime the editor knows, so VS Code sees
+    // no conflict) and leave "Load from Disk" nothing else to load.
+    const files = vscode.workspace.getConfiguration('files');
+    savedAutoSave = files.inspect('autoSave')?.globalValue;
+    await files.update('autoSave', 'off', vscode.ConfigurationTarget.Global);
     // Loaded only now: the activation test checks what activation loaded.
     engine = {
       ...(require('../../src/core/restore/applyRestore') as object),
@@ -52,7 +60,8 @@ describe('restore you can trust (editors, undo, recovery)', function () {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
-  after(() => {
+  after(async () => {
+    await vscode.workspace.getConfiguration('files').update('autoSave', savedAutoSave, vscode.ConfigurationTarget.Global);
     if (root) fs.rmSync(root, { recursive: true, force: true });
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
@@ -92,6 +101,7 @@ describe('restore you can trust (editors, undo, recovery)', function () {
     const target = path.join(root, 'editors');
     // notes.md comes back with the same size and its old mtime: what VS Code alone can miss.
     write(target, { 'notes.md': 'first draft\n', 'draft.md': 'mine\n' }, new Date(Date.UTC(2024, 0, 2, 3, 4, 5)));
+    assert.strictEqual(vscode.workspace.getConfiguration('files').get('autoSave'), 'off', 'auto-save would save the unsaved edits');
     const notes = await open(path.join(target, 'notes.md'));
     const draft = await open(path.join(target, 'draft.md'));
     const edit = new vscode.WorkspaceEdit();

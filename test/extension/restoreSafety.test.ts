@@ -89,11 +89,26 @@ describe('restore you can trust (real S3 server, planted backups)', function () 
     return key;
   }
 
+  // The pickers' titles carry their step: "Restore App Data from … (1/2)", then "Settings (2/2)".
   const restoreSettings = (mode: 'Merge' | 'Replace'): QuickPickHandler => (items, options) => {
-    if (/Restore App Data/.test(options.title ?? '')) return items.filter((i) => i.label === 'Settings' || i.label === 'Profiles');
-    if (options.title === 'Settings') return items.find((i) => i.label === mode);
+    if (/^Restore App Data from .+ \(1\/\d\)$/.test(options.title ?? '')) return items.filter((i) => i.label === 'Settings' || i.label === 'Profiles');
+    if (/^Settings \(\d\/\d\)$/.test(options.title ?? '')) return items.find((i) => i.label === mode);
     return undefined;
   };
+
+  /**
+   * B has settings of its own, so the restore asks Merge or Replace: the
+   * pickers of the flow were the categories, then that question (a pick the
+   * test did not expect would have cancelled the restore).
+   */
+  function assertAskedSettingsMode(): void {
+    assert.deepStrictEqual(
+      prompts.picks.map((p) => p.options.title?.replace(/^Restore App Data from .+ (\(\d\/\d\))$/, 'Restore App Data from … $1')),
+      ['Restore App Data from … (1/2)', 'Settings (2/2)'],
+      'the categories, then Merge or Replace',
+    );
+    assert.deepStrictEqual(prompts.picks[1].items.map((i) => i.label), ['Merge', 'Replace']);
+  }
 
   it('a backup holding a file in a profile\'s globalStorage is refused: nothing is written', async () => {
     const key = await plant('appdata', {
@@ -132,9 +147,13 @@ describe('restore you can trust (real S3 server, planted backups)', function () 
       prompts.onMessage = (m) => (m.options.modal ? 'Restore' : undefined);
       const outcome = (await vscode.commands.executeCommand('s3Backup.restoreAppData', await nodeFor(key), { userDir: userB })) as AppDataRestoreOutcome | undefined;
       assert.deepStrictEqual(prompts.errors(), []);
+      assertAskedSettingsMode();
       assert.ok(outcome?.written === 1, 'settings.json was restored');
       const text = fs.readFileSync(path.join(userB, 'settings.json'), 'utf8');
       const v = parse(text);
+      // The mode asked for is the one used: merge keeps B's comments and keys only B has, replace does not.
+      assert.strictEqual(text.includes('// B'), mode === 'Merge', text);
+      assert.strictEqual(v['myext.apiToken'], mode === 'Merge' ? 'b-own-value' : undefined, text);
       assert.strictEqual(v['editor.fontSize'], 19, 'an ordinary setting arrives');
       assert.strictEqual(v['git.path'], '/usr/bin/git', "B's git stays");
       assert.strictEqual(v.git?.path, undefined, 'the nested git.path did not get through');
@@ -176,10 +195,15 @@ describe('restore you can trust (real S3 server, planted backups)', function () 
     prompts.onMessage = (m) => (m.options.modal ? 'Restore' : undefined);
     const outcome = (await vscode.commands.executeCommand('s3Backup.restoreAppData', await nodeFor(backup.key), { userDir: userB })) as AppDataRestoreOutcome | undefined;
     assert.deepStrictEqual(prompts.errors(), []);
+    assertAskedSettingsMode();
     assert.ok(outcome);
     const sentence = '2 settings that look like secrets are not in the backup and stay as they are here: myext.apiToken, myext.env.API_KEY.';
     const plan = prompts.shown.find((m) => m.options.modal)!;
-    assert.ok(plan.options.detail?.endsWith(sentence), plan.options.detail);
+    // The confirmation's detail: what it writes, then the sentence; the full path of the user folder on a line of its own last.
+    const paragraphs = plan.options.detail?.split('\n\n') ?? [];
+    assert.strictEqual(paragraphs.length, 2, plan.options.detail);
+    assert.ok(paragraphs[0].endsWith(sentence), plan.options.detail);
+    assert.strictEqual(paragraphs[1], userB);
     const done = await prompts.waitForMessage(/^Restored 1 app data file\./);
     assert.ok(done.message.endsWith(sentence), done.message);
     const v = parse(fs.readFileSync(path.join(userB, 'settings.json'), 'utf8'));
