@@ -94,6 +94,9 @@ function printPlan(plan: RestorePlan, ctx: Ctx, dryRun: boolean, includeCodeFile
         targets: plan.targets,
         counts: plan.counts,
         items: plan.items.map((i) => ({ path: i.archivePath, target: i.targetPath, action: i.action, size: i.size, ...(i.runsCode ? { runsCode: true, restored: includeCodeFiles } : {}) })),
+        links: (plan.links ?? []).map((l) => ({ path: l.archivePath, target: l.targetPath, linkTo: l.target, action: l.action })),
+        folders: (plan.dirs ?? []).map((d) => ({ path: d.archivePath, target: d.targetPath, action: d.action })),
+        skippedLinks: (plan.skippedLinks ?? []).map((l) => ({ path: l.archivePath, linkTo: l.target, reason: l.reason })),
       }));
     }
     return;
@@ -105,6 +108,10 @@ function printPlan(plan: RestorePlan, ctx: Ctx, dryRun: boolean, includeCodeFile
     const mark = i.runsCode && i.action !== 'onlyLocal' ? (includeCodeFiles ? '  (runs code)' : '  (runs code: left out)') : '';
     w(ctx, `${label[i.action].padEnd(10)} ${printable(i.targetPath)}${mark}`);
   }
+  for (const l of plan.links ?? []) if (l.action !== 'unchanged') w(ctx, `${(l.action === 'create' ? 'new link' : 'link').padEnd(10)} ${printable(l.targetPath)} -> ${printable(l.target)}`);
+  for (const d of plan.dirs ?? []) if (d.action === 'create') w(ctx, `${'new folder'.padEnd(10)} ${printable(d.targetPath)}`);
+  // A link the restore leaves out is said even on a real run: the folder will lack it.
+  for (const l of plan.skippedLinks ?? []) err(ctx, `Left out the link ${printable(l.archivePath)} -> ${printable(l.target)}: it points outside the restored folder, so it is never recreated.`);
   w(ctx, `${plan.counts.create} new, ${plan.counts.overwrite} overwritten, ${plan.counts.unchanged} unchanged, ${plan.counts.onlyLocal} only local (kept).`);
 }
 

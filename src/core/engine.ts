@@ -527,14 +527,15 @@ export class BackupEngine {
    * Then frees the packs no other backup references, unless another machine
    * is busy with the bucket (then the next clean-up frees them).
    */
-  async delete(key: string, o: { signal?: AbortSignal } = {}): Promise<{ gc?: GcResult }> {
+  /** Deletes a backup; format 2 then frees the packs no backup uses any more, unless `collect` is false (a batch collects once, at its end). */
+  async delete(key: string, o: { signal?: AbortSignal; collect?: boolean } = {}): Promise<{ gc?: GcResult }> {
     throwIfAborted(o.signal);
     try {
       // DeleteObject succeeds on a missing key, so ask first to tell the user the truth.
       const head = await this.store.head(key, { signal: o.signal });
       if (!head) throw notFound(key);
       await this.store.delete(key, { signal: o.signal });
-      if (parseBackupKey(this.profile.rootPath, key)?.format !== 2) return {};
+      if (parseBackupKey(this.profile.rootPath, key)?.format !== 2 || o.collect === false) return {};
       // The backup is gone either way; a clean-up that cannot run now frees the space later.
       const gc = await this.collectGarbage({ signal: o.signal }).catch((e: unknown) => {
         if (isCancelled(e)) throw e;

@@ -301,6 +301,14 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
     const tip = ((await findNode(backup!.key))!.tooltip as vscode.MarkdownString).value;
     assert.match(tip, new RegExp(`Files: ${backup!.files}`), 'the tooltip has no file count');
+    // Format 2: the object is the manifest, so the size shown is read from its header on hover.
+    const fresh = (await findNode(backup!.key))!;
+    assert.strictEqual(fresh.ref.format, 2);
+    assert.doesNotMatch((fresh.tooltip as vscode.MarkdownString).value, /Size:/, 'the manifest size is shown as the backup size');
+    await api.tree.resolveTreeItem(fresh, fresh, new vscode.CancellationTokenSource().token);
+    const resolved = (fresh.tooltip as vscode.MarkdownString).value;
+    assert.ok(/Size: /.test(resolved) && resolved.includes(`${backup!.bytes.toLocaleString('en-US')} bytes`), resolved);
+    assert.match(resolved, /Uploaded by this backup: /, resolved);
 
     await vscode.commands.executeCommand('s3Backup.copyS3Uri', node, [node]);
     assert.strictEqual(await vscode.env.clipboard.readText(), `s3://${bucket!.bucket}/${backup!.key}`);

@@ -15,7 +15,7 @@ import { printable, type Manifest, type ManifestFile } from '../format/manifest'
 import { crc32Combine } from '../util/crc32Combine';
 import { BackupError, CancelledError, throwIfAborted } from '../util/engineErrors';
 import type { ProgressListener } from '../util/progress';
-import type { PackSource } from './packReader';
+import { reportingMissingPacks, type PackSource } from './packReader';
 import { integrity } from './readerErrors';
 import { ZipWriter } from './zipWriter';
 
@@ -32,6 +32,7 @@ export async function assembleZip(
   file: string,
   o: { signal?: AbortSignal; onProgress?: ProgressListener; level?: number } = {},
 ): Promise<void> {
+  src = reportingMissingPacks(src);
   const dir = path.dirname(file);
   const bytesTotal = manifest.totals.bytes;
   const room = await fs.promises.statfs(dir).catch(() => undefined);

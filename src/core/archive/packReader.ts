@@ -25,6 +25,27 @@ export interface PackSource {
   getRangeStream(key: string, start: number, end: number, o?: { signal?: AbortSignal }): Promise<Readable>;
 }
 
+/**
+ * `src`, with a pack the bucket does not have reported as what it means for
+ * a restore: the backup is incomplete (a pack deleted by hand, or a planted
+ * manifest naming one that never was), not "an object was not found".
+ */
+export function reportingMissingPacks(src: PackSource): PackSource {
+  const missing = (key: string) => (e: unknown): never => {
+    if (e instanceof BackupError && e.code === 'NotFound') {
+      throw new BackupError('Integrity', `The backup is incomplete: its data file "${printable(key)}" is missing from the bucket.`, 'Restore another backup; a new backup stores the files again.', {
+        cause: e,
+        params: { key: printable(key), detail: 'pack missing' },
+      });
+    }
+    throw e;
+  };
+  return {
+    getRange: (key, start, end, o) => src.getRange(key, start, end, o).catch(missing(key)),
+    getRangeStream: (key, start, end, o) => src.getRangeStream(key, start, end, o).catch(missing(key)),
+  };
+}
+
 /** What to do with each file read. */
 export type PackSink =
   | { kind: 'file'; dest: (f: ManifestFile) => string | undefined; setMeta: boolean; modeOf?: (f: ManifestFile, umask: number) => number }
@@ -106,6 +127,7 @@ export async function readFromPacks(
   sink: PackSink,
   o: { signal?: AbortSignal; onProgress?: ProgressListener } = {},
 ): Promise<Map<string, Buffer>> {
+  src = reportingMissingPacks(src);
   const packs = manifest.packs ?? [];
   const keyOf = (pack: number): string => packKey(rootPath, packs[pack]);
   const memory = new Map<string, Buffer>();

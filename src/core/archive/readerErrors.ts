@@ -29,3 +29,4 @@ export function checkFailure(entry: { name: string }, f: CheckFailure): BackupEr
       return integrity(`"${name}" in the backup is damaged.`, entry.name, f.message ?? 'data');
   }
 }
+

@@ -7,16 +7,21 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import type { BackupRef } from '../format/backupKeys';
 import { parseManifest, parseManifestHeader, type Manifest, type ManifestHeader } from '../format/manifest';
+import { BackupError } from '../util/engineErrors';
 import type { Logger } from '../util/engineLogger';
 
 /** The store operations manifests need (S3Store's). */
 export interface ManifestSource {
-  getBuffer(key: string, o?: { signal?: AbortSignal }): Promise<Buffer>;
+  getBuffer(key: string, o?: { signal?: AbortSignal; maxBytes?: number }): Promise<Buffer>;
   getRange(key: string, start: number, end: number, o?: { signal?: AbortSignal }): Promise<Buffer>;
 }
 
 // The first line of a manifest (its header) fits well within this, gzip'd.
 const HEADER_BYTES = 16 * 1024;
+// A gzip'd manifest of 100,000 files is about 4 MB; an object far larger is not ours and is not read.
+const MAX_MANIFEST_OBJECT = 256 * 1024 * 1024;
+// The header line inflates to a few KB; a prefix inflating to far more is not ours.
+const MAX_HEADER_TEXT = 4 * 1024 * 1024;
 // Parsed manifests kept in memory: a few recent backups, for the next backup and the tree.
 const MEMORY_ENTRIES = 8;
 
@@ -60,7 +65,14 @@ export class ManifestStore {
     const cached = await this.readCache(id);
     const prefix = cached?.subarray(0, HEADER_BYTES) ?? (await this.source.getRange(ref.key, 0, Math.max(0, Math.min(HEADER_BYTES, ref.size) - 1), { signal }));
     // A prefix of a gzip stream inflates as far as it goes.
-    const text = zlib.gunzipSync(prefix, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    let text: Buffer;
+    try {
+      text = zlib.gunzipSync(prefix, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: MAX_HEADER_TEXT });
+    } catch (e) {
+      throw new BackupError('Integrity', 'The backup manifest is not a gzip stream of ours.', 'It was not made by S3 Backup, or it is damaged; delete it from the bucket.', {
+        params: { key: ref.key, entry: 'manifest.json', detail: e instanceof Error ? e.message : String(e) },
+      });
+    }
     const header = parseManifestHeader(text);
     if (header) return header;
     const { files: _f, dirs: _d, links: _l, packs: _p, ...rest } = await this.load(ref, { signal });
@@ -70,7 +82,7 @@ export class ManifestStore {
   private async fetch(ref: Pick<BackupRef, 'key' | 'etag'>, id: string, signal?: AbortSignal): Promise<Buffer> {
     const cached = await this.readCache(id);
     if (cached) return cached;
-    const raw = await this.source.getBuffer(ref.key, { signal });
+    const raw = await this.source.getBuffer(ref.key, { signal, maxBytes: MAX_MANIFEST_OBJECT });
     await this.writeCache(id, raw);
     return raw;
   }

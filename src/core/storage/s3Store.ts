@@ -483,12 +483,32 @@ export class S3Store {
     return { size: bytes, etag: out.ETag || undefined };
   }
 
-  /** Reads a whole (small) object into memory. */
-  async getBuffer(key: string, o: CallOptions = {}): Promise<Buffer> {
+  /**
+   * Reads a whole (small) object into memory. Past `maxBytes` (an object
+   * far larger than any of ours: planted, not made by us) it stops reading
+   * and throws 'UnsafeArchive' rather than fill the memory.
+   */
+  async getBuffer(key: string, o: CallOptions & { maxBytes?: number } = {}): Promise<Buffer> {
     const { s3 } = sdk();
+    const max = o.maxBytes ?? Infinity;
     return this.call(o.signal, key, async (send) => {
       const out = await this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key }), send);
-      return Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+      const body = out.Body as Readable;
+      const tooLarge = () => {
+        body.destroy();
+        return new BackupError('UnsafeArchive', `"${key}" is larger than any backup object S3 Backup writes, so it was not read.`, 'It was not made by S3 Backup; delete it from the bucket.', {
+          params: { key, max },
+        });
+      };
+      if ((out.ContentLength ?? 0) > max) throw tooLarge();
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      for await (const chunk of body) {
+        bytes += (chunk as Buffer).length;
+        if (bytes > max) throw tooLarge();
+        chunks.push(chunk as Buffer);
+      }
+      return Buffer.concat(chunks, bytes);
     });
   }
 

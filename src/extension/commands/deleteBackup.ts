@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { formatCount, formatDateTime } from '../ui/format';
+import { formatBytes, formatCount, formatDateTime } from '../ui/format';
 import type { Services } from './services';
 import { pickBackup, selectedRefs } from './pickBackup';
 import { withEngineProgress } from '../ui/engineProgress';
@@ -31,10 +31,13 @@ export async function deleteBackup(s: Services, arg?: unknown, selection?: unkno
   const engine = await s.engineHost.getEngine();
   const list = refs;
   const deleted: string[] = [];
+  let freed = 0;
   try {
     await withEngineProgress(refs.length === 1 ? vscode.l10n.t('Deleting the backup') : vscode.l10n.t('Deleting {0} backups', formatCount(refs.length)), [], async ({ signal }) => {
-      for (const ref of list) {
-        await engine.delete(ref.key, { signal });
+      for (const [i, ref] of list.entries()) {
+        // Format 2 packs shared with other backups are freed once, after the last one.
+        const { gc } = await engine.delete(ref.key, { signal, collect: i === list.length - 1 || !list.slice(i + 1).some((r) => r.format === 2) });
+        freed += gc?.freedBytes ?? 0;
         deleted.push(ref.key);
         s.log.for('delete').info(`deleted ${ref.key}`);
       }
@@ -42,9 +45,7 @@ export async function deleteBackup(s: Services, arg?: unknown, selection?: unkno
   } finally {
     if (deleted.length > 0) await s.tree.refresh();
   }
-  vscode.window.setStatusBarMessage(
-    deleted.length === 1 ? vscode.l10n.t('Deleted 1 backup.') : vscode.l10n.t('Deleted {0} backups.', formatCount(deleted.length)),
-    5000,
-  );
+  const done = deleted.length === 1 ? vscode.l10n.t('Deleted 1 backup.') : vscode.l10n.t('Deleted {0} backups.', formatCount(deleted.length));
+  vscode.window.setStatusBarMessage(freed > 0 ? `${done} ${vscode.l10n.t('{0} freed in the bucket.', formatBytes(freed))}` : done, 5000);
   return deleted;
 }

@@ -107,7 +107,7 @@ async function confirmPlan(
       formatCount(c.overwrite),
       formatCount(c.unchanged),
     );
-    const detail = `${counts}\n\n${dirs.join('\n')}`;
+    const detail = [counts, linksLeftOut(plan), dirs.join('\n')].filter(Boolean).join('\n\n');
     const ask = c.overwrite > 0 ? 'showWarningMessage' : 'showInformationMessage';
     const choice = await s.prompts[ask](message, { modal: true, detail }, restore, another, showFiles);
     if (choice === restore) return plan;
@@ -147,6 +147,15 @@ async function askCodeFiles(s: Services, plan: RestorePlan): Promise<boolean | u
   return choice === leaveOut ? false : undefined;
 }
 
+/** Links of the backup that point outside the restored folder: never recreated, so the user hears of them before the restore. */
+function linksLeftOut(plan: RestorePlan): string | undefined {
+  const n = plan.skippedLinks?.length ?? 0;
+  if (n === 0) return undefined;
+  return n === 1
+    ? vscode.l10n.t('1 symbolic link points outside the restored folder and is left out.')
+    : vscode.l10n.t('{0} symbolic links point outside the restored folder and are left out.', formatCount(n));
+}
+
 /** The plan's files, grouped by what will happen to them. */
 async function showPlanFiles(s: Services, plan: RestorePlan): Promise<void> {
   const groups: Array<[RestoreAction, string]> = [
@@ -165,6 +174,17 @@ async function showPlanFiles(s: Services, plan: RestorePlan): Promise<void> {
       const code = codeFilesToWrite([i]).length > 0;
       items.push({ label: printable(i.relPath), description: code ? `${label}, ${runsCode}` : label, detail: printable(i.targetPath) });
     }
+  }
+  const links = (plan.links ?? []).filter((l) => l.action !== 'unchanged');
+  if (links.length > 0) {
+    items.push({ label: `${vscode.l10n.t('Links')} (${formatCount(links.length)})`, kind: vscode.QuickPickItemKind.Separator });
+    for (const l of links) items.push({ label: printable(l.relPath), description: `→ ${printable(l.target)}`, detail: printable(l.targetPath) });
+  }
+  const skipped = plan.skippedLinks ?? [];
+  if (skipped.length > 0) {
+    const label = vscode.l10n.t('Left out (points outside the folder)');
+    items.push({ label: `${label} (${formatCount(skipped.length)})`, kind: vscode.QuickPickItemKind.Separator });
+    for (const l of skipped) items.push({ label: printable(l.archivePath), description: `→ ${printable(l.target)}` });
   }
   await s.prompts.quickPick(items, { title: vscode.l10n.t('Files in the restore'), placeHolder: vscode.l10n.t('Press Escape to go back'), matchOnDetail: true });
 }

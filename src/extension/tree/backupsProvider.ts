@@ -57,6 +57,27 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
     return node;
   }
 
+  /**
+   * On hover, a format-2 backup's tooltip gets its totals from the first
+   * bytes of its manifest (one small ranged GET). A failure leaves the
+   * tooltip as it was: hovering is no place for an error.
+   */
+  async resolveTreeItem(item: vscode.TreeItem, node: BackupsNode, token: vscode.CancellationToken): Promise<vscode.TreeItem> {
+    if (!(node instanceof BackupNode) || node.ref.format !== 2 || node.summarised) return item;
+    const abort = new AbortController();
+    const sub = token.onCancellationRequested(() => abort.abort());
+    try {
+      const engine = await this.host.getEngine();
+      const header = await engine.summary(node.ref, { signal: abort.signal });
+      if (header) node.summarise(header);
+    } catch (e) {
+      if (!isCancelled(e)) this.log.debug(`No summary for ${node.ref.key}: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      sub.dispose();
+    }
+    return node;
+  }
+
   getChildren(node?: BackupsNode): BackupsNode[] {
     if (!node) return this.rootChildren();
     if (node instanceof MachineNode) {

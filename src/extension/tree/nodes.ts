@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { BackupRef } from '../../core/format/backupKeys';
+import type { ManifestHeader } from '../../core/format/manifest';
 import { formatAge, formatBytes, formatCount, formatDateTime, formatShortDateTime, kindLabel } from '../ui/format';
 
 /** A machine that made backups; its children are its backups, newest first. */
@@ -27,6 +28,9 @@ export class MachineNode extends vscode.TreeItem {
  * the rest are in the tooltip.
  */
 export class BackupNode extends vscode.TreeItem {
+  /** Whether the tooltip has the manifest's totals. */
+  summarised = false;
+
   constructor(
     readonly ref: BackupRef,
     readonly parent: MachineNode,
@@ -41,11 +45,18 @@ export class BackupNode extends vscode.TreeItem {
     this.updateAge();
   }
 
+  /** Format 2: the totals read from the manifest's first line (see BackupsProvider.resolveTreeItem). */
+  summarise(header: ManifestHeader): void {
+    this.summarised = true;
+    this.tooltip = backupTooltip(this.ref, this.parent.thisMachine, header.totals.files, header);
+  }
+
   /** Renews the age in the label (the tree does it every minute). */
   updateAge(now = Date.now()): void {
     this.label = formatAge(this.ref.time, now);
     this.description = `${kindLabel(this.ref.kind)} · ${formatShortDateTime(this.ref.time, new Date(now))}`;
-    this.accessibilityInformation = { label: `${formatDateTime(this.ref.time)}, ${this.label}, ${kindLabel(this.ref.kind)}, ${formatBytes(this.ref.size)}` };
+    const size = this.ref.format === 1 ? `, ${formatBytes(this.ref.size)}` : '';
+    this.accessibilityInformation = { label: `${formatDateTime(this.ref.time)}, ${this.label}, ${kindLabel(this.ref.kind)}${size}` };
   }
 }
 
@@ -85,19 +96,25 @@ export class MessageNode extends vscode.TreeItem {
 
 export type BackupsNode = MachineNode | BackupNode | LoadMoreNode | MessageNode;
 
-function backupTooltip(ref: BackupRef, thisMachine: boolean, files: number | undefined): vscode.MarkdownString {
+function backupTooltip(ref: BackupRef, thisMachine: boolean, files: number | undefined, header?: ManifestHeader): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   md.appendMarkdown(`**${escape(formatDateTime(ref.time))}** (${escape(formatAge(ref.time))})\n\n`);
   const rows: Array<[string, string]> = [
     [vscode.l10n.t('Key'), `\`${ref.key}\``],
     [vscode.l10n.t('Machine'), escape(thisMachine ? vscode.l10n.t('{0} (this machine)', ref.host) : ref.host)],
     [vscode.l10n.t('Kind'), escape(kindLabel(ref.kind))],
-    [vscode.l10n.t('Size'), escape(vscode.l10n.t('{0} ({1} bytes)', formatBytes(ref.size), formatCount(ref.size)))],
+    // Format 2's object is the manifest alone: the size that means something is the files', once read.
+    ...(ref.format === 1 || header ? [sizeRow(header?.totals.bytes ?? ref.size)] : []),
     [vscode.l10n.t('Created'), escape(formatDateTime(ref.time))],
   ];
   if (files !== undefined) rows.push([vscode.l10n.t('Files'), escape(formatCount(files))]);
+  if (header?.added) rows.push([vscode.l10n.t('Uploaded by this backup'), escape(formatBytes(header.added.packBytes + ref.size))]);
   md.appendMarkdown(rows.map(([k, v]) => `${escape(k)}: ${v}`).join('  \n'));
   return md;
+}
+
+function sizeRow(bytes: number): [string, string] {
+  return [vscode.l10n.t('Size'), escape(vscode.l10n.t('{0} ({1} bytes)', formatBytes(bytes), formatCount(bytes)))];
 }
 
 function escape(s: string): string {
