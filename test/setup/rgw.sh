@@ -98,6 +98,12 @@ ms mon client mode = crc
 rgw frontends = beast endpoint=127.0.0.1:$PORT
 rgw data = $DIR/rgw
 rgw dns name = 127.0.0.1
+# Deleted objects are freed by RGW's garbage collector, by default 2 hours
+# later: in RAM, a few test runs' deletions would fill the OSD (and a full OSD
+# hangs writes). Free them within seconds instead.
+rgw gc obj min wait = 2
+rgw gc processor period = 5
+rgw gc processor max time = 5
 EOF
 }
 
