@@ -32,6 +32,9 @@ describe('error face', () => {
     assert.match(describeError(new BackupError('Busy', '', '', { params: { path: '/work/p', reason: 'running' } })).message, /^Another restore into \/work\/p is running\.$/);
     assert.match(describeError(new BackupError('Busy', '', '', { params: { path: '/work/p', reason: 'interrupted' } })).message, /interrupted/);
     assert.match(describeError(new BackupError('NotFound', '', '', { params: { reason: 'staging' } })).message, /cannot be completed/);
+    const space = describeError(new BackupError('TooLarge', '', '', { params: { reason: 'space', bytes: 5 * 1024 ** 3, path: '/home/me' } }));
+    assert.match(space.message, /^The backup \([\d.,]+ GB\) does not fit in the free space of \/home\/me\.$/, space.message);
+    assert.match(space.hint ?? '', /restore the backup into a folder/);
   });
 
   it('offers the settings for connection problems only', () => {

@@ -21,8 +21,8 @@ import { runUndo, updateUndoContext } from './undoLastRestore';
  * with the file list on demand), then write and offer Undo, which puts the
  * safety snapshot back.
  */
-export async function restoreBackup(s: Services, arg?: unknown): Promise<RestoreResult | undefined> {
-  const ref = await backupFromArgs(s, arg, vscode.l10n.t('Choose a backup to restore'));
+export async function restoreBackup(s: Services, arg?: unknown, o: { ref?: BackupRef; intoFolder?: boolean } = {}): Promise<RestoreResult | undefined> {
+  const ref = o.ref ?? (await backupFromArgs(s, arg, vscode.l10n.t('Choose a backup to restore')));
   if (!ref) return undefined;
   const engine = await s.engineHost.getEngine();
   const fetched = await withEngineProgress(vscode.l10n.t('Downloading the backup from {0}', formatDateTime(ref.time)), ['download'], (call) =>
@@ -43,7 +43,7 @@ export async function restoreBackup(s: Services, arg?: unknown): Promise<Restore
       return undefined;
     }
     const open = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => ({ name: f.name, path: f.uri.fsPath }));
-    let targets = targetsOnFolders(prefixes, open);
+    let targets = o.intoFolder ? undefined : targetsOnFolders(prefixes, open);
     if (!targets) {
       targets = await pickTargets(s, prefixes);
       if (!targets) return undefined;

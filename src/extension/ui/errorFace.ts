@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { BackupError, isCancelled, type ErrorCode } from '../../core/util/engineErrors';
+import { formatBytes } from './format';
 
 /** An error as the user sees it: one plain sentence, a hint, and whether the settings can fix it. */
 export interface ErrorFace {
@@ -111,6 +112,12 @@ export function describeError(e: unknown): ErrorFace {
         vscode.l10n.t('Do not restore this backup: it may have been tampered with.'),
       );
     case 'TooLarge':
+      if (str('reason') === 'space') {
+        return face(
+          vscode.l10n.t('The backup ({0}) does not fit in the free space of {1}.', formatBytes(Number(p.bytes) || 0), str('path') ?? ''),
+          vscode.l10n.t('Free some space, or restore the backup into a folder instead.'),
+        );
+      }
       return face(
         vscode.l10n.t('The selection is too large for one backup.'),
         vscode.l10n.t('Exclude large or generated folders with the setting s3Backup.workspace.excludes.'),
