@@ -10,7 +10,7 @@ import type { BackupResult, ConnectionReport } from '../../src/core/engine';
 import type { RestoreResult } from '../../src/core/restore/applyRestore';
 import type { TestApi } from '../../src/extension/extension';
 import type { TestBucket } from '../helpers/s3';
-import { extensionLogFiles, getApi, ScriptedPrompts, treeDigest, userSettingsFile, waitFor, writeFixture, requireS3Server } from './helpers';
+import { extensionLogFiles, getApi, ScriptedPrompts, type ShownMessage, treeDigest, userSettingsFile, waitFor, writeFixture, requireS3Server } from './helpers';
 
 const CONFIGURED = 's3Backup.configured';
 const SETTINGS = ['endpoint', 'region', 'bucket', 'rootPath', 'addressingStyle'];
@@ -313,6 +313,44 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
     await vscode.commands.executeCommand('s3Backup.copyS3Uri', node, [node]);
     assert.strictEqual(await vscode.env.clipboard.readText(), `s3://${bucket!.bucket}/${backup!.key}`);
     assert.deepStrictEqual(prompts.errors(), []);
+  });
+
+  it('Download into a folder without the room says so, writes nothing and offers Restore into a Folder', async () => {
+    const node = await findNode(backup!.key);
+    assert.ok(node);
+    const dir = tmpDir('download-full');
+    const file = path.join(dir, 'backup.zip');
+    prompts.onSaveDialog = () => vscode.Uri.file(file);
+    // The one fault injected: the file system reports 1 MiB free where the zip would go.
+    const realStatfs = fs.promises.statfs;
+    (fs.promises as { statfs: unknown }).statfs = async (p: fs.PathLike, o?: fs.StatFsOptions) => {
+      const real = await realStatfs(p, o as never);
+      return path.resolve(String(p)) === dir ? { ...real, bavail: Math.floor((1024 * 1024) / Number(real.bsize)) } : real;
+    };
+    const offered: ShownMessage[] = [];
+    let folderAsked = false;
+    prompts.onMessage = (m) => {
+      offered.push(m);
+      return m.items.includes('Restore into a Folder...') ? 'Restore into a Folder...' : undefined;
+    };
+    prompts.onOpenDialog = () => {
+      folderAsked = true;
+      return undefined; // the user cancels at the folder choice
+    };
+    try {
+      const saved = await vscode.commands.executeCommand('s3Backup.downloadBackup', node);
+      assert.strictEqual(saved, undefined);
+    } finally {
+      (fs.promises as { statfs: unknown }).statfs = realStatfs;
+      prompts.onMessage = () => undefined;
+      prompts.onOpenDialog = () => undefined;
+    }
+    const error = offered.find((m) => m.kind === 'error');
+    assert.ok(error, `no error shown: ${JSON.stringify(offered)}`);
+    assert.match(error.message, /^The backup \(.+\) does not fit in the free space of .+\. Free some space, or restore the backup into a folder instead\.$/);
+    assert.deepStrictEqual(error.items, ['Restore into a Folder...']);
+    assert.ok(folderAsked, 'choosing "Restore into a Folder..." did not ask for the folder');
+    assert.deepStrictEqual(fs.readdirSync(dir), [], 'a partial download was left behind');
   });
 
   it('Delete (confirmed) removes the backup from the tree and the bucket', async () => {
