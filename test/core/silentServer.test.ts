@@ -1,5 +1,6 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
@@ -8,7 +9,7 @@ import { BackupEngine } from '../../src/core/engine';
 import { S3Store } from '../../src/core/storage/s3Store';
 import { normalizeProfile, type Profile } from '../../src/core/storage/profile';
 import { BackupError } from '../../src/core/util/engineErrors';
-import { createTestBucket, requireS3Server, startFaultProxy, type TestBucket } from '../helpers/s3';
+import { createTestBucket, requireS3Server, s3TestEnv, startFaultProxy, type TestBucket } from '../helpers/s3';
 
 /** A TCP server that accepts every connection and never answers (keeps the sockets open). */
 async function silentServer(): Promise<{ endpoint: string; connections: () => number; close: () => Promise<void> }> {
@@ -128,6 +129,57 @@ describe('real transient errors are still retried', function () {
       const page = await store.listPage('x/');
       assert.deepStrictEqual(page.objects.map((o) => o.key), ['x/one.txt']);
       assert.strictEqual(proxy.requests.length, 3, JSON.stringify(proxy.requests));
+    } finally {
+      store.destroy();
+      await proxy.close();
+    }
+  });
+});
+
+describe('a slow uplink is not a silent server', function () {
+  this.timeout(120_000);
+  let bucket: TestBucket;
+  before(async () => {
+    requireS3Server();
+    bucket = await createTestBucket('slowput');
+  });
+  after(async () => bucket?.cleanup());
+
+  /** Forwards to the real server, but holds every PUT's body for `holdMs` first, as a slow link would. */
+  async function slowUplink(holdMs: number): Promise<{ endpoint: string; close: () => Promise<void> }> {
+    const target = new URL(s3TestEnv().endpoint);
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        setTimeout(() => {
+          const up = http.request({ host: target.hostname, port: target.port || 80, method: req.method, path: req.url, headers: req.headers }, (r) => {
+            res.writeHead(r.statusCode ?? 502, r.headers);
+            r.pipe(res);
+          });
+          up.on('error', () => res.destroy());
+          up.end(Buffer.concat(chunks));
+        }, req.method === 'PUT' ? holdMs : 0);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    };
+  }
+
+  it('a small put gets time for its body on top of the budget; one with no body beyond the budget still times out', async () => {
+    const proxy = await slowUplink(2500);
+    // Budget 1 s; the body's 600 KiB at the slowest rate allowed (200 KiB/s) adds 3 s.
+    const store = new S3Store({ ...bucket.profile, endpoint: proxy.endpoint }, { callBudgetMs: 1000, minUploadBytesPerSec: 200 * 1024 });
+    try {
+      const body = Buffer.alloc(600 * 1024, 7);
+      await store.putBuffer('slow/manifest.bin', body, { contentType: 'application/octet-stream' });
+      const back = await bucket.getObject('slow/manifest.bin');
+      assert.ok(back.equals(body), 'the object arrived whole');
+      // A tiny body adds almost nothing: held 2.5 s against a 1 s budget is "did not answer".
+      await assert.rejects(store.putBuffer('slow/tiny.bin', Buffer.from('x')), (e: unknown) => e instanceof BackupError && e.code === 'Timeout');
     } finally {
       store.destroy();
       await proxy.close();

@@ -8,6 +8,17 @@
 export const ATTEMPT_TIMEOUT_MS = 10_000;
 /** All attempts of one such request together, retries and backoff included. */
 export const CALL_BUDGET_MS = 30_000;
+/**
+ * A small put still carries a body (a 100,000-file manifest is a few MB): the
+ * budget grows by its time at this rate, so a slow uplink is not mistaken for
+ * a server that does not answer.
+ */
+export const MIN_UPLOAD_BYTES_PER_SEC = 64 * 1024;
+
+/** The extra time a request body of `bytes` may take at the slowest rate we allow. */
+export function bodyTimeMs(bytes: number, bytesPerSec = MIN_UPLOAD_BYTES_PER_SEC): number {
+  return bytes > 0 ? Math.ceil((bytes / bytesPerSec) * 1000) : 0;
+}
 
 /**
  * Runs `fn` with a signal that aborts when `signal` does or when `budgetMs`

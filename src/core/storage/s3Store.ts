@@ -10,7 +10,7 @@ import { testConnection, type ConnectionReport } from './connectionTest';
 
 export type { ConnectionReport, ConnectionStep } from './connectionTest';
 import { sendParts } from './multipart';
-import { ATTEMPT_TIMEOUT_MS, CALL_BUDGET_MS, withinBudget } from './requestBudget';
+import { ATTEMPT_TIMEOUT_MS, bodyTimeMs, CALL_BUDGET_MS, withinBudget } from './requestBudget';
 import { FirstFailure, mapLimit } from '../util/firstFailure';
 import { SinglePutFallback } from './singlePutFallback';
 import type { Profile } from './profile';
@@ -56,6 +56,8 @@ export interface S3StoreOptions {
   attemptTimeoutMs?: number;
   /** All attempts of such a request together: past it, 'Timeout' ("did not answer"). */
   callBudgetMs?: number;
+  /** The slowest upload a small put (a manifest, a lock) must survive: its body's time at this rate is added to the budget. */
+  minUploadBytesPerSec?: number;
   partSize?: number;
   queueSize?: number;
   /** Where a refused multipart upload is spooled before its single PutObject. */
@@ -189,11 +191,17 @@ export class S3Store {
    * `requestOptions`. An abort always surfaces as `CancelledError`, a server
    * that does not answer as 'Timeout'.
    */
-  private async call<T>(signal: AbortSignal | undefined, key: string | undefined, fn: (send: { abortSignal: AbortSignal; requestTimeout: number }) => Promise<T>): Promise<T> {
+  private async call<T>(
+    signal: AbortSignal | undefined,
+    key: string | undefined,
+    fn: (send: { abortSignal: AbortSignal; requestTimeout: number }) => Promise<T>,
+    bodyBytes = 0,
+  ): Promise<T> {
     throwIfAborted(signal);
     try {
       const requestTimeout = this.options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
-      return await withinBudget(signal, this.options.callBudgetMs ?? CALL_BUDGET_MS, (abortSignal) => fn({ abortSignal, requestTimeout }));
+      const budget = (this.options.callBudgetMs ?? CALL_BUDGET_MS) + bodyTimeMs(bodyBytes, this.options.minUploadBytesPerSec);
+      return await withinBudget(signal, budget, (abortSignal) => fn({ abortSignal, requestTimeout }));
     } catch (e) {
       if (signal?.aborted) throw new CancelledError(signal.reason);
       throw this.toError(e, key);
@@ -559,6 +567,7 @@ export class S3Store {
         }),
         send,
       ),
+      data.length,
     );
   }
 
