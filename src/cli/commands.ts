@@ -7,6 +7,7 @@ import { codeFilesToWrite } from '../core/restore/codeFileItems';
 import type { RestoreItem, RestorePlan } from '../core/restore/planRestore';
 import { targetsInFolder, workspacePrefixes } from '../core/restore/targets';
 import { BackupError } from '../core/util/engineErrors';
+import { mapLimit } from '../core/util/firstFailure';
 import { formatBytes } from '../core/util/formatBytes';
 import { printable } from '../core/util/printable';
 import { UsageError, type OptionValues } from './commandTable';
@@ -61,10 +62,10 @@ async function backup({ engine, positionals, values, ctx, signal }: CommandRun):
   const res = await engine.backup({ kind: 'workspace', folders }, { signal, onProgress: progressPrinter(ctx) });
   endProgress(ctx);
   if (ctx.json) {
-    out(ctx, JSON.stringify({ ...refJson(res), files: res.files, skipped: res.skipped }));
+    out(ctx, JSON.stringify({ ...refJson(res), files: res.files, bytes: res.bytes, uploaded: res.uploaded, skipped: res.skipped }));
   } else {
     out(ctx, res.key);
-    err(ctx, `Backed up ${plural(res.files, 'file')} (${formatBytes(res.size)} uploaded).`);
+    err(ctx, `Backed up ${plural(res.files, 'file')} (${formatBytes(res.bytes)}, ${formatBytes(res.uploaded)} uploaded).`);
     for (const s of res.skipped) err(ctx, `skipped ${printable(s.relPath)} (${s.reason}${s.detail ? `: ${printable(s.detail)}` : ''})`);
   }
   return EXIT_OK;
@@ -72,8 +73,15 @@ async function backup({ engine, positionals, values, ctx, signal }: CommandRun):
 
 async function list({ engine, ctx, signal }: CommandRun): Promise<number> {
   const backups = await engine.listAll({ signal });
+  // A format-2 object is its manifest: the backup's own size is in the manifest's header (one small ranged read each).
+  const totals = new Map<string, { files: number; bytes: number }>();
+  await mapLimit(backups, 8, async (b) => {
+    if (b.format !== 2) return;
+    const header = await engine.summary(b, { signal }).catch(() => undefined);
+    if (header) totals.set(b.key, header.totals);
+  });
   if (ctx.json) {
-    out(ctx, JSON.stringify(backups.map(refJson)));
+    out(ctx, JSON.stringify(backups.map((b) => ({ ...refJson(b), ...totals.get(b.key) }))));
     return EXIT_OK;
   }
   if (backups.length === 0) {
@@ -81,7 +89,8 @@ async function list({ engine, ctx, signal }: CommandRun): Promise<number> {
     return EXIT_OK;
   }
   for (const b of backups) {
-    out(ctx, `${b.time.toISOString().replace('.000Z', 'Z')}  ${b.kind.padEnd(9)}  ${formatBytes(b.size).padStart(10)}  ${printable(b.host)}  ${printable(b.key)}`);
+    const size = b.format === 2 ? (totals.has(b.key) ? formatBytes(totals.get(b.key)!.bytes) : '?') : formatBytes(b.size);
+    out(ctx, `${b.time.toISOString().replace('.000Z', 'Z')}  ${b.kind.padEnd(9)}  ${size.padStart(10)}  ${printable(b.host)}  ${printable(b.key)}`);
   }
   return EXIT_OK;
 }

@@ -7,6 +7,10 @@ import * as path from 'path';
 import { build, manifestFor, normalLookingKey, type Entry } from '../helpers/hostileArchive';
 import { CLI, cli, cliS3Env, ensureCliBundle, REPO } from '../helpers/cliProcess';
 import { createTestBucket, requireS3Server, s3TestEnv, type TestBucket } from '../helpers/s3';
+import { formatBytes } from '../../src/core/util/formatBytes';
+
+/** The fixture's files that the backup below keeps (README.md, src/main.ts, data.bin; debug.log is excluded). */
+const SOURCE_BYTES = '# project\n'.length + 'console.log(1);\n'.length * 100 + 100_000;
 
 function readTree(root: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -119,11 +123,14 @@ describe('s3-backup CLI (real process)', function () {
     it('backup --json prints the new key; --exclude applies', async () => {
       const r = await cli(['backup', src, '--exclude', '*.log', '--json'], env);
       assert.strictEqual(r.code, 0, r.stderr);
-      const out = JSON.parse(r.stdout) as { key: string; files: number; kind: string; size: number };
+      const out = JSON.parse(r.stdout) as { key: string; files: number; kind: string; size: number; bytes: number; uploaded: number };
       assert.match(out.key, /^cli\/backups\/\d{8}-\d{6}\.\d{3}_.+_workspace_[0-9a-z]+\.json\.gz$/);
       assert.strictEqual(out.files, 3);
       assert.strictEqual(out.kind, 'workspace');
       assert.strictEqual(out.size, (await bucket.listObjects(out.key))[0].size);
+      // The files' size, not the manifest's; the first backup uploads them all (compressed) and its manifest.
+      assert.strictEqual(out.bytes, SOURCE_BYTES);
+      assert.ok(out.uploaded > out.size && out.uploaded < out.bytes + out.size + 4096, `uploaded ${out.uploaded}`);
       assert.strictEqual(r.stderr, '', 'no progress or warnings when stderr is not a terminal');
       key = out.key;
     });
@@ -131,12 +138,13 @@ describe('s3-backup CLI (real process)', function () {
     it('list --json shows it; plain list prints one line per backup', async () => {
       const r = await cli(['list', '--json'], env);
       assert.strictEqual(r.code, 0, r.stderr);
-      const list = JSON.parse(r.stdout) as { key: string; size: number }[];
-      assert.deepStrictEqual(list.map((b) => b.key), [key]);
+      const list = JSON.parse(r.stdout) as { key: string; size: number; files: number; bytes: number }[];
+      assert.deepStrictEqual(list.map((b) => [b.key, b.files, b.bytes]), [[key, 3, SOURCE_BYTES]]);
       const plain = await cli(['list'], env);
       assert.strictEqual(plain.code, 0);
       assert.strictEqual(plain.stdout.trim().split('\n').length, 1);
       assert.ok(plain.stdout.includes(key));
+      assert.ok(plain.stdout.includes(` ${formatBytes(SOURCE_BYTES)} `), `plain list shows the files' size, not the manifest's: ${plain.stdout}`);
       // The AWS SDK's Node version warning (this runs on Node 20 with no flag in the environment) never shows.
       assert.ok(!('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED' in env), 'the test must run without the flag');
       assert.strictEqual(plain.stderr, '', `list wrote to stderr: ${plain.stderr}`);

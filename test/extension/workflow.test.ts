@@ -9,6 +9,7 @@ import type { BackupNode, MachineNode } from '../../src/extension/tree/nodes';
 import type { BackupResult, ConnectionReport } from '../../src/core/engine';
 import type { RestoreResult } from '../../src/core/restore/applyRestore';
 import type { TestApi } from '../../src/extension/extension';
+import { formatBytes } from '../../src/extension/ui/format';
 import type { TestBucket } from '../helpers/s3';
 import { extensionLogFiles, getApi, ScriptedPrompts, type ShownMessage, treeDigest, userSettingsFile, waitFor, writeFixture, requireS3Server } from './helpers';
 
@@ -177,8 +178,10 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
     backup = (await vscode.commands.executeCommand('s3Backup.backUpWorkspace')) as BackupResult | undefined;
     assert.deepStrictEqual(prompts.errors(), []);
     assert.ok(backup, 'the backup command returned nothing');
-    await prompts.waitForMessage(new RegExp(`^Backed up ${backup!.files} files \\(`));
-    assert.ok(prompts.shown.find((m) => /^Backed up/.test(m.message))?.items.includes('Reveal in Tree'));
+    const said = await prompts.waitForMessage(new RegExp(`^Backed up ${backup!.files} files \\(`));
+    // The files' size (not the manifest object's); a first backup uploads everything, so no "rest" sentence.
+    assert.strictEqual(said.message, `Backed up ${backup!.files} files (${formatBytes(backup!.bytes)}).`);
+    assert.ok(said.items.includes('Reveal in Tree'));
 
     const machines = await rootNodes();
     assert.ok(machines.length >= 1, 'the tree shows no machine');
@@ -351,6 +354,25 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
     assert.deepStrictEqual(error.items, ['Restore into a Folder...']);
     assert.ok(folderAsked, 'choosing "Restore into a Folder..." did not ask for the folder');
     assert.deepStrictEqual(fs.readdirSync(dir), [], 'a partial download was left behind');
+  });
+
+  it('backing up the unchanged workspace again uploads only its manifest, and says so', async () => {
+    prompts.onMessage = () => undefined;
+    const again = (await vscode.commands.executeCommand('s3Backup.backUpWorkspace')) as BackupResult | undefined;
+    assert.ok(again);
+    try {
+      assert.deepStrictEqual(prompts.errors(), []);
+      assert.strictEqual(again.added.files, 0, 'an unchanged file was uploaded again');
+      const said = await prompts.waitForMessage(new RegExp(`^Backed up ${again.files} files .*Uploaded`));
+      assert.strictEqual(
+        said.message,
+        `Backed up ${again.files} files (${formatBytes(again.bytes)}). Uploaded ${formatBytes(again.uploaded)}; the rest was in the bucket already.`,
+      );
+      assert.ok(again.uploaded < again.bytes, `uploaded ${again.uploaded} of ${again.bytes}`);
+    } finally {
+      await (await api.engineHost.getEngine()).delete(again.key);
+      await api.tree.refresh();
+    }
   });
 
   it('Delete (confirmed) removes the backup from the tree and the bucket', async () => {

@@ -26,16 +26,23 @@ export async function reportBackup(s: Services, result: BackupResult, leftOutSet
   return result;
 }
 
-/** "Backed up 1 file (2 KB)." / "Backed up 12 files (3.4 MB); 2 skipped (see the log)." */
-function backedUpMessage(result: Pick<BackupResult, 'files' | 'size' | 'skipped'>): string {
-  const size = formatBytes(result.size);
+/**
+ * "Backed up 12 files (3.4 MB)." with the files' size (not the manifest's), then,
+ * for an incremental backup, how little of it had to travel.
+ */
+function backedUpMessage(result: Pick<BackupResult, 'files' | 'bytes' | 'uploaded' | 'added' | 'format' | 'skipped'>): string {
+  const size = formatBytes(result.bytes);
   const skipped = result.skipped.length;
-  if (skipped === 0) {
-    return result.files === 1 ? vscode.l10n.t('Backed up 1 file ({0}).', size) : vscode.l10n.t('Backed up {0} files ({1}).', formatCount(result.files), size);
-  }
-  return result.files === 1
-    ? vscode.l10n.t('Backed up 1 file ({0}); {1} skipped (see the log).', size, formatCount(skipped))
-    : vscode.l10n.t('Backed up {0} files ({1}); {2} skipped (see the log).', formatCount(result.files), size, formatCount(skipped));
+  const done =
+    skipped === 0
+      ? result.files === 1
+        ? vscode.l10n.t('Backed up 1 file ({0}).', size)
+        : vscode.l10n.t('Backed up {0} files ({1}).', formatCount(result.files), size)
+      : result.files === 1
+        ? vscode.l10n.t('Backed up 1 file ({0}); {1} skipped (see the log).', size, formatCount(skipped))
+        : vscode.l10n.t('Backed up {0} files ({1}); {2} skipped (see the log).', formatCount(result.files), size, formatCount(skipped));
+  if (result.format !== 2 || result.added.files >= result.files) return done;
+  return `${done} ${vscode.l10n.t('Uploaded {0}; the rest was in the bucket already.', formatBytes(result.uploaded))}`;
 }
 
 function leftOutMessage(n: number): string[] {
