@@ -22,7 +22,7 @@ const nodeCommon = {
 };
 
 /**
- * The extension's heavy half (engine, AWS SDK, jszip, app data) is its own
+ * The extension's heavy half (engine, AWS SDK, zip writer and reader, app data) is its own
  * bundle, dist/engine.js, which the extension `require`s on first use: so
  * loading dist/extension.js at activation parses only the light face.
  */

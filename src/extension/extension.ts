@@ -25,7 +25,7 @@ export interface TestApi {
   sandbox: Promise<SandboxImport>;
 }
 
-/** Wires the extension together; the engine (AWS SDK, jszip) loads on first use, not here. */
+/** Wires the extension together; the engine (AWS SDK, zip writer and reader) loads on first use, not here. */
 export function activate(context: vscode.ExtensionContext): TestApi | undefined {
   const started = performance.now();
   const testMode = context.extensionMode === vscode.ExtensionMode.Test;

@@ -164,6 +164,25 @@ describe('undo record, lock and recovery', function () {
     assert.strictEqual(await pruneSnapshots(snapshots, { keep: 0, days: 0 }), 0, 'no limit, nothing pruned');
   });
 
+  it('prunes records older than N days, keeps younger ones and interrupted ones of any age', async () => {
+    const { target, snapshots } = fresh('prune-days');
+    const dirs: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      fs.rmSync(target, { recursive: true, force: true });
+      dirs.push(await restore(target, snapshots));
+    }
+    const age = (dir: string, days: number, state?: string): void => {
+      const f = path.join(dir, 'snapshot.json');
+      const r = JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(f, JSON.stringify({ ...r, created: new Date(Date.now() - days * 86_400_000).toISOString(), ...(state ? { state } : {}) }));
+    };
+    age(dirs[0], 40); // complete, 40 days old: goes
+    age(dirs[1], 40, 'applying'); // interrupted, as old: stays (recovery needs it)
+    age(dirs[2], 2); // complete, 2 days old: stays
+    assert.strictEqual(await pruneSnapshots(snapshots, { days: 30 }), 1);
+    assert.deepStrictEqual(fs.readdirSync(snapshots).sort(), [path.basename(dirs[1]), path.basename(dirs[2])].sort());
+  });
+
   it('cleans up what dead processes left, and keeps what live ones and interrupted restores need', async () => {
     const { target, snapshots } = fresh('cleanup');
     fs.mkdirSync(target, { recursive: true });

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import type { BackupResult } from '../../src/core/engine';
 import type { TestApi } from '../../src/extension/extension';
 import type { TestBucket } from '../helpers/s3';
-import { getApi, ScriptedPrompts, waitFor } from './helpers';
+import { getApi, requireS3Server, ScriptedPrompts, waitFor } from './helpers';
 
 const RESOURCE_WARNING = 'Accessing a resource scoped configuration without providing a resource';
 
@@ -33,10 +33,7 @@ describe('workspace excludes per folder (real S3 server)', function () {
   const name = `s3b-excludes-${crypto.randomBytes(3).toString('hex')}`;
 
   before(async function () {
-    if (!process.env.S3_TEST_ENDPOINT) {
-      console.log('[excludes] S3_TEST_ENDPOINT is not set: skipping');
-      this.skip();
-    }
+    requireS3Server();
     api = await getApi();
     const s3 = require('../helpers/s3') as typeof import('../helpers/s3');
     const { endpoint, region, accessKeyId, secretAccessKey } = s3.s3TestEnv();

@@ -91,7 +91,10 @@ export async function restoreAppDataFetched(
   const log = s.log.for('appdata');
   const userDir = userDirFor(s.context, o);
   const { ignoredSettings } = readAppDataConfig();
-  const content = await engine.readAppData(fetched);
+  // Format 2 reads the app data from its packs: over the network, so cancellable and shown.
+  const content = await withEngineProgress(vscode.l10n.t('Reading the app data of the backup from {0}', formatDateTime(ref.time)), ['download'], (call) =>
+    engine.readAppData(fetched, call),
+  );
   if (content.categories.length === 0) {
     void s.prompts.showInformationMessage(vscode.l10n.t('This backup holds no app data to restore.'), {});
     return undefined;

@@ -28,7 +28,7 @@ export interface EngineHostOptions {
 /**
  * Builds the `BackupEngine` from the settings and the stored keys on first
  * use, and again after either changes. The engine module (and with it the AWS
- * SDK and jszip) is only `require`d here, so activation loads neither.
+ * SDK and the zip code) is only `require`d here, so activation loads neither.
  */
 export class EngineHost implements vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<void>();
