@@ -29,11 +29,11 @@ describe('error face', () => {
     assert.match(describeError(new BackupError('Unreachable', '', '', { params: { endpoint: 'http://10.0.0.9:9000' } })).message, /10\.0\.0\.9:9000/);
     assert.match(describeError(new BackupError('WrongRegion', '', '', { params: { expectedRegion: 'eu-central-1' } })).hint ?? '', /eu-central-1/);
     assert.match(describeError(new BackupError('Io', '', '', { params: { path: '/tmp/x' } })).message, /\/tmp\/x/);
-    assert.match(describeError(new BackupError('Busy', '', '', { params: { path: '/work/p', reason: 'running' } })).message, /^Another restore into \/work\/p is running\.$/);
+    assert.match(describeError(new BackupError('Busy', '', '', { params: { path: '/work/p', reason: 'running' } })).message, /^Another restore into p is running\.$/);
     assert.match(describeError(new BackupError('Busy', '', '', { params: { path: '/work/p', reason: 'interrupted' } })).message, /interrupted/);
     assert.match(describeError(new BackupError('NotFound', '', '', { params: { reason: 'staging' } })).message, /cannot be completed/);
     const space = describeError(new BackupError('TooLarge', '', '', { params: { reason: 'space', bytes: 5 * 1024 ** 3, path: '/home/me' } }));
-    assert.match(space.message, /^The backup \([\d.,]+ GB\) does not fit in the free space of \/home\/me\.$/, space.message);
+    assert.match(space.message, /^The backup \([\d.,]+ GB\) does not fit in the free space of me\.$/, space.message);
     assert.match(space.hint ?? '', /restore the backup into a folder/);
   });
 

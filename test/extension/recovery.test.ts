@@ -134,7 +134,8 @@ describe('restore you can trust (editors, undo, recovery)', function () {
     const undone = await vscode.commands.executeCommand('s3Backup.undoLastRestore');
     assert.deepStrictEqual(undone, { restored: 2, removed: 1 });
     const confirm = prompts.shown.find((m) => m.options.modal)!;
-    assert.match(confirm.message, new RegExp(`^Undo the restore of .+ into ${escapeRe(target)}\\?$`));
+    assert.match(confirm.message, new RegExp(`^Undo the restore of .+ into ${escapeRe(path.basename(target))}\\?$`), 'the folder is named, not its whole path');
+    assert.ok((confirm.options.detail ?? '').endsWith(`\n\n${target}`), 'the full path is in the detail');
     assert.match(confirm.options.detail ?? '', /^It created 1 files and replaced 2:/);
     await prompts.waitForMessage(/^The restore was undone: 2 files put back, 1 new file removed\.$/);
     assert.strictEqual(fs.readFileSync(notes.uri.fsPath, 'utf8'), 'first draft\n');
@@ -181,9 +182,9 @@ describe('restore you can trust (editors, undo, recovery)', function () {
     const found = await checkInterruptedRestores(api.services);
     assert.deepStrictEqual(found.map((r) => [r.state, r.canFinish, r.folders]), [['interrupted', true, [target]]]);
     const offer = prompts.shown.find((m) => /was interrupted/.test(m.message))!;
-    assert.match(offer.message, new RegExp(`^The restore of .+ into ${escapeRe(target)} was interrupted\\. Complete it, or roll the folder back`));
+    assert.match(offer.message, new RegExp(`^The restore of .+ into ${escapeRe(path.basename(target))} was interrupted\\. Complete it, or roll the folder back`));
     assert.deepStrictEqual(offer.items, ['Complete', 'Roll Back', 'Later']);
-    await prompts.waitForMessage(new RegExp(`^The restore into ${escapeRe(target)} is complete: 2 more files written\\.$`));
+    await prompts.waitForMessage(new RegExp(`^The restore into ${escapeRe(path.basename(target))} is complete: 2 more files written\\.$`));
     assert.deepStrictEqual(treeDigest(target), new Map(Object.entries(FILES).map(([k, v]) => [k, crypto.createHash('sha256').update(v).digest('hex')])));
     assert.deepStrictEqual(prompts.errors(), []);
   });

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { APPDATA_PREFIX } from '../../core/appData/categories';
 import type { FinishResult, RestoreSummary, UndoResult } from '../../core/engine';
 import { EditorWatch } from '../ui/editorSync';
-import { formatCount, formatDateTime, formatUndone } from '../ui/format';
+import { folderName, formatCount, formatDateTime, formatUndone } from '../ui/format';
 import { runGuarded } from './registerCommand';
 import type { Services } from './services';
 
@@ -69,12 +69,13 @@ export async function undoLastRestore(s: Services): Promise<UndoResult | undefin
     return undefined;
   }
   const undo = vscode.l10n.t('Undo Restore');
-  const message = vscode.l10n.t('Undo the restore of {0} into {1}?', formatDateTime(new Date(last.time)), last.folders.join(', '));
-  const detail = vscode.l10n.t(
+  // The folder's name in the question; its full path below, where a long one does not hide the question.
+  const message = vscode.l10n.t('Undo the restore of {0} into {1}?', formatDateTime(new Date(last.time)), folderNames(last.folders));
+  const detail = `${vscode.l10n.t(
     'It created {0} files and replaced {1}: the files it created are removed and the replaced ones get their earlier content back. Files changed since the restore are kept as they are.',
     formatCount(last.newFiles),
     formatCount(last.replacedFiles),
-  );
+  )}\n\n${last.folders.join('\n')}`;
   if ((await s.prompts.showWarningMessage(message, { modal: true, detail }, undo)) !== undo) return undefined;
   return runUndo(s, last);
 }
@@ -84,8 +85,9 @@ export async function offerInterrupted(s: Services, r: RestoreSummary): Promise<
   const complete = vscode.l10n.t('Complete');
   const rollBack = vscode.l10n.t('Roll Back');
   const later = vscode.l10n.t('Later');
-  const where = r.folders.join(', ');
+  const where = folderNames(r.folders);
   const when = formatDateTime(new Date(r.time));
+  s.log.for('recovery').info(`interrupted restore into ${r.folders.join(', ')} (${r.snapshotDir})`);
   const message = r.canFinish
     ? vscode.l10n.t('The restore of {0} into {1} was interrupted. Complete it, or roll the folder back to how it was before?', when, where)
     : vscode.l10n.t('The restore of {0} into {1} was interrupted, and its prepared files are gone. Roll the folder back to how it was before?', when, where);
@@ -103,10 +105,15 @@ async function runFinish(s: Services, r: RestoreSummary): Promise<FinishResult> 
   s.log.for('restore').info(`finish ${r.snapshotDir}: ${done.written} written, ${done.kept} kept`);
   await watch.sync('restore');
   await updateUndoContext(s).catch(() => undefined);
-  const where = r.folders.join(', ');
+  const where = folderNames(r.folders);
   const written = done.written === 1 ? vscode.l10n.t('The restore into {0} is complete: 1 more file written.', where) : vscode.l10n.t('The restore into {0} is complete: {1} more files written.', where, formatCount(done.written));
   const kept =
     done.kept === 0 ? '' : done.kept === 1 ? vscode.l10n.t('1 file changed since the interruption was kept as it is.') : vscode.l10n.t('{0} files changed since the interruption were kept as they are.', formatCount(done.kept));
   void s.prompts.showInformationMessage(kept ? `${written} ${kept}` : written, {});
   return done;
+}
+
+/** Folders as their names, the way every message names them ("app, web"). */
+function folderNames(folders: readonly string[]): string {
+  return folders.map(folderName).join(', ');
 }

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { BackupError, isCancelled, type ErrorCode } from '../../core/util/engineErrors';
-import { formatBytes } from './format';
+import { folderName, formatBytes } from './format';
 
 /** An error as the user sees it: one plain sentence, a hint, and whether the settings can fix it. */
 export interface ErrorFace {
@@ -114,7 +114,7 @@ export function describeError(e: unknown): ErrorFace {
     case 'TooLarge':
       if (str('reason') === 'space') {
         return face(
-          vscode.l10n.t('The backup ({0}) does not fit in the free space of {1}.', formatBytes(Number(p.bytes) || 0), str('path') ?? ''),
+          vscode.l10n.t('The backup ({0}) does not fit in the free space of {1}.', formatBytes(Number(p.bytes) || 0), folderName(str('path') ?? '')),
           vscode.l10n.t('Free some space, or restore the backup into a folder instead.'),
         );
       }
@@ -140,12 +140,12 @@ export function describeError(e: unknown): ErrorFace {
       }
       if (str('reason') === 'interrupted') {
         return face(
-          str('path') ? vscode.l10n.t('An earlier restore into {0} was interrupted and is not finished.', str('path') as string) : vscode.l10n.t('An earlier restore into this folder was interrupted and is not finished.'),
+          str('path') ? vscode.l10n.t('An earlier restore into {0} was interrupted and is not finished.', folderName(str('path') as string)) : vscode.l10n.t('An earlier restore into this folder was interrupted and is not finished.'),
           vscode.l10n.t('Complete it or roll it back first with "Undo Last Restore".'),
         );
       }
       return face(
-        str('path') ? vscode.l10n.t('Another restore into {0} is running.', str('path') as string) : vscode.l10n.t('Another restore into this folder is running.'),
+        str('path') ? vscode.l10n.t('Another restore into {0} is running.', folderName(str('path') as string)) : vscode.l10n.t('Another restore into this folder is running.'),
         vscode.l10n.t('Wait for it to finish, then try again.'),
       );
     case 'Server':
