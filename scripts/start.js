@@ -22,7 +22,8 @@
  * Ctrl-C (or SIGTERM) stops both servers and everything they spawned. Ports:
  * S3B_START_PORT (default 8080) for code-server and S3B_START_S3_PORT (default
  * 4568, with the two ports above it for Ceph's mon) for the S3 server; a busy
- * port is replaced by a free one.
+ * port is replaced by a free one. S3B_START_DIR replaces .cache/start as the
+ * state folder.
  */
 'use strict';
 
@@ -32,7 +33,8 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 
 const ROOT = path.resolve(__dirname, '..');
-const START_DIR = path.join(ROOT, '.cache', 'start');
+// S3B_START_DIR: another state folder (the e2e test of `npm start` uses a temp one).
+const START_DIR = process.env.S3B_START_DIR ? path.resolve(process.env.S3B_START_DIR) : path.join(ROOT, '.cache', 'start');
 const BUCKET = 'sandbox';
 const WORKSPACE_NAME = 'sample-project';
 
