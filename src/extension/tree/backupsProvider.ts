@@ -4,7 +4,8 @@ import { compareNewestFirst, type BackupRef } from '../../core/format/backupKeys
 import type { Logger } from '../../core/util/engineLogger';
 import type { EngineHost } from '../host/engineHost';
 import { describeError, errorText } from '../ui/errorFace';
-import { BackupNode, LoadMoreNode, MachineNode, MessageNode, type BackupsNode } from './nodes';
+import type { BrowseEntry } from '../../core/format/manifestIndex';
+import { BackupFileNode, BackupFolderNode, BackupLinkNode, BackupNode, LoadMoreNode, MachineNode, MessageNode, type BackupEntryNode, type BackupsNode, type EntryParent } from './nodes';
 
 export const VIEW_ID = 's3Backup.backups';
 /** The activity-bar container of the view (package.json `viewsContainers`). */
@@ -26,6 +27,11 @@ type State =
  * (S3 lists oldest first, so "newest first" needs all keys); paging only
  * limits how many nodes are built.
  */
+function entryNode(parent: EntryParent, e: BrowseEntry): BackupEntryNode {
+  if (e.kind === 'folder') return new BackupFolderNode(parent.ref, e, parent);
+  return e.kind === 'link' ? new BackupLinkNode(parent.ref, e, parent) : new BackupFileNode(parent.ref, e, parent);
+}
+
 export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vscode.Disposable {
   static readonly PAGE_SIZE = 50;
 
@@ -78,8 +84,12 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
     return node;
   }
 
-  getChildren(node?: BackupsNode): BackupsNode[] {
+  /** The top and machines answer at once; a backup's and a folder's entries come from its manifest. */
+  getChildren(node?: MachineNode): BackupsNode[];
+  getChildren(node?: BackupsNode): BackupsNode[] | Promise<BackupsNode[]>;
+  getChildren(node?: BackupsNode): BackupsNode[] | Promise<BackupsNode[]> {
     if (!node) return this.rootChildren();
+    if (node instanceof BackupNode || node instanceof BackupFolderNode) return this.entriesOf(node);
     if (node instanceof MachineNode) {
       const shown = this.shown.get(node.host) ?? BackupsProvider.PAGE_SIZE;
       const children: BackupsNode[] = node.refs.slice(0, shown).map((r) => this.nodeFor(r, node));
@@ -90,7 +100,34 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
   }
 
   getParent(node: BackupsNode): BackupsNode | undefined {
-    return node instanceof BackupNode || node instanceof LoadMoreNode ? node.parent : undefined;
+    return node instanceof BackupNode || node instanceof LoadMoreNode || node instanceof BackupFolderNode || node instanceof BackupFileNode || node instanceof BackupLinkNode
+      ? node.parent
+      : undefined;
+  }
+
+  /**
+   * A backup's (or a folder's) children, from its manifest alone: a backup
+   * shows its workspace folders (and app data) at the top. A failure becomes
+   * one error line under the node.
+   */
+  private async entriesOf(node: EntryParent): Promise<BackupsNode[]> {
+    const key = node.ref.key;
+    try {
+      const engine = await this.host.getEngine();
+      let entries: BrowseEntry[];
+      if (node instanceof BackupNode) {
+        const top = await engine.browse(key, '');
+        entries = [];
+        for (const e of top) entries.push(...(e.path === 'workspace' && e.kind === 'folder' ? await engine.browse(key, 'workspace') : [e]));
+      } else {
+        entries = await engine.browse(key, node.entry.path);
+      }
+      return entries.map((e) => entryNode(node, e));
+    } catch (e) {
+      const face = describeError(e);
+      this.log.warn(`could not list ${key}: ${face.code}: ${e instanceof Error ? e.message : String(e)}`);
+      return [new MessageNode('error', face.message, { tooltip: errorText(face), id: `message:error:${node.id ?? key}` })];
+    }
   }
 
   /**
