@@ -8,12 +8,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BackupEngine } from '../../src/core/engine';
-import { makeBackupKey } from '../../src/core/format/backupKeys';
 import type { Manifest, ManifestFile } from '../../src/core/format/manifest';
 import { ManifestIndex } from '../../src/core/format/manifestIndex';
 import { packKey } from '../../src/core/format/packKeys';
 import { createTestBucket, requireS3Server, startFaultProxy, type TestBucket } from '../helpers/s3';
-import { writeArchive } from '../helpers/v1/archiveWriter';
+import { v1Backup } from '../helpers/v1/v1Backup';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
@@ -162,18 +161,8 @@ describe('browsing a backup (real S3)', function () {
   });
 
   it('browses and reads a format-1 backup (its archive downloaded and verified once)', async () => {
-    const created = new Date(Date.now() - 60_000);
-    const sources = ['README.md', 'lib/a.ts'].map((rel) => {
-      const abs = path.join(src, rel);
-      const st = fs.statSync(abs);
-      return { archivePath: `workspace/app/${rel}`, absPath: abs, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o777 };
-    });
-    const a = writeArchive(sources, { kind: 'workspace', hostname: 'old-machine', platform: 'linux', created: created.toISOString(), sources: ['workspace/app'], toolVersion: '0.1.0' });
-    const chunks: Buffer[] = [];
-    a.stream.on('data', (c: Buffer) => chunks.push(c));
-    await a.done;
-    const v1 = makeBackupKey(rootPath, { time: created, host: 'old-machine', kind: 'workspace', format: 1 });
-    await bucket.putObject(v1, Buffer.concat(chunks));
+    const { key: v1, body } = await v1Backup(rootPath, src, ['README.md', 'lib/a.ts'], new Date(Date.now() - 60_000));
+    await bucket.putObject(v1, body);
     const e = engineFor();
     try {
       assert.deepStrictEqual((await e.browse(v1, 'workspace/app')).map((x) => x.name), ['lib', 'README.md']);
