@@ -41,6 +41,8 @@ describe('browsing a backup (real S3 server)', function () {
     // The backup: a folder named like the open one, so its files land on the workspace.
     source = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-browse-src-'));
     const files: Record<string, string | Buffer> = { 'notes.txt': 'from the backup\n', 'keep.txt': 'backup keep\n', 'sub/data.bin': binary, 'tamper.txt': 'to be tampered with\n' };
+    // One page of a folder's entries and one more.
+    for (let i = 0; i <= 500; i++) files[`many/f${String(i).padStart(3, '0')}.txt`] = `${i}\n`;
     for (const [rel, body] of Object.entries(files)) {
       const p = path.join(source, fx, ...rel.split('/'));
       fs.mkdirSync(path.dirname(p), { recursive: true });
@@ -110,6 +112,19 @@ describe('browsing a backup (real S3 server)', function () {
     assert.strictEqual(api.tree.getParent(file), folder, 'getParent walks back up (reveal)');
   });
 
+  it('a big folder shows 500 entries, then "Load More…" shows the rest', async () => {
+    const many = await nodeOf('many');
+    const first = await children(many);
+    assert.strictEqual(first.length, 501, '500 entries and the "Load More…" node');
+    const more = first[500];
+    assert.strictEqual(more.label, 'Load More…');
+    assert.strictEqual(more.description, '500 of 501');
+    await vscode.commands.executeCommand(more.command!.command, ...(more.command!.arguments ?? []));
+    const all = await children(many);
+    assert.strictEqual(all.length, 501);
+    assert.strictEqual(all[500].label, 'f500.txt');
+  });
+
   it('the read-only file system: stat, readDirectory, readFile (binary intact), writes refused', async () => {
     const st = await vscode.workspace.fs.stat(uriOf('notes.txt'));
     assert.strictEqual(st.type, vscode.FileType.File);
@@ -117,7 +132,7 @@ describe('browsing a backup (real S3 server)', function () {
     assert.strictEqual(st.permissions, vscode.FilePermission.Readonly);
     assert.strictEqual((await vscode.workspace.fs.stat(uriOf('sub'))).type, vscode.FileType.Directory);
     const dir = await vscode.workspace.fs.readDirectory(uriOf(''));
-    assert.deepStrictEqual(dir, [['sub', vscode.FileType.Directory], ['keep.txt', vscode.FileType.File], ['notes.txt', vscode.FileType.File], ['tamper.txt', vscode.FileType.File]]);
+    assert.deepStrictEqual(dir, [['many', vscode.FileType.Directory], ['sub', vscode.FileType.Directory], ['keep.txt', vscode.FileType.File], ['notes.txt', vscode.FileType.File], ['tamper.txt', vscode.FileType.File]]);
     assert.ok(Buffer.from(await vscode.workspace.fs.readFile(uriOf('sub/data.bin'))).equals(binary));
     await assert.rejects(Promise.resolve(vscode.workspace.fs.stat(uriOf('missing.txt'))), (e: vscode.FileSystemError) => e.code === 'FileNotFound');
     await assert.rejects(Promise.resolve(vscode.workspace.fs.writeFile(uriOf('notes.txt'), Buffer.from('x'))), 'a backup cannot be written');
@@ -127,8 +142,8 @@ describe('browsing a backup (real S3 server)', function () {
 
   it('a file whose entry was tampered with in the pack is refused with one plain sentence; Verify finds it too', async () => {
     const verified = (await vscode.commands.executeCommand('s3Backup.verifyBackup', api.tree.findBackupNode(key))) as { files: number } | undefined;
-    assert.strictEqual(verified?.files, 4);
-    assert.match((await prompts.waitForMessage(/is intact/)).message, /all 4 files/);
+    assert.strictEqual(verified?.files, 505);
+    assert.match((await prompts.waitForMessage(/is intact/)).message, /all 505 files/);
 
     const manifest = await engine.manifests.load({ key });
     const f = manifest.files.find((x) => x.path === archive('tamper.txt'))!;

@@ -51,6 +51,10 @@ export function registerCommands(s: Services): vscode.Disposable[] {
     on('s3Backup.compareWithBackup', (uri?: unknown) => compareWithBackup(s, uri)),
     on('s3Backup.restoreBackupItem', (node?: unknown) => restoreBackupItem(s, node)),
     on('s3Backup.findInBackups', (uri?: unknown) => findInBackups(s, uri)),
+    // Internal: the "Load More…" node of a big folder inside a backup.
+    on('s3Backup.loadMoreEntries', async (id: unknown) => {
+      if (typeof id === 'string') s.tree.loadMoreEntries(id);
+    }),
     registerDetailsDocuments(),
   ];
 }

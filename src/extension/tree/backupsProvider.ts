@@ -5,7 +5,7 @@ import type { Logger } from '../../core/util/engineLogger';
 import type { EngineHost } from '../host/engineHost';
 import { describeError, errorText } from '../ui/errorFace';
 import type { BrowseEntry } from '../../core/format/manifestIndex';
-import { BackupFileNode, BackupFolderNode, BackupLinkNode, BackupNode, LoadMoreNode, MachineNode, MessageNode, type BackupEntryNode, type BackupsNode, type EntryParent } from './nodes';
+import { BackupFileNode, BackupFolderNode, BackupLinkNode, BackupNode, LoadMoreNode, MachineNode, MessageNode, MoreEntriesNode, type BackupEntryNode, type BackupsNode, type EntryParent } from './nodes';
 
 export const VIEW_ID = 's3Backup.backups';
 /** The activity-bar container of the view (package.json `viewsContainers`). */
@@ -34,6 +34,8 @@ function entryNode(parent: EntryParent, e: BrowseEntry): BackupEntryNode {
 
 export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vscode.Disposable {
   static readonly PAGE_SIZE = 50;
+  /** Entries of one folder inside a backup shown at a time: a flat folder of 70,000 files must not become 70,000 rows at once. */
+  static readonly ENTRY_PAGE_SIZE = 500;
 
   private readonly emitter = new vscode.EventEmitter<BackupsNode | undefined | void>();
   readonly onDidChangeTreeData = this.emitter.event;
@@ -43,6 +45,9 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
   private abort: AbortController | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private readonly shown = new Map<string, number>();
+  /** Per backup or folder node id: how many of its entries are shown, and the node (for "Load More…"). */
+  private readonly entriesShown = new Map<string, number>();
+  private readonly entryParents = new Map<string, EntryParent>();
   private readonly fileCounts = new Map<string, number>();
   /** One node per key for the loaded listing: `TreeView.reveal` finds elements by identity. */
   private nodes = new Map<string, BackupNode>();
@@ -100,7 +105,7 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
   }
 
   getParent(node: BackupsNode): BackupsNode | undefined {
-    return node instanceof BackupNode || node instanceof LoadMoreNode || node instanceof BackupFolderNode || node instanceof BackupFileNode || node instanceof BackupLinkNode
+    return node instanceof BackupNode || node instanceof LoadMoreNode || node instanceof MoreEntriesNode || node instanceof BackupFolderNode || node instanceof BackupFileNode || node instanceof BackupLinkNode
       ? node.parent
       : undefined;
   }
@@ -122,7 +127,12 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
       } else {
         entries = await engine.browse(key, node.entry.path);
       }
-      return entries.map((e) => entryNode(node, e));
+      const id = node.id ?? key;
+      this.entryParents.set(id, node);
+      const shown = this.entriesShown.get(id) ?? BackupsProvider.ENTRY_PAGE_SIZE;
+      const children: BackupsNode[] = entries.slice(0, shown).map((e) => entryNode(node, e));
+      if (entries.length > shown) children.push(new MoreEntriesNode(node, shown, entries.length));
+      return children;
     } catch (e) {
       const face = describeError(e);
       this.log.warn(`could not list ${key}: ${face.code}: ${e instanceof Error ? e.message : String(e)}`);
@@ -201,6 +211,14 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
     if (!machine) return;
     this.shown.set(host, (this.shown.get(host) ?? BackupsProvider.PAGE_SIZE) + BackupsProvider.PAGE_SIZE);
     this.emitter.fire(machine);
+  }
+
+  /** Shows the next page of a big folder inside a backup (its "Load More…" node). */
+  loadMoreEntries(id: string): void {
+    const node = this.entryParents.get(id);
+    if (!node) return;
+    this.entriesShown.set(id, (this.entriesShown.get(id) ?? BackupsProvider.ENTRY_PAGE_SIZE) + BackupsProvider.ENTRY_PAGE_SIZE);
+    this.emitter.fire(node);
   }
 
   /** Remembers a backup's file count for its tooltip (known after a backup, details or restore). */
@@ -324,6 +342,7 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
   private setState(s: State): void {
     this.state = s;
     this.nodes = new Map();
+    this.entryParents.clear();
     this.emitter.fire();
   }
 

@@ -118,6 +118,22 @@ export class BackupLinkNode extends EntryNode {
   }
 }
 
+/** Shown after a page of the entries of a big folder inside a backup. */
+export class MoreEntriesNode extends vscode.TreeItem {
+  constructor(
+    readonly parent: EntryParent,
+    shown: number,
+    total: number,
+  ) {
+    super(vscode.l10n.t('Load More…'), vscode.TreeItemCollapsibleState.None);
+    this.id = `more:${parent.id ?? parent.ref.key}`;
+    this.description = vscode.l10n.t('{0} of {1}', formatCount(shown), formatCount(total));
+    this.iconPath = new vscode.ThemeIcon('more');
+    this.contextValue = 'loadMore';
+    this.command = { command: 's3Backup.loadMoreEntries', title: vscode.l10n.t('Load More…'), arguments: [parent.id] };
+  }
+}
+
 /** Shown after a page of backups of one machine. */
 export class LoadMoreNode extends vscode.TreeItem {
   constructor(
@@ -154,7 +170,7 @@ export class MessageNode extends vscode.TreeItem {
 
 export type BackupEntryNode = BackupFolderNode | BackupFileNode | BackupLinkNode;
 
-export type BackupsNode = MachineNode | BackupNode | LoadMoreNode | MessageNode | BackupEntryNode;
+export type BackupsNode = MachineNode | BackupNode | LoadMoreNode | MessageNode | BackupEntryNode | MoreEntriesNode;
 
 function backupTooltip(ref: BackupRef, thisMachine: boolean, files: number | undefined, header?: ManifestHeader): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
