@@ -225,4 +225,9 @@ describe('browsing a backup (real S3 server)', function () {
     await waitFor('the undo', () => fs.readFileSync(local('notes.txt'), 'utf8') === 'current\n');
     await prompts.waitForMessage(/The restore was undone/);
   });
+
+  it('without settings, a backup file says that S3 storage is not configured', async () => {
+    await api.engineHost.saveProfile({ endpoint: '', region: '', bucket: '', rootPath: '', accessKeyId: '', secretAccessKey: '' });
+    await assert.rejects(Promise.resolve(vscode.workspace.fs.readFile(uriOf('notes.txt'))), (e: Error) => /not configured/.test(e.message));
+  });
 });

@@ -32,7 +32,7 @@ export class BackupFileSystem implements vscode.FileSystemProvider {
   }
 
   async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
-    const { engine, key, path } = await this.resolve(uri);
+    const { engine, key, path } = await this.guard(uri, () => this.resolve(uri));
     const e = await this.guard(uri, () => engine.stat(key, path));
     if (!e) throw vscode.FileSystemError.FileNotFound(uri);
     const mtime = e.mtime ? Date.parse(e.mtime) : 0;
@@ -40,13 +40,13 @@ export class BackupFileSystem implements vscode.FileSystemProvider {
   }
 
   async readDirectory(uri: vscode.Uri): Promise<[string, vscode.FileType][]> {
-    const { engine, key, path } = await this.resolve(uri);
+    const { engine, key, path } = await this.guard(uri, () => this.resolve(uri));
     const list = await this.guard(uri, () => engine.browse(key, path));
     return list.map((e) => [e.name, fileType(e)]);
   }
 
   async readFile(uri: vscode.Uri): Promise<Uint8Array> {
-    const { engine, key, path } = await this.resolve(uri);
+    const { engine, key, path } = await this.guard(uri, () => this.resolve(uri));
     const e = await this.guard(uri, () => engine.stat(key, path));
     if (!e) throw vscode.FileSystemError.FileNotFound(uri);
     if (e.kind === 'folder') throw vscode.FileSystemError.FileIsADirectory(uri);
@@ -80,11 +80,12 @@ export class BackupFileSystem implements vscode.FileSystemProvider {
     return { engine, ...parsed };
   }
 
-  /** Engine errors as VS Code's file errors: missing is FileNotFound, the rest one plain sentence (a damaged file says so). */
+  /** Engine errors as VS Code's file errors: missing is FileNotFound, the rest one plain sentence (a damaged file says so; no settings: "not configured"). */
   private async guard<T>(uri: vscode.Uri, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (e) {
+      if (e instanceof vscode.FileSystemError) throw e;
       if (isCancelled(e)) throw new vscode.CancellationError();
       const face = describeError(e);
       if (face.code === 'NotFound') throw vscode.FileSystemError.FileNotFound(uri);
