@@ -17,6 +17,7 @@ import { runBackup, type BackupDeps } from './backup/runBackup';
 import { selectionRulesOf, type SkippedFile } from './backup/select';
 import { backupPrefix, compareNewestFirst, parseBackupKey, type BackupKind, type BackupRef } from './format/backupKeys';
 import type { Manifest, ManifestAdded, ManifestHeader } from './format/manifest';
+import { ManifestIndex, type BrowseEntry } from './format/manifestIndex';
 import { collectGarbage, type GcResult } from './repository/collectGarbage';
 import { ManifestStore } from './repository/manifestStore';
 import { applyRestore, type RestoreResult, type Stager } from './restore/applyRestore';
@@ -28,6 +29,7 @@ import { checkOwnGitignores } from './restore/selectionCheck';
 import { undoSnapshot, type UndoResult } from './restore/snapshot';
 import type { Profile } from './storage/profile';
 import { S3Store, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
+import { printable } from './util/printable';
 import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from './util/engineErrors';
 import { nullLogger, prefixed, type Logger } from './util/engineLogger';
 import { writeOwnerFile } from './util/processOwner';
@@ -136,6 +138,7 @@ export interface FetchedBackup {
 }
 
 export type { ConnectionReport, ConnectionStep };
+export type { BrowseEntry };
 
 export interface ListPage {
   backups: BackupRef[];
@@ -156,6 +159,8 @@ export class BackupEngine {
   private readonly snapshotRoot: string | undefined;
   private readonly wrap: ReturnType<typeof wrapWith>;
   private readonly options: BackupEngineOptions;
+  /** Format-1 archives opened by `browse`/`readFile` (at most one). */
+  private readonly browsing = new Map<string, Promise<FetchedBackup>>();
 
   constructor(
     readonly profile: Profile,
@@ -327,10 +332,10 @@ export class BackupEngine {
     }
   }
 
-  /** What a restore of a fetched backup into `targets` (archive prefix -> folder) would do. */
-  async plan(fetched: Pick<FetchedBackup, 'archiveFile' | 'manifest'>, targets: Record<string, string>): Promise<RestorePlan> {
+  /** What a restore of a fetched backup into `targets` (archive prefix -> folder) would do; `only` (an archive path) limits it to one file or folder. */
+  async plan(fetched: Pick<FetchedBackup, 'archiveFile' | 'manifest'>, targets: Record<string, string>, o: { only?: string } = {}): Promise<RestorePlan> {
     try {
-      return await planRestore(fetched.archiveFile ?? '', fetched.manifest, targets);
+      return await planRestore(fetched.archiveFile ?? '', fetched.manifest, targets, o);
     } catch (e) {
       throw this.wrap(e, undefined);
     }
@@ -484,6 +489,74 @@ export class BackupEngine {
     return result;
   }
 
+  /**
+   * The folders, files and links directly in folder `dir` of a backup ('' =
+   * its top), from its manifest: format 2 reads only the (cached) manifest;
+   * format 1 downloads and verifies its archive once (see `browsed`).
+   * `NotFound` when the backup has no such folder.
+   */
+  async browse(key: string, dir: string, o: { signal?: AbortSignal } = {}): Promise<BrowseEntry[]> {
+    try {
+      const list = (await this.browsed(key, o.signal)).index.list(dir);
+      if (!list) throw entryNotFound(key, dir);
+      return list;
+    } catch (e) {
+      throw this.wrap(e, o.signal, { key });
+    }
+  }
+
+  /** What archive path `p` is in a backup (file, folder or link); undefined when the backup has nothing there. */
+  async stat(key: string, p: string, o: { signal?: AbortSignal } = {}): Promise<BrowseEntry | undefined> {
+    try {
+      return (await this.browsed(key, o.signal)).index.stat(p);
+    } catch (e) {
+      throw this.wrap(e, o.signal, { key });
+    }
+  }
+
+  /**
+   * One file of a backup, in memory: format 2 reads just its entry with a
+   * ranged GET; either way it is checked against the manifest (size, crc32,
+   * sha256) before it is returned, 'Integrity' otherwise.
+   */
+  async readFile(key: string, p: string, o: CallOptions = {}): Promise<Buffer> {
+    try {
+      const { fetched, index } = await this.browsed(key, o.signal);
+      const f = index.file(p);
+      if (!f) throw entryNotFound(key, p);
+      const read = fetched.format === 2
+        ? await readFromPacks(this.store, this.profile.rootPath, fetched.manifest, [f], { kind: 'memory' }, { signal: o.signal, onProgress: throttleProgress(o.onProgress) })
+        : await readZipFiles(fetched.archiveFile ?? '', new Set([f.path]), { signal: o.signal });
+      const data = read.get(f.path);
+      if (!data) throw entryNotFound(key, p);
+      return data;
+    } catch (e) {
+      throw this.wrap(e, o.signal, { key });
+    }
+  }
+
+  /** A backup opened for browsing: format 2 its cached manifest; format 1 its verified archive, the last one kept until `dispose`. */
+  private async browsed(key: string, signal?: AbortSignal): Promise<{ fetched: FetchedBackup; index: ManifestIndex }> {
+    const ref = parseBackupKey(this.profile.rootPath, key);
+    if (!ref) throw notFound(key);
+    if (ref.format === 2) {
+      const manifest = await this.manifests.load({ key }, { signal });
+      return { fetched: { key, format: 2, manifest, dispose: async () => undefined }, index: ManifestIndex.of(manifest) };
+    }
+    let p = this.browsing.get(key);
+    if (!p) {
+      for (const [k, old] of this.browsing) {
+        this.browsing.delete(k);
+        void old.then((f) => f.dispose(), () => undefined);
+      }
+      p = this.fetch(key, { signal });
+      p.catch(() => this.browsing.delete(key));
+      this.browsing.set(key, p);
+    }
+    const fetched = await p;
+    return { fetched, index: ManifestIndex.of(fetched.manifest) };
+  }
+
   /** Downloads and fully checks a backup (every file against its manifest), writing nothing; returns its manifest. */
   async verify(key: string, o: CallOptions = {}): Promise<Manifest> {
     const fetched = await this.fetch(key, o);
@@ -564,6 +637,8 @@ export class BackupEngine {
 
   /** Closes the S3 connections; the engine must not be used afterwards. */
   dispose(): void {
+    for (const p of this.browsing.values()) void p.then((f) => f.dispose(), () => undefined);
+    this.browsing.clear();
     this.store.destroy();
   }
 
@@ -574,6 +649,10 @@ export class BackupEngine {
 
 function notFound(key: string): BackupError {
   return new BackupError('NotFound', `The backup "${key}" does not exist in the bucket.`, 'Refresh the list of backups.', { params: { key } });
+}
+
+function entryNotFound(key: string, p: string): BackupError {
+  return new BackupError('NotFound', `The backup "${key}" holds nothing at "${printable(p)}".`, 'Refresh the view; pick another backup.', { params: { key, entry: printable(p), reason: 'entry' } });
 }
 
 function wrapWith(profile: Profile) {

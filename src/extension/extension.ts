@@ -4,6 +4,7 @@ import type { BackupsNode } from './tree/nodes';
 import { registerCommands } from './commands';
 import { scheduleRecoveryCheck } from './commands/recoverRestores';
 import { EngineHost } from './host/engineHost';
+import { BackupFileSystem } from './browse/backupFileSystem';
 import { Log } from './ui/extensionLog';
 import { createPrompts, type Prompts } from './ui/prompts';
 import { importSandboxCredentials, type SandboxImport } from './host/sandbox';
@@ -40,6 +41,8 @@ export function activate(context: vscode.ExtensionContext): TestApi | undefined 
   const prompts = createPrompts();
   const services: Services = { context, log, secrets, engineHost, prompts, tree, treeView };
   context.subscriptions.push(log, secrets, engineHost, tree, treeView, ...registerCommands(services));
+  // Files inside backups, read-only (s3backup:/...): opened, compared, never written.
+  context.subscriptions.push(BackupFileSystem.register(engineHost, log.for('browse')));
   // Interrupted restores from a crash are offered a moment after start-up, not during activation.
   context.subscriptions.push(scheduleRecoveryCheck(services));
 

@@ -14,7 +14,7 @@ import { makeBackupKey } from '../../src/core/format/backupKeys';
 import { BackupError } from '../../src/core/util/engineErrors';
 import { createTestBucket, requireS3Server, startFaultProxy, type TestBucket } from '../helpers/s3';
 import { makeTree, readTextTree } from '../helpers/tree';
-import { writeArchive } from '../helpers/v1/archiveWriter';
+import { v1Backup } from '../helpers/v1/v1Backup';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
@@ -322,18 +322,8 @@ describe('incremental backups (format 2, real S3)', function () {
       const src = path.join(work, 'v1', 'app');
       await makeTree(src, { files: 30, dirs: 2, totalBytes: 512 * 1024, textRatio: 0.5, seed: 3 });
       const files = Object.keys(readTextTree(src)).sort();
-      const created = new Date();
-      const sources = files.map((rel) => {
-        const abs = path.join(src, rel);
-        const st = fs.statSync(abs);
-        return { archivePath: `workspace/app/${rel}`, absPath: abs, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o777 };
-      });
-      const a = writeArchive(sources, { kind: 'workspace', hostname: 'old-machine', platform: 'linux', created: created.toISOString(), sources: ['workspace/app'], toolVersion: '0.1.0' });
-      const chunks: Buffer[] = [];
-      a.stream.on('data', (c: Buffer) => chunks.push(c));
-      await a.done;
-      const key = makeBackupKey(rootPath, { time: created, host: 'old-machine', kind: 'workspace', format: 1 });
-      await bucket.putObject(key, Buffer.concat(chunks));
+      const { key, body } = await v1Backup(rootPath, src, files);
+      await bucket.putObject(key, body);
 
       const engine = engineFor('machine-a');
       const ref = (await engine.listAll()).find((r) => r.key === key);

@@ -40,6 +40,7 @@ export class ScriptedPrompts {
   onQuickPick: (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => Answer<vscode.QuickPickItem> = () => undefined;
   onOpenDialog: (o: vscode.OpenDialogOptions) => Answer<vscode.Uri[]> = () => undefined;
   onSaveDialog: (o: vscode.SaveDialogOptions) => Answer<vscode.Uri> = () => undefined;
+  onInputBox: (o: vscode.InputBoxOptions) => Answer<string> = () => undefined;
   private waiters: Array<{ re: RegExp; resolve: (m: ShownMessage) => void }> = [];
   private readonly saved: Prompts;
 
@@ -72,6 +73,7 @@ export class ScriptedPrompts {
       showErrorMessage: message('error'),
       showOpenDialog: async (o) => this.onOpenDialog(o),
       showSaveDialog: async (o) => this.onSaveDialog(o),
+      inputBox: async (o) => this.onInputBox(o),
     };
     Object.assign(target, fake);
   }

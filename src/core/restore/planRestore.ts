@@ -48,8 +48,12 @@ export const PARALLEL = 8;
  * Refuses ('UnsafeArchive') any file that would land outside its
  * target, including through a symbolic link already in the target, and
  * ('AlreadyExists') a folder where the backup has a file.
+ * `only` (an archive path) restores just that file or folder of the backup:
+ * the plan, its manifest and its 'onlyLocal' files are limited to it.
  */
-export async function planRestore(archiveFile: string, manifest: Manifest, targets: Record<string, string>): Promise<RestorePlan> {
+export async function planRestore(archiveFile: string, full: Manifest, targets: Record<string, string>, o: { only?: string } = {}): Promise<RestorePlan> {
+  const manifest = o.only === undefined ? full : manifestUnder(full, o.only);
+  const inScope = (archivePath: string): boolean => o.only === undefined || isUnder(archivePath, o.only);
   const roots = rootsOf(targets);
   const containment = new ContainmentCheck();
   const items: RestoreItem[] = [];
@@ -99,8 +103,10 @@ export async function planRestore(archiveFile: string, manifest: Manifest, targe
     const mine = planned.get(root.dir) ?? new Set<string>();
     for (const f of local.files) {
       if (mine.has(f.relPath)) continue;
+      const archivePath = root.prefix === '' ? f.relPath : `${root.prefix}/${f.relPath}`;
+      if (!inScope(archivePath)) continue;
       items.push({
-        archivePath: root.prefix === '' ? f.relPath : `${root.prefix}/${f.relPath}`,
+        archivePath,
         relPath: f.relPath,
         targetPath: f.absPath,
         action: 'onlyLocal',
@@ -112,4 +118,22 @@ export async function planRestore(archiveFile: string, manifest: Manifest, targe
   for (const it of items) counts[it.action]++;
   const extras = manifest.links?.length || manifest.dirs?.length ? await planLinksAndDirs(manifest, roots, containment) : undefined;
   return { archiveFile, manifest, targets: { ...targets }, items, counts, ...(extras ?? {}) };
+}
+
+/** `p` is `scope` or inside it (archive paths). */
+function isUnder(p: string, scope: string): boolean {
+  const s = scope.replace(/^\/+|\/+$/g, '');
+  return s === '' || p === s || p.startsWith(`${s}/`);
+}
+
+/** The part of a manifest at or under archive path `scope`: what restoring one file or folder writes. */
+export function manifestUnder(m: Manifest, scope: string): Manifest {
+  const files = m.files.filter((f) => isUnder(f.path, scope));
+  return {
+    ...m,
+    files,
+    totals: { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) },
+    ...(m.dirs ? { dirs: m.dirs.filter((d) => isUnder(d.path, scope)) } : {}),
+    ...(m.links ? { links: m.links.filter((l) => isUnder(l.path, scope)) } : {}),
+  };
 }

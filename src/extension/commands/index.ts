@@ -10,7 +10,11 @@ import { openSettings } from './openSettings';
 import { refresh } from './refresh';
 import { registerCommand } from './registerCommand';
 import { restoreAppData } from './restoreAppData';
-import { restoreBackup } from './restoreBackup';
+import { restoreBackup, restoreBackupItem } from './restoreBackup';
+import { compareWithBackup } from './compareWithBackup';
+import { compareWithCurrent } from './compareWithCurrent';
+import { findInBackups } from './findInBackups';
+import { verifyBackup } from './verifyBackup';
 import type { Services } from './services';
 import { registerDetailsDocuments, showBackupDetails } from './showBackupDetails';
 import { showLog } from './showLog';
@@ -41,6 +45,16 @@ export function registerCommands(s: Services): vscode.Disposable[] {
     on('s3Backup.backUpEverything', (o?: unknown) => backUpEverything(s, opts(o))),
     on('s3Backup.restoreAppData', (node?: unknown, o?: unknown) => restoreAppData(s, node, opts(o))),
     on('s3Backup.undoLastRestore', () => undoLastRestore(s)),
+    // Looking inside a backup (issue 14).
+    on('s3Backup.verifyBackup', (node?: unknown) => verifyBackup(s, node)),
+    on('s3Backup.compareWithCurrent', (node?: unknown) => compareWithCurrent(s, node)),
+    on('s3Backup.compareWithBackup', (uri?: unknown) => compareWithBackup(s, uri)),
+    on('s3Backup.restoreBackupItem', (node?: unknown) => restoreBackupItem(s, node)),
+    on('s3Backup.findInBackups', (uri?: unknown) => findInBackups(s, uri)),
+    // Internal: the "Load More…" node of a big folder inside a backup.
+    on('s3Backup.loadMoreEntries', async (id: unknown) => {
+      if (typeof id === 'string') s.tree.loadMoreEntries(id);
+    }),
     registerDetailsDocuments(),
   ];
 }

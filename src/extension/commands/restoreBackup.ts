@@ -15,13 +15,15 @@ import { runGuarded } from './registerCommand';
 import { codeFilesToWrite } from '../../core/restore/codeFileItems';
 import { printable } from '../../core/util/printable';
 import { runUndo, updateUndoContext } from './undoLastRestore';
+import { BackupFileNode, BackupFolderNode } from '../tree/nodes';
+import { openDiff } from './compareWithCurrent';
 
 /**
  * Restore: download and verify, show the plan (new / overwritten / unchanged,
  * with the file list on demand), then write and offer Undo, which puts the
  * safety snapshot back.
  */
-export async function restoreBackup(s: Services, arg?: unknown, o: { ref?: BackupRef; intoFolder?: boolean } = {}): Promise<RestoreResult | undefined> {
+export async function restoreBackup(s: Services, arg?: unknown, o: { ref?: BackupRef; intoFolder?: boolean; only?: string } = {}): Promise<RestoreResult | undefined> {
   const ref = o.ref ?? (await backupFromArgs(s, arg, vscode.l10n.t('Choose a backup to restore')));
   if (!ref) return undefined;
   const engine = await s.engineHost.getEngine();
@@ -30,8 +32,10 @@ export async function restoreBackup(s: Services, arg?: unknown, o: { ref?: Backu
   );
   try {
     s.tree.noteFiles(ref.key, fetched.manifest.totals.files);
-    const prefixes = workspacePrefixes(fetched.manifest);
-    if (fetched.manifest.sources.includes('appdata')) {
+    const only = o.only;
+    // One file or folder: only the backed-up folder holding it needs a place to land.
+    const prefixes = workspacePrefixes(fetched.manifest).filter((p) => only === undefined || only === p || only.startsWith(`${p}/`));
+    if (only === undefined && fetched.manifest.sources.includes('appdata')) {
       // App data (kind appdata or full) has its own flow; a full backup asks which parts.
       const parts = await chooseRestoreParts(s, fetched.manifest);
       if (!parts) return undefined;
@@ -48,7 +52,7 @@ export async function restoreBackup(s: Services, arg?: unknown, o: { ref?: Backu
       targets = await pickTargets(s, prefixes);
       if (!targets) return undefined;
     }
-    const plan = await confirmPlan(s, engine, fetched, ref, targets);
+    const plan = await confirmPlan(s, engine, fetched, ref, targets, only);
     if (!plan) return undefined;
     const includeCodeFiles = await askCodeFiles(s, plan);
     if (includeCodeFiles === undefined) return undefined;
@@ -90,17 +94,21 @@ async function confirmPlan(
   fetched: FetchedBackup,
   ref: BackupRef,
   initial: Record<string, string>,
+  only?: string,
 ): Promise<RestorePlan | undefined> {
   const restore = vscode.l10n.t('Restore');
   const another = vscode.l10n.t('Restore into Another Folder...');
   const showFiles = vscode.l10n.t('Show Files');
   let targets = initial;
   for (;;) {
-    const plan = await engine.plan(fetched, targets);
+    const plan = await engine.plan(fetched, targets, only === undefined ? {} : { only });
     const c = plan.counts;
     // The title names the folders; the detail has their full paths.
     const dirs = [...new Set(Object.values(targets))];
-    const message = vscode.l10n.t('Restore the backup from {0} into {1}?', formatDateTime(ref.time), dirs.map(folderName).join(', '));
+    const message =
+      only === undefined
+        ? vscode.l10n.t('Restore the backup from {0} into {1}?', formatDateTime(ref.time), dirs.map(folderName).join(', '))
+        : vscode.l10n.t('Restore "{0}" from the backup of {1} into {2}?', printable(only.split('/').slice(1).join('/')), formatDateTime(ref.time), dirs.map(folderName).join(', '));
     const counts = vscode.l10n.t(
       '{0} new, {1} overwritten, {2} unchanged. Files that exist only here are kept. Overwritten files are saved first, so the restore can be undone.',
       formatCount(c.create),
@@ -112,7 +120,7 @@ async function confirmPlan(
     const choice = await s.prompts[ask](message, { modal: true, detail }, restore, another, showFiles);
     if (choice === restore) return plan;
     if (choice === showFiles) {
-      await showPlanFiles(s, plan);
+      await showPlanFiles(s, plan, ref);
     } else if (choice === another) {
       const picked = await pickTargets(s, Object.keys(targets));
       if (picked) targets = picked;
@@ -156,23 +164,30 @@ function linksLeftOut(plan: RestorePlan): string | undefined {
     : vscode.l10n.t('{0} symbolic links point outside the restored folder and are left out.', formatCount(n));
 }
 
-/** The plan's files, grouped by what will happen to them. */
-async function showPlanFiles(s: Services, plan: RestorePlan): Promise<void> {
+interface PlanFileItem extends vscode.QuickPickItem {
+  /** An overwritten file: picking it opens the diff of the backup's copy against it. */
+  compare?: { archivePath: string; targetPath: string };
+}
+
+/** The plan's files, grouped by what will happen to them; an overwritten file picked opens its diff (format 2, read from the packs). */
+async function showPlanFiles(s: Services, plan: RestorePlan, ref: BackupRef): Promise<void> {
   const groups: Array<[RestoreAction, string]> = [
     ['create', vscode.l10n.t('New')],
     ['overwrite', vscode.l10n.t('Overwritten')],
     ['unchanged', vscode.l10n.t('Unchanged')],
     ['onlyLocal', vscode.l10n.t('Only here (kept)')],
   ];
-  const items: vscode.QuickPickItem[] = [];
+  const items: PlanFileItem[] = [];
   const runsCode = vscode.l10n.t('runs code: asked separately');
+  const canCompare = plan.manifest.format === 2;
   for (const [action, label] of groups) {
     const list = plan.items.filter((i) => i.action === action);
     if (list.length === 0) continue;
     items.push({ label: `${label} (${formatCount(list.length)})`, kind: vscode.QuickPickItemKind.Separator });
     for (const i of list) {
       const code = codeFilesToWrite([i]).length > 0;
-      items.push({ label: printable(i.relPath), description: code ? `${label}, ${runsCode}` : label, detail: printable(i.targetPath) });
+      const compare = canCompare && action === 'overwrite' ? { archivePath: i.archivePath, targetPath: i.targetPath } : undefined;
+      items.push({ label: printable(i.relPath), description: code ? `${label}, ${runsCode}` : label, detail: printable(i.targetPath), ...(compare ? { compare } : {}) });
     }
   }
   const links = (plan.links ?? []).filter((l) => l.action !== 'unchanged');
@@ -186,7 +201,16 @@ async function showPlanFiles(s: Services, plan: RestorePlan): Promise<void> {
     items.push({ label: `${label} (${formatCount(skipped.length)})`, kind: vscode.QuickPickItemKind.Separator });
     for (const l of skipped) items.push({ label: printable(l.archivePath), description: `→ ${printable(l.target)}` });
   }
-  await s.prompts.quickPick(items, { title: vscode.l10n.t('Files in the restore'), placeHolder: vscode.l10n.t('Press Escape to go back'), matchOnDetail: true });
+  const placeHolder = canCompare && plan.counts.overwrite > 0 ? vscode.l10n.t('Pick an overwritten file to compare it with the backup, or press Escape to go back') : vscode.l10n.t('Press Escape to go back');
+  const picked = await s.prompts.quickPick(items, { title: vscode.l10n.t('Files in the restore'), placeHolder, matchOnDetail: true });
+  // The diff opens behind the plan, which comes back for the answer; not as a preview, which the restore's editor sync would replace.
+  if (picked?.compare) await openDiff(ref, picked.compare.archivePath, vscode.Uri.file(picked.compare.targetPath), { preview: false });
+}
+
+/** "Restore Only This..." on a file or folder of a backup: the same plan, safety snapshot and undo as a whole restore. */
+export async function restoreBackupItem(s: Services, arg: unknown): Promise<RestoreResult | undefined> {
+  if (!(arg instanceof BackupFileNode || arg instanceof BackupFolderNode) || !arg.entry.path.startsWith('workspace/')) return undefined;
+  return restoreBackup(s, undefined, { ref: arg.ref, only: arg.entry.path });
 }
 
 function offerUndo(s: Services, result: RestoreResult, restored: { folders: string[]; targets: Record<string, string> }): void {

@@ -4,7 +4,8 @@ import { compareNewestFirst, type BackupRef } from '../../core/format/backupKeys
 import type { Logger } from '../../core/util/engineLogger';
 import type { EngineHost } from '../host/engineHost';
 import { describeError, errorText } from '../ui/errorFace';
-import { BackupNode, LoadMoreNode, MachineNode, MessageNode, type BackupsNode } from './nodes';
+import type { BrowseEntry } from '../../core/format/manifestIndex';
+import { BackupFileNode, BackupFolderNode, BackupLinkNode, BackupNode, LoadMoreNode, MachineNode, MessageNode, MoreEntriesNode, type BackupEntryNode, type BackupsNode, type EntryParent } from './nodes';
 
 export const VIEW_ID = 's3Backup.backups';
 /** The activity-bar container of the view (package.json `viewsContainers`). */
@@ -26,8 +27,15 @@ type State =
  * (S3 lists oldest first, so "newest first" needs all keys); paging only
  * limits how many nodes are built.
  */
+function entryNode(parent: EntryParent, e: BrowseEntry): BackupEntryNode {
+  if (e.kind === 'folder') return new BackupFolderNode(parent.ref, e, parent);
+  return e.kind === 'link' ? new BackupLinkNode(parent.ref, e, parent) : new BackupFileNode(parent.ref, e, parent);
+}
+
 export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vscode.Disposable {
   static readonly PAGE_SIZE = 50;
+  /** Entries of one folder inside a backup shown at a time: a flat folder of 70,000 files must not become 70,000 rows at once. */
+  static readonly ENTRY_PAGE_SIZE = 500;
 
   private readonly emitter = new vscode.EventEmitter<BackupsNode | undefined | void>();
   readonly onDidChangeTreeData = this.emitter.event;
@@ -37,6 +45,9 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
   private abort: AbortController | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private readonly shown = new Map<string, number>();
+  /** Per backup or folder node id: how many of its entries are shown, and the node (for "Load More…"). */
+  private readonly entriesShown = new Map<string, number>();
+  private readonly entryParents = new Map<string, EntryParent>();
   private readonly fileCounts = new Map<string, number>();
   /** One node per key for the loaded listing: `TreeView.reveal` finds elements by identity. */
   private nodes = new Map<string, BackupNode>();
@@ -78,8 +89,12 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
     return node;
   }
 
-  getChildren(node?: BackupsNode): BackupsNode[] {
+  /** The top and machines answer at once; a backup's and a folder's entries come from its manifest. */
+  getChildren(node?: MachineNode): BackupsNode[];
+  getChildren(node?: BackupsNode): BackupsNode[] | Promise<BackupsNode[]>;
+  getChildren(node?: BackupsNode): BackupsNode[] | Promise<BackupsNode[]> {
     if (!node) return this.rootChildren();
+    if (node instanceof BackupNode || node instanceof BackupFolderNode) return this.entriesOf(node);
     if (node instanceof MachineNode) {
       const shown = this.shown.get(node.host) ?? BackupsProvider.PAGE_SIZE;
       const children: BackupsNode[] = node.refs.slice(0, shown).map((r) => this.nodeFor(r, node));
@@ -90,7 +105,39 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
   }
 
   getParent(node: BackupsNode): BackupsNode | undefined {
-    return node instanceof BackupNode || node instanceof LoadMoreNode ? node.parent : undefined;
+    return node instanceof BackupNode || node instanceof LoadMoreNode || node instanceof MoreEntriesNode || node instanceof BackupFolderNode || node instanceof BackupFileNode || node instanceof BackupLinkNode
+      ? node.parent
+      : undefined;
+  }
+
+  /**
+   * A backup's (or a folder's) children, from its manifest alone: a backup
+   * shows its workspace folders (and app data) at the top. A failure becomes
+   * one error line under the node.
+   */
+  private async entriesOf(node: EntryParent): Promise<BackupsNode[]> {
+    const key = node.ref.key;
+    try {
+      const engine = await this.host.getEngine();
+      let entries: BrowseEntry[];
+      if (node instanceof BackupNode) {
+        const top = await engine.browse(key, '');
+        entries = [];
+        for (const e of top) entries.push(...(e.path === 'workspace' && e.kind === 'folder' ? await engine.browse(key, 'workspace') : [e]));
+      } else {
+        entries = await engine.browse(key, node.entry.path);
+      }
+      const id = node.id ?? key;
+      this.entryParents.set(id, node);
+      const shown = this.entriesShown.get(id) ?? BackupsProvider.ENTRY_PAGE_SIZE;
+      const children: BackupsNode[] = entries.slice(0, shown).map((e) => entryNode(node, e));
+      if (entries.length > shown) children.push(new MoreEntriesNode(node, shown, entries.length));
+      return children;
+    } catch (e) {
+      const face = describeError(e);
+      this.log.warn(`could not list ${key}: ${face.code}: ${e instanceof Error ? e.message : String(e)}`);
+      return [new MessageNode('error', face.message, { tooltip: errorText(face), id: `message:error:${node.id ?? key}` })];
+    }
   }
 
   /**
@@ -164,6 +211,14 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
     if (!machine) return;
     this.shown.set(host, (this.shown.get(host) ?? BackupsProvider.PAGE_SIZE) + BackupsProvider.PAGE_SIZE);
     this.emitter.fire(machine);
+  }
+
+  /** Shows the next page of a big folder inside a backup (its "Load More…" node). */
+  loadMoreEntries(id: string): void {
+    const node = this.entryParents.get(id);
+    if (!node) return;
+    this.entriesShown.set(id, (this.entriesShown.get(id) ?? BackupsProvider.ENTRY_PAGE_SIZE) + BackupsProvider.ENTRY_PAGE_SIZE);
+    this.emitter.fire(node);
   }
 
   /** Remembers a backup's file count for its tooltip (known after a backup, details or restore). */
@@ -287,6 +342,7 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
   private setState(s: State): void {
     this.state = s;
     this.nodes = new Map();
+    this.entryParents.clear();
     this.emitter.fire();
   }
 

@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import type { BackupRef } from '../../core/format/backupKeys';
 import type { ManifestHeader } from '../../core/format/manifest';
+import type { BrowseEntry } from '../../core/format/manifestIndex';
+import { backupUri } from '../browse/backupUri';
 import { formatAge, formatBytes, formatCount, formatDateTime, formatShortDateTime, kindLabel } from '../ui/format';
 
 /** A machine that made backups; its children are its backups, newest first. */
@@ -37,7 +39,8 @@ export class BackupNode extends vscode.TreeItem {
     /** The file count, when a manifest has been seen (after a backup, details or restore). */
     files?: number,
   ) {
-    super(formatAge(ref.time), vscode.TreeItemCollapsibleState.None);
+    // Format 2 opens like a folder (its manifest alone); format 1 would mean downloading the whole archive.
+    super(formatAge(ref.time), ref.format === 2 ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     this.id = ref.key;
     this.iconPath = new vscode.ThemeIcon(ref.kind === 'appdata' ? 'settings-gear' : ref.kind === 'full' ? 'package' : 'archive');
     this.contextValue = 'backup';
@@ -57,6 +60,77 @@ export class BackupNode extends vscode.TreeItem {
     this.description = `${kindLabel(this.ref.kind)} · ${formatShortDateTime(this.ref.time, new Date(now))}`;
     const size = this.ref.format === 1 ? `, ${formatBytes(this.ref.size)}` : '';
     this.accessibilityInformation = { label: `${formatDateTime(this.ref.time)}, ${this.label}, ${kindLabel(this.ref.kind)}${size}` };
+  }
+}
+
+/** What a folder, file or link inside a backup hangs under. */
+export type EntryParent = BackupNode | BackupFolderNode;
+
+/** Where an entry node lives: its backup, its archive path, its parent node. */
+abstract class EntryNode extends vscode.TreeItem {
+  constructor(
+    readonly ref: BackupRef,
+    readonly entry: BrowseEntry,
+    readonly parent: EntryParent,
+    collapsible: vscode.TreeItemCollapsibleState,
+  ) {
+    super(entry.name, collapsible);
+    this.id = `${ref.key}/${entry.path}`;
+    this.resourceUri = backupUri(ref.key, entry.path);
+  }
+
+  /** App data is restored through "Restore App Data", not file by file. */
+  protected get scope(): string {
+    return this.entry.path.startsWith('workspace/') ? '' : '.appdata';
+  }
+}
+
+/** A folder inside a backup; its children come from the manifest when it is expanded. */
+export class BackupFolderNode extends EntryNode {
+  constructor(ref: BackupRef, entry: BrowseEntry, parent: EntryParent) {
+    super(ref, entry, parent, vscode.TreeItemCollapsibleState.Collapsed);
+    this.iconPath = vscode.ThemeIcon.Folder;
+    this.contextValue = `backupFolder${this.scope}`;
+    this.description = entry.mtime ? formatAge(new Date(entry.mtime)) : undefined;
+  }
+}
+
+/** A file inside a backup: size and age; a click opens it read-only. */
+export class BackupFileNode extends EntryNode {
+  constructor(ref: BackupRef, entry: BrowseEntry, parent: EntryParent) {
+    super(ref, entry, parent, vscode.TreeItemCollapsibleState.None);
+    this.iconPath = vscode.ThemeIcon.File;
+    this.contextValue = `backupFile${this.scope}`;
+    const when = entry.mtime ? new Date(entry.mtime) : undefined;
+    this.description = when ? `${formatBytes(entry.size)} · ${formatAge(when)}` : formatBytes(entry.size);
+    this.tooltip = when ? `${entry.path}\n${formatBytes(entry.size)} · ${formatDateTime(when)}` : entry.path;
+    this.command = { command: 'vscode.open', title: vscode.l10n.t('Open'), arguments: [this.resourceUri, { preview: true }] };
+  }
+}
+
+/** A symbolic link inside a backup: where it points. */
+export class BackupLinkNode extends EntryNode {
+  constructor(ref: BackupRef, entry: BrowseEntry, parent: EntryParent) {
+    super(ref, entry, parent, vscode.TreeItemCollapsibleState.None);
+    this.iconPath = new vscode.ThemeIcon('file-symlink-file');
+    this.contextValue = `backupLink${this.scope}`;
+    this.description = `→ ${entry.target ?? ''}`;
+  }
+}
+
+/** Shown after a page of the entries of a big folder inside a backup. */
+export class MoreEntriesNode extends vscode.TreeItem {
+  constructor(
+    readonly parent: EntryParent,
+    shown: number,
+    total: number,
+  ) {
+    super(vscode.l10n.t('Load More…'), vscode.TreeItemCollapsibleState.None);
+    this.id = `more:${parent.id ?? parent.ref.key}`;
+    this.description = vscode.l10n.t('{0} of {1}', formatCount(shown), formatCount(total));
+    this.iconPath = new vscode.ThemeIcon('more');
+    this.contextValue = 'loadMore';
+    this.command = { command: 's3Backup.loadMoreEntries', title: vscode.l10n.t('Load More…'), arguments: [parent.id] };
   }
 }
 
@@ -94,7 +168,9 @@ export class MessageNode extends vscode.TreeItem {
   }
 }
 
-export type BackupsNode = MachineNode | BackupNode | LoadMoreNode | MessageNode;
+export type BackupEntryNode = BackupFolderNode | BackupFileNode | BackupLinkNode;
+
+export type BackupsNode = MachineNode | BackupNode | LoadMoreNode | MessageNode | BackupEntryNode | MoreEntriesNode;
 
 function backupTooltip(ref: BackupRef, thisMachine: boolean, files: number | undefined, header?: ManifestHeader): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
