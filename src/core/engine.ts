@@ -28,6 +28,7 @@ import { checkOwnGitignores } from './restore/selectionCheck';
 import { undoSnapshot, type UndoResult } from './restore/snapshot';
 import type { Profile } from './storage/profile';
 import { S3Store, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
+import type { AnonymousAccess } from './storage/anonymousAccess';
 import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from './util/engineErrors';
 import { nullLogger, prefixed, type Logger } from './util/engineLogger';
 import { writeOwnerFile } from './util/processOwner';
@@ -136,6 +137,7 @@ export interface FetchedBackup {
 }
 
 export type { ConnectionReport, ConnectionStep };
+export type { AccessCheck, AnonymousAccess } from './storage/anonymousAccess';
 
 export interface ListPage {
   backups: BackupRef[];
@@ -560,6 +562,14 @@ export class BackupEngine {
   /** Bucket reachable, then write, read back and delete a probe object under the root path. */
   async testConnection(o: { signal?: AbortSignal } = {}): Promise<ConnectionReport> {
     return this.store.testConnection({ signal: o.signal });
+  }
+
+  /**
+   * Whether strangers can list or read the backups (an unsigned LIST and GET,
+   * the bucket's policy status and ACL); writes nothing. Throws only `CancelledError`.
+   */
+  async checkAnonymousAccess(o: { signal?: AbortSignal } = {}): Promise<AnonymousAccess> {
+    return this.store.checkAnonymousAccess({ signal: o.signal });
   }
 
   /** Closes the S3 connections; the engine must not be used afterwards. */
