@@ -5,12 +5,13 @@
 // policy and ACL where it supports those calls.
 import * as http from 'http';
 import * as https from 'https';
-import { isIP } from 'net';
 import { backupPrefix } from '../format/backupKeys';
 import { isCancelled, CancelledError } from '../util/engineErrors';
 import type { Logger } from '../util/engineLogger';
 import { ATTEMPT_TIMEOUT_MS } from './requestBudget';
 import type { Profile } from './profile';
+
+export { isCleartextEndpoint } from './profile';
 
 /** A check that could not tell (the provider does not support it, the key may not call it, or no answer). */
 export type AccessCheck = 'list' | 'read' | 'policy' | 'acl';
@@ -40,30 +41,6 @@ export interface AccessStore {
 }
 
 const PUBLIC_GROUPS = /\/groups\/global\/(AllUsers|AuthenticatedUsers)$/;
-
-/**
- * True when the endpoint is plain http:// to another machine: the access key
- * ID, the request signatures and every backup cross the network unencrypted.
- * Loopback (127.0.0.0/8, ::1, localhost) stays on this computer.
- */
-export function isCleartextEndpoint(endpoint: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    return false;
-  }
-  if (url.protocol !== 'http:') return false;
-  return !isLoopback(url.hostname);
-}
-
-function isLoopback(hostname: string): boolean {
-  const host = (hostname.startsWith('[') ? hostname.slice(1, -1) : hostname).toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  if (isIP(host) === 6) return host === '::1' || /^::ffff:127\./.test(host) || /^(0+:){7}0*1$/.test(host);
-  return false;
-}
 
 /** S3's key encoding in a URL path: every byte but unreserved characters and `/`. */
 function encodeKey(key: string): string {

@@ -4,6 +4,8 @@ import { compareNewestFirst, type BackupRef } from '../../core/format/backupKeys
 import type { Logger } from '../../core/util/engineLogger';
 import type { EngineHost } from '../host/engineHost';
 import { describeError, errorText } from '../ui/errorFace';
+import { exposureDetail, exposureTitle, publicWarning } from '../ui/exposureText';
+import type { ExposureMemory } from '../host/exposureMemory';
 import { BackupNode, LoadMoreNode, MachineNode, MessageNode, type BackupsNode } from './nodes';
 
 export const VIEW_ID = 's3Backup.backups';
@@ -43,6 +45,9 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
   /** Every context key this provider set, with its last value (tests read it; VS Code offers no getter). */
   readonly contextKeys = new Map<string, unknown>();
   private readonly subs: vscode.Disposable[] = [];
+  /** The private-bucket warning above the backups, when the last check found the bucket public. */
+  private exposureNode: MessageNode | undefined;
+  private exposure: Pick<ExposureMemory, 'get' | 'onDidChange'> | undefined;
   /** Renews the rows' ages ("5 minutes ago") while a listing is shown. */
   private readonly ages = setInterval(() => this.updateAges(), 60_000);
 
@@ -51,6 +56,38 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
     private readonly log: Logger,
   ) {
     this.subs.push(host.onDidChange(() => this.settingsChanged()));
+  }
+
+  /** Shows the private-bucket check's warning for the configured bucket and root path at the top of the tree. */
+  showExposure(memory: Pick<ExposureMemory, 'get' | 'onDidChange'>): void {
+    this.exposure = memory;
+    this.subs.push(memory.onDidChange(() => void this.updateExposure()));
+  }
+
+  /** The warning node now shown, if any (tests read it). */
+  get exposureWarning(): MessageNode | undefined {
+    return this.exposureNode;
+  }
+
+  private async updateExposure(): Promise<void> {
+    if (!this.exposure) return;
+    let node: MessageNode | undefined;
+    try {
+      const p = await this.host.profile();
+      const w = publicWarning(this.exposure.get(p)?.found ?? '', p.endpoint);
+      node = w
+        ? new MessageNode('warning', exposureTitle(), {
+            id: 'message:publicBucket',
+            tooltip: exposureDetail(w),
+            command: { command: 's3Backup.openSettings', title: vscode.l10n.t('Open Settings') },
+          })
+        : undefined;
+    } catch {
+      node = undefined; // not configured: nothing to warn about
+    }
+    if (node?.tooltip === this.exposureNode?.tooltip) return;
+    this.exposureNode = node;
+    this.emitter.fire();
   }
 
   getTreeItem(node: BackupsNode): vscode.TreeItem {
@@ -204,6 +241,7 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
       case 'error': {
         const face = describeError(this.state.error);
         return [
+          ...(this.exposureNode ? [this.exposureNode] : []),
           new MessageNode('error', face.message, { tooltip: errorText(face) }),
           new MessageNode('action', vscode.l10n.t('Open Settings'), {
             id: 'message:openSettings',
@@ -218,7 +256,8 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
         ];
       }
       case 'loaded':
-        return this.state.machines; // none: viewsWelcome "Back Up Workspace"
+        // None (and no warning): viewsWelcome "Back Up Workspace".
+        return this.exposureNode ? [this.exposureNode, ...this.state.machines] : this.state.machines;
     }
   }
 
@@ -236,6 +275,7 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
         return;
       }
       const started = Date.now();
+      await this.updateExposure();
       const engine = await this.host.getEngine();
       const refs = await engine.listAll({ signal });
       if (!current()) return;
