@@ -69,7 +69,7 @@ describe('private-bucket check: confirm before a backup', function () {
     assert.strictEqual(asked.options.modal, true);
     assert.match(asked.message, /Anyone can read this bucket without keys\. Back up to bucket .+ anyway\?/);
     assert.match(String(asked.options.detail), /downloaded an object under the root path/);
-    assert.deepStrictEqual(asked.items, ['Back Up Anyway', 'How to Fix']);
+    assert.deepStrictEqual(asked.items, ['How to Fix', 'Back Up Anyway'], 'the safe choice is the default button');
     assert.strictEqual(api.services.exposure.get(profile)?.found, 'read+policy');
 
     // Yes, once: remembered for this bucket and root path.

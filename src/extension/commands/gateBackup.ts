@@ -48,8 +48,9 @@ export async function confirmBackupTarget(
   const choice = await s.prompts.showWarningMessage(
     vscode.l10n.t('{0} Back up to bucket {1} anyway?', exposureTitle(), target.bucket),
     { modal: true, detail: exposureDetail(w) },
-    anyway,
+    // The safe choice first: it is the dialog's default button.
     howToFix,
+    anyway,
   );
   if (choice === anyway) {
     await s.exposure.confirm(target);
