@@ -29,9 +29,12 @@ async function testConnection({ engine, ctx, signal }: CommandRun): Promise<numb
     out(ctx, JSON.stringify({
       ok: report.ok,
       steps: report.steps.map((s) => ({ step: s.step, ok: s.ok, ...(s.error ? { error: errorJson(s.error) } : {}) })),
+      ...(report.access ? { access: report.access } : {}),
+      cleartext: report.cleartext,
     }));
   } else {
     for (const s of report.steps) out(ctx, `${s.ok ? 'ok  ' : 'FAIL'} ${s.step}`);
+    printExposure(ctx, report);
   }
   if (report.ok) {
     if (!ctx.json) out(ctx, 'The connection works.');
@@ -41,6 +44,24 @@ async function testConnection({ engine, ctx, signal }: CommandRun): Promise<numb
   if (failed?.error) printError(failed.error, ctx);
   else err(ctx, 'The connection test failed.');
   return EXIT_FAIL;
+}
+
+/** The private-bucket check's findings, on stderr: the connection works, but strangers may read it. */
+function printExposure(ctx: Ctx, report: ConnectionReport): void {
+  const a = report.access;
+  if (a?.listable) err(ctx, 'warning: anyone can list the backups without keys (an unsigned LIST of the root path was answered).');
+  if (a?.readable) err(ctx, 'warning: anyone can download the backups without keys (an unsigned GET of an object under the root path was answered).');
+  if (a?.policyPublic) err(ctx, 'warning: the bucket policy makes the bucket public (GetBucketPolicyStatus).');
+  if (a?.aclPublic) err(ctx, 'warning: the bucket ACL grants access to everyone (AllUsers or AuthenticatedUsers).');
+  if (a?.exposed) {
+    err(ctx, 'hint: make the bucket private. AWS S3: turn on Block Public Access. Cloudflare R2: disable the r2.dev public URL and any custom domain.');
+    err(ctx, '      Alibaba OSS: set the bucket ACL to private. Tencent COS: set the access to private read/write. MinIO: mc anonymous set none <alias>/<bucket>.');
+    err(ctx, '      Ceph: remove the bucket policy and the public ACL. Backups stay readable to anyone until then.');
+  }
+  if (a && a.unknown.length > 0) err(ctx, `note: not checked, the server did not tell: ${a.unknown.join(', ')}.`);
+  if (report.cleartext) {
+    err(ctx, 'warning: the endpoint uses http:// to another machine: the access key ID, the request signatures and every backup travel unencrypted. Use https://.');
+  }
 }
 
 async function backup({ engine, positionals, values, ctx, signal }: CommandRun): Promise<number> {

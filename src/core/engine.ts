@@ -30,6 +30,7 @@ import { undoSnapshot, type UndoResult } from './restore/snapshot';
 import type { Profile } from './storage/profile';
 import { S3Store, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
 import { printable } from './util/printable';
+import type { AnonymousAccess } from './storage/anonymousAccess';
 import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from './util/engineErrors';
 import { nullLogger, prefixed, type Logger } from './util/engineLogger';
 import { writeOwnerFile } from './util/processOwner';
@@ -139,6 +140,7 @@ export interface FetchedBackup {
 
 export type { ConnectionReport, ConnectionStep };
 export type { BrowseEntry };
+export type { AccessCheck, AnonymousAccess } from './storage/anonymousAccess';
 
 export interface ListPage {
   backups: BackupRef[];
@@ -633,6 +635,14 @@ export class BackupEngine {
   /** Bucket reachable, then write, read back and delete a probe object under the root path. */
   async testConnection(o: { signal?: AbortSignal } = {}): Promise<ConnectionReport> {
     return this.store.testConnection({ signal: o.signal });
+  }
+
+  /**
+   * Whether strangers can list or read the backups (an unsigned LIST and GET,
+   * the bucket's policy status and ACL); writes nothing. Throws only `CancelledError`.
+   */
+  async checkAnonymousAccess(o: { signal?: AbortSignal } = {}): Promise<AnonymousAccess> {
+    return this.store.checkAnonymousAccess({ signal: o.signal });
   }
 
   /** Closes the S3 connections; the engine must not be used afterwards. */

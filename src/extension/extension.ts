@@ -9,6 +9,7 @@ import { Log } from './ui/extensionLog';
 import { createPrompts, type Prompts } from './ui/prompts';
 import { importSandboxCredentials, type SandboxImport } from './host/sandbox';
 import { SecretStore } from './host/secrets';
+import { ExposureMemory } from './host/exposureMemory';
 import type { Services } from './commands/services';
 
 /** Handed to integration tests (ExtensionMode.Test only) so they can drive the extension. */
@@ -39,8 +40,10 @@ export function activate(context: vscode.ExtensionContext): TestApi | undefined 
   const tree = new BackupsProvider(engineHost, log.for('tree'));
   const treeView = vscode.window.createTreeView<BackupsNode>(VIEW_ID, { treeDataProvider: tree, canSelectMany: true, showCollapseAll: true });
   const prompts = createPrompts();
-  const services: Services = { context, log, secrets, engineHost, prompts, tree, treeView };
-  context.subscriptions.push(log, secrets, engineHost, tree, treeView, ...registerCommands(services));
+  const exposure = new ExposureMemory(context.globalState);
+  tree.showExposure(exposure);
+  const services: Services = { context, log, secrets, engineHost, prompts, tree, treeView, exposure };
+  context.subscriptions.push(log, secrets, engineHost, tree, treeView, exposure, ...registerCommands(services));
   // Files inside backups, read-only (s3backup:/...): opened, compared, never written.
   context.subscriptions.push(BackupFileSystem.register(engineHost, log.for('browse')));
   // Interrupted restores from a crash are offered a moment after start-up, not during activation.

@@ -120,6 +120,17 @@ export const STRING_KEYS = [
 export type StringKey = (typeof STRING_KEYS)[number];
 export type UiStrings = Record<StringKey, string>;
 
+/** The private-bucket check's warning, localized by the host (extension/ui/exposureText.ts). */
+export interface PublicWarning {
+  title: string;
+  meaning: string;
+  /** One sentence per kind of access found. */
+  found: string[];
+  fixHeading: string;
+  /** How to make the bucket private: the endpoint's provider, or every provider. */
+  fixes: string[];
+}
+
 // ---------------------------------------------------------------- host -> webview
 
 export type HostMessage =
@@ -137,7 +148,13 @@ export type HostMessage =
       issues: FieldIssue[];
       notes: string[];
       steps?: StepResult[];
-    };
+    }
+  /**
+   * The private-bucket check for the bucket and root path the form shows (the
+   * last check's result), and whether its endpoint sends data in clear; both
+   * absent: nothing to warn about.
+   */
+  | { type: 'exposure'; publicWarning?: PublicWarning; cleartext?: { title: string; text: string } };
 
 // ---------------------------------------------------------------- webview -> host
 

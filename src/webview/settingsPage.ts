@@ -11,6 +11,7 @@ import {
   type FieldIssue,
   type FormValues,
   type HostMessage,
+  type PublicWarning,
   type SettingsField,
   type SettingsState,
   type StepResult,
@@ -341,6 +342,54 @@ function onResult(m: Extract<HostMessage, { type: 'result' }>): void {
   }
 }
 
+const exposureEl = $('exposure');
+
+/** One warning box: a heading with the icon, then paragraphs and lists (all text, never HTML). */
+function warningBox(id: string, title: string, parts: Array<string | { heading?: string; items: string[] }>): HTMLElement {
+  const box = document.createElement('section');
+  box.className = 'exposure-box';
+  box.id = id;
+  const h = document.createElement('h2');
+  const icon = document.createElement('span');
+  icon.className = 'warning-icon';
+  icon.setAttribute('aria-hidden', 'true');
+  icon.textContent = '\u26A0 ';
+  h.append(icon, title);
+  box.append(h);
+  for (const part of parts) {
+    if (typeof part === 'string') {
+      const p = document.createElement('p');
+      p.textContent = part;
+      box.append(p);
+      continue;
+    }
+    if (part.heading) {
+      const p = document.createElement('p');
+      p.textContent = part.heading;
+      box.append(p);
+    }
+    const ul = document.createElement('ul');
+    for (const item of part.items) {
+      const li = document.createElement('li');
+      li.textContent = item;
+      ul.append(li);
+    }
+    box.append(ul);
+  }
+  return box;
+}
+
+/** The private-bucket check's warning and the cleartext warning, or nothing. */
+function renderExposure(publicWarning: PublicWarning | undefined, cleartext: { title: string; text: string } | undefined): void {
+  exposureEl.replaceChildren();
+  if (publicWarning) {
+    const w = publicWarning;
+    exposureEl.append(warningBox('public-warning', w.title, [w.meaning, { items: w.found }, { heading: w.fixHeading, items: w.fixes }]));
+  }
+  if (cleartext) exposureEl.append(warningBox('cleartext-warning', cleartext.title, [cleartext.text]));
+  exposureEl.hidden = !publicWarning && !cleartext;
+}
+
 function onMessage(m: HostMessage): void {
   switch (m.type) {
     case 'init': {
@@ -375,6 +424,13 @@ function onMessage(m: HostMessage): void {
     case 'result':
       onResult(m);
       return;
+    case 'exposure': {
+      const wasShown = !exposureEl.hidden;
+      renderExposure(m.publicWarning, m.cleartext);
+      // Found by a test just now: bring it into view.
+      if (m.publicWarning && !wasShown && busy.has('test')) exposureEl.scrollIntoView({ block: 'nearest' });
+      return;
+    }
   }
 }
 

@@ -120,6 +120,31 @@ describe('s3-backup CLI (real process)', function () {
       assert.match(r.stdout, /The connection works/);
     });
 
+    it('test-connection warns on stderr when the bucket is public, and --json says what was found', async () => {
+      const sdk = require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+      const Policy = JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: '*', Action: ['s3:GetObject', 's3:ListBucket'], Resource: [`arn:aws:s3:::${bucket.bucket}`, `arn:aws:s3:::${bucket.bucket}/*`] }],
+      });
+      await bucket.client.send(new sdk.PutBucketPolicyCommand({ Bucket: bucket.bucket, Policy }));
+      try {
+        const r = await cli(['test-connection'], env);
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.match(r.stderr, /warning: anyone can list the backups without keys/);
+        assert.match(r.stderr, /warning: anyone can download the backups without keys/);
+        assert.match(r.stderr, /hint: make the bucket private\. AWS S3: turn on Block Public Access/);
+        const j = await cli(['test-connection', '--json'], env);
+        const doc = JSON.parse(j.stdout) as { access: Record<string, unknown>; cleartext: boolean };
+        assert.deepStrictEqual(doc.access, { listable: true, readable: true, policyPublic: true, aclPublic: false, unknown: [], exposed: true });
+        assert.strictEqual(doc.cleartext, false);
+      } finally {
+        await bucket.client.send(new sdk.DeleteBucketPolicyCommand({ Bucket: bucket.bucket }));
+      }
+      const after = await cli(['test-connection'], env);
+      assert.strictEqual(after.code, 0, after.stderr);
+      assert.ok(!/warning/.test(after.stderr), `no warning once private: ${after.stderr}`);
+    });
+
     it('backup --json prints the new key; --exclude applies', async () => {
       const r = await cli(['backup', src, '--exclude', '*.log', '--json'], env);
       assert.strictEqual(r.code, 0, r.stderr);

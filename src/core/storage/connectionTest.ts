@@ -2,6 +2,7 @@ import { randomBytes } from 'crypto';
 import { backupPrefix } from '../format/backupKeys';
 import { BackupError } from '../util/engineErrors';
 import type { Logger } from '../util/engineLogger';
+import { checkAnonymousAccess, isCleartextEndpoint, type AccessStore, type AnonymousAccess } from './anonymousAccess';
 
 export interface ConnectionStep {
   step: 'bucket' | 'write' | 'read' | 'delete';
@@ -10,17 +11,20 @@ export interface ConnectionStep {
 }
 
 export interface ConnectionReport {
+  /** Every step passed. A public bucket still "works": `access` says what strangers can do. */
   ok: boolean;
   steps: ConnectionStep[];
+  /** What a request without credentials can do (anonymousAccess.ts); absent when the bucket was not reached. */
+  access?: AnonymousAccess;
+  /** The endpoint is http:// to another machine: keys and data travel unencrypted. */
+  cleartext: boolean;
 }
 
 const PROBE_PREFIX = '.s3-backup-probe-';
 
 /** The store operations the probe needs (S3Store's). */
-export interface ProbeStore {
-  readonly profile: { rootPath: string };
+export interface ProbeStore extends AccessStore {
   readonly log: Logger;
-  listPage(prefix: string, o: { signal?: AbortSignal; maxKeys?: number }): Promise<unknown>;
   putBuffer(key: string, data: Buffer, o: { signal?: AbortSignal; contentType?: string }): Promise<void>;
   getBuffer(key: string, o: { signal?: AbortSignal }): Promise<Buffer>;
   delete(key: string, o?: { signal?: AbortSignal }): Promise<void>;
@@ -31,11 +35,14 @@ export interface ProbeStore {
  * Checks the profile step by step: the bucket can be listed, then a small
  * probe object under rootPath is written, read back, compared and deleted.
  * Stops at the first failing step (the probe is still deleted if it was
- * written). Throws only `CancelledError`.
+ * written). While the probe exists, it is also what the unsigned GET of the
+ * anonymous-access check tries (anonymousAccess.ts). Throws only `CancelledError`.
  */
 export async function testConnection(store: ProbeStore, signal?: AbortSignal): Promise<ConnectionReport> {
   const steps: ConnectionStep[] = [];
-  const report = (): ConnectionReport => ({ ok: steps.every((s) => s.ok), steps });
+  let access: AnonymousAccess | undefined;
+  const cleartext = isCleartextEndpoint(store.profile.endpoint);
+  const report = (): ConnectionReport => ({ ok: steps.every((s) => s.ok), steps, ...(access ? { access } : {}), cleartext });
   const step = async (name: ConnectionStep['step'], fn: () => Promise<void>): Promise<boolean> => {
     try {
       await fn();
@@ -61,6 +68,8 @@ export async function testConnection(store: ProbeStore, signal?: AbortSignal): P
       await store.putBuffer(key, content, { signal, contentType: 'text/plain' });
       written = true;
     }))) {
+      // Nothing of ours to GET: the check tries an object the listing finds.
+      access = await checkAnonymousAccess(store, { signal });
       return report();
     }
     await step('read', async () => {
@@ -70,6 +79,7 @@ export async function testConnection(store: ProbeStore, signal?: AbortSignal): P
           'A proxy or the server changed the data; check the endpoint.', { params: { key } });
       }
     });
+    access = await checkAnonymousAccess(store, { signal, objectKey: key });
     await step('delete', async () => {
       await store.delete(key, { signal });
       written = false;

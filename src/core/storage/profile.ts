@@ -332,3 +332,26 @@ export function normalizeProfile(input: ProfileInput, opts?: { requireCredential
   };
 }
 
+/**
+ * True when the endpoint is plain http:// to another machine: the access key
+ * ID, the request signatures and every backup cross the network unencrypted.
+ * Loopback (127.0.0.0/8, ::1, localhost) stays on this computer.
+ */
+export function isCleartextEndpoint(endpoint: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'http:') return false;
+  return !isLoopback(url.hostname);
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = (hostname.startsWith('[') ? hostname.slice(1, -1) : hostname).toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  if (isIP(host) === 6) return host === '::1' || /^::ffff:(127\.|7f[0-9a-f]{2}:)/.test(host) || /^(0+:){7}0*1$/.test(host);
+  return false;
+}

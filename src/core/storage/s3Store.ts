@@ -7,6 +7,7 @@ import type * as S3 from '@aws-sdk/client-s3';
 import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from '../util/engineErrors';
 import { Logger, nullLogger, prefixed } from '../util/engineLogger';
 import { testConnection, type ConnectionReport } from './connectionTest';
+import { checkAnonymousAccess, type AnonymousAccess } from './anonymousAccess';
 
 export type { ConnectionReport, ConnectionStep } from './connectionTest';
 import { sendParts } from './multipart';
@@ -580,9 +581,40 @@ export class S3Store {
     await mapLimit(keys, 8, (key) => this.delete(key, o));
   }
 
+  /**
+   * GetBucketPolicyStatus: whether the bucket policy makes the bucket public
+   * (no policy at all: false). Throws what the provider answers otherwise
+   * (NotImplemented, AccessDenied, ...): the caller treats that as unknown.
+   */
+  async bucketPolicyIsPublic(o: CallOptions = {}): Promise<boolean> {
+    const { s3 } = sdk();
+    return this.call(o.signal, undefined, async (send) => {
+      try {
+        const out = await this.client.send(new s3.GetBucketPolicyStatusCommand({ Bucket: this.profile.bucket }), send);
+        return out.PolicyStatus?.IsPublic === true;
+      } catch (e) {
+        const r = e as { name?: string; Code?: string };
+        if (r?.name === 'NoSuchBucketPolicy' || r?.Code === 'NoSuchBucketPolicy') return false;
+        throw e;
+      }
+    });
+  }
+
+  /** GetBucketAcl: the URIs of the groups the bucket ACL grants anything to (AllUsers, AuthenticatedUsers, ...). */
+  async bucketAclGroups(o: CallOptions = {}): Promise<string[]> {
+    const { s3 } = sdk();
+    const out = await this.call(o.signal, undefined, (send) => this.client.send(new s3.GetBucketAclCommand({ Bucket: this.profile.bucket }), send));
+    return (out.Grants ?? []).flatMap((g) => (g.Grantee?.Type === 'Group' && g.Grantee.URI ? [g.Grantee.URI] : []));
+  }
+
   /** Bucket reachable, then write, read back and delete a probe object under the root path (see connectionTest.ts). */
   testConnection(o: CallOptions = {}): Promise<ConnectionReport> {
     return testConnection(this, o.signal);
+  }
+
+  /** What strangers can do under the root path, checked without writing (see anonymousAccess.ts). */
+  checkAnonymousAccess(o: CallOptions = {}): Promise<AnonymousAccess> {
+    return checkAnonymousAccess(this, { signal: o.signal });
   }
 
   /** Closes the connections; the store must not be used afterwards. */

@@ -5,11 +5,13 @@ import { withEngineProgress } from '../ui/engineProgress';
 import { leftOutSettingNames } from '../../core/format/appDataLayout';
 import { reportBackup } from './backupResult';
 import type { Services } from './services';
+import { confirmBackupTarget } from './gateBackup';
 
 /** Backs up the VS Code set-up (the categories in `s3Backup.appData.categories`). */
 export async function backUpAppData(s: Services, o?: AppDataTestOptions): Promise<BackupResult | undefined> {
   const selection = appDataSelection(s.context, o);
   const engine = await s.engineHost.getEngine();
+  if (!(await confirmBackupTarget(s, engine))) return undefined;
   let leftOut: string[] = [];
   const result = await withEngineProgress(vscode.l10n.t('Backing up the app data'), ['upload'], async (call) => {
     const extra = await engine.collectAppData(selection, call);

@@ -6,12 +6,14 @@ import { withEngineProgress } from '../ui/engineProgress';
 import { leftOutSettingNames } from '../../core/format/appDataLayout';
 import { reportBackup } from './backupResult';
 import type { Services } from './services';
+import { confirmBackupTarget } from './gateBackup';
 
 /** Backs up the workspace folders and the app data into one backup (kind `full`). */
 export async function backUpEverything(s: Services, o?: AppDataTestOptions): Promise<BackupResult | undefined> {
   const selection = appDataSelection(s.context, o);
   const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
   const engine = await s.engineHost.getEngine();
+  if (!(await confirmBackupTarget(s, engine))) return undefined;
   let leftOut: string[] = [];
   const result = await withEngineProgress(vscode.l10n.t('Backing up the workspace and the app data'), ['upload'], async (call) => {
     const extra = await engine.collectAppData(selection, call);

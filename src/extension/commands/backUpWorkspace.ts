@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { workspaceExcludes } from '../host/config';
 import type { BackupFolder, BackupResult } from '../../core/engine';
 import type { Services } from './services';
+import { confirmBackupTarget } from './gateBackup';
 import { withEngineProgress } from '../ui/engineProgress';
 import { reportBackup } from './backupResult';
 
@@ -28,6 +29,7 @@ export async function backUpWorkspace(s: Services): Promise<BackupResult | undef
   }
 
   const engine = await s.engineHost.getEngine();
+  if (!(await confirmBackupTarget(s, engine))) return undefined;
   const names = folders.map((f) => f.name).join(', ');
   // The engine reports archiving and uploading as one 'upload' phase.
   const result = await withEngineProgress(vscode.l10n.t('Backing up {0}', names), ['upload'], (call) =>

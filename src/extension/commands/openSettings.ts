@@ -21,5 +21,6 @@ function settingsDeps(s: Services): SettingsDeps {
     revealTree: () => vscode.commands.executeCommand(`s3Backup.backups.focus`),
     logger: s.log,
     onDidChange: s.secrets.onDidChange,
+    exposure: s.exposure,
   };
 }

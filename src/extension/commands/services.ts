@@ -5,6 +5,7 @@ import type { EngineHost } from '../host/engineHost';
 import type { Log } from '../ui/extensionLog';
 import type { Prompts } from '../ui/prompts';
 import type { SecretStore } from '../host/secrets';
+import type { ExposureMemory } from '../host/exposureMemory';
 
 /**
  * What the extension is made of, built once in `activate()` and handed to the
@@ -18,4 +19,15 @@ export interface Services {
   prompts: Prompts;
   tree: BackupsProvider;
   treeView: vscode.TreeView<BackupsNode>;
+  /** What the private-bucket check found per bucket and root path (globalState). */
+  exposure: ExposureMemory;
+}
+
+/**
+ * Whether the backups are encrypted. Always false until encryption lands
+ * (issue 13, its other half): then it is "a passphrase is set for this
+ * repository", and a public bucket no longer stops a backup (gateBackup.ts).
+ */
+export function encryptionIsOn(_s: Services): boolean {
+  return false;
 }

@@ -3,6 +3,9 @@ import type { ConnectionReport, ConnectionStep } from '../../core/engine';
 import type { Services } from './services';
 import { withEngineProgress } from '../ui/engineProgress';
 import { showError } from './registerCommand';
+import { exposureFound } from '../host/exposureMemory';
+import { isCleartextEndpoint } from '../../core/storage/profile';
+import { cleartextWarning, publicWarning } from '../ui/exposureText';
 
 /** Checks the bucket, then writes, reads back and deletes a probe object; says which step failed. */
 export async function testConnection(s: Services): Promise<ConnectionReport> {
@@ -12,6 +15,8 @@ export async function testConnection(s: Services): Promise<ConnectionReport> {
   );
   const log = s.log.for('test');
   for (const st of report.steps) log.info(`${st.step}: ${st.ok ? 'ok' : `failed (${st.error?.code ?? 'unknown'})`}`);
+  if (report.access) await s.exposure.record(engine.profile, report.access);
+  warnExposure(s, report, engine.profile.endpoint);
   const failed = report.steps.find((st) => !st.ok);
   if (report.ok || !failed) {
     void s.prompts.showInformationMessage(
@@ -22,6 +27,20 @@ export async function testConnection(s: Services): Promise<ConnectionReport> {
     showError(s, failed.error, 'testConnection', vscode.l10n.t('Connection test failed at the step "{0}".', stepLabel(failed.step)));
   }
   return report;
+}
+
+/** The private-bucket and cleartext warnings of a test, as notifications; "How to Fix" opens the settings page, which says more. */
+function warnExposure(s: Services, report: ConnectionReport, endpoint: string): void {
+  const howToFix = vscode.l10n.t('How to Fix');
+  const open = (choice: string | undefined): void => {
+    if (choice === howToFix) void vscode.commands.executeCommand('s3Backup.openSettings');
+  };
+  const w = report.access ? publicWarning(exposureFound(report.access), endpoint) : undefined;
+  if (w) void s.prompts.showWarningMessage(`${w.title} ${w.meaning}`, {}, howToFix).then(open);
+  if (report.cleartext || isCleartextEndpoint(endpoint)) {
+    const c = cleartextWarning();
+    void s.prompts.showWarningMessage(`${c.title}: ${c.text}`, {}).then(open);
+  }
 }
 
 /** The name of a connection test step, as the settings page also shows it. */

@@ -99,6 +99,8 @@ export function renderSettingsHtml(i: SettingsHtmlInput): string {
       <h1>${e(t.title)}</h1>
       <p class="page-intro">${e(t.intro)}</p>
     </header>
+    <!-- The private-bucket check's findings (settingsPage.ts fills it): above the form, where it cannot be missed. -->
+    <div class="exposure" id="exposure" role="alert" hidden></div>
     <form id="settings-form" class="settings-form" novalidate aria-busy="true">
       <section class="settings-section" aria-labelledby="section-connection">
         <h2 id="section-connection">${e(t.sectionConnection)}</h2>

@@ -3,7 +3,9 @@ import type { ConnectionSettings } from '../host/config';
 import type { ConnectionReport } from '../../core/engine';
 import { isCancelled, scrubSecrets, type ErrorCode } from '../../core/util/engineErrors';
 import { prefixed, type Logger } from '../../core/util/engineLogger';
-import { normalizeProfile, type FieldError, type Profile, type ProfileInput } from '../../core/storage/profile';
+import { isCleartextEndpoint, normalizeProfile, type FieldError, type Profile, type ProfileInput } from '../../core/storage/profile';
+import { exposureFound, type ExposureMemory } from '../host/exposureMemory';
+import { cleartextWarning, publicWarning } from '../ui/exposureText';
 import { describeError, errorText, type ErrorFace } from '../ui/errorFace';
 import type { SecretStore } from '../host/secrets';
 import { makeNonce, renderSettingsHtml } from './html';
@@ -45,6 +47,9 @@ import { settingsStrings } from './strings';
  *   has `addSecrets`, a typed secret is registered there for scrubbing.
  * - `onDidChange`: optional; fires when the keys change elsewhere
  *   (`SecretStore.onDidChange`). Settings changes are watched by the panel.
+ * - `exposure`: optional; the private-bucket check's memory
+ *   (host/exposureMemory.ts): a test's findings are recorded there, and the
+ *   page shows the warning of the bucket and root path it displays.
  */
 export interface SettingsDeps {
   readConfig(): ConnectionSettings;
@@ -55,7 +60,10 @@ export interface SettingsDeps {
   revealTree(): PromiseLike<unknown>;
   logger: Logger & { addSecrets?(...secrets: Array<string | undefined>): void };
   onDidChange?: vscode.Event<unknown>;
+  exposure?: Pick<ExposureMemory, 'get' | 'record' | 'onDidChange'>;
 }
+
+type ExposureTarget = Pick<Profile, 'endpoint' | 'bucket' | 'rootPath'>;
 
 // Which field a failed connection step points at, so the page marks it.
 const FIELD_OF_CODE: Partial<Record<ErrorCode, SettingsField>> = {
@@ -79,6 +87,8 @@ export class SettingsPanel implements vscode.Disposable {
   private readonly strings: UiStrings;
   private ready = false;
   private disposed = false;
+  /** The bucket and root path whose warning the page shows: the saved ones, or the typed ones once edited. */
+  private exposureTarget: ExposureTarget | undefined;
 
   /**
    * Opens the settings panel, or reveals it when it is already open. Returns
@@ -121,6 +131,7 @@ export class SettingsPanel implements vscode.Disposable {
       }),
     );
     if (deps.onDidChange) this.disposables.push(deps.onDidChange(() => void this.pushState()));
+    if (deps.exposure) this.disposables.push(deps.exposure.onDidChange(() => this.postExposure(this.exposureTarget)));
     panel.webview.html = this.renderHtml();
   }
 
@@ -160,11 +171,15 @@ export class SettingsPanel implements vscode.Disposable {
     const m = parsed.message;
     if (m.type === 'ready') {
       this.ready = true;
-      this.post({ type: 'init', state: await this.readState(), strings: this.strings });
+      const state = await this.readState();
+      this.post({ type: 'init', state, strings: this.strings });
+      this.postExposure(savedTarget(state));
       return true;
     }
     if (m.type === 'validate') {
       this.post({ type: 'validation', seq: m.seq, issues: this.validate(m.values) });
+      const r = normalizeProfile(toInput(m.values, undefined), { requireCredentials: false });
+      if (r.ok) this.postExposure(r.profile);
       return true;
     }
     if (this.busy.has(m.type)) {
@@ -270,13 +285,18 @@ export class SettingsPanel implements vscode.Disposable {
         return { step, status: 'failed', message: face.message, hint: face.hint };
       });
       const ok = report.ok && steps.every((s) => s.status === 'ok');
+      const found = report.access ? exposureFound(report.access) : '';
+      if (report.access && this.deps.exposure) await this.deps.exposure.record(profile, report.access);
+      this.postExposure(profile, report.access ? found : undefined);
       this.log.info(
         `Connection test ${ok ? 'passed' : 'failed'}: ${report.steps
           .map((s) => `${s.step} ${s.ok ? 'ok' : (s.error?.code ?? 'failed')}`)
           .join(', ')}.`,
       );
       const message = ok
-        ? vscode.l10n.t('Connection works: the bucket was reached, and a test object written, read back and deleted.')
+        ? found
+          ? vscode.l10n.t('Connection works, but anyone can read this bucket without keys: see the warning at the top of the page.')
+          : vscode.l10n.t('Connection works: the bucket was reached, and a test object written, read back and deleted.')
         : failure
           ? errorText(failure)
           : vscode.l10n.t('The connection test failed.');
@@ -323,10 +343,27 @@ export class SettingsPanel implements vscode.Disposable {
     };
   }
 
+  /**
+   * Shows the warnings for `target`: what the check found (`found`, fresh
+   * from a test, or the last check's record) and a cleartext endpoint.
+   */
+  private postExposure(target: ExposureTarget | undefined, found?: string): void {
+    this.exposureTarget = target;
+    if (!target) return;
+    const shown = found ?? this.deps.exposure?.get(target)?.found ?? '';
+    this.post({
+      type: 'exposure',
+      publicWarning: publicWarning(shown, target.endpoint),
+      cleartext: isCleartextEndpoint(target.endpoint) ? cleartextWarning() : undefined,
+    });
+  }
+
   private async pushState(): Promise<void> {
     if (!this.ready || this.disposed) return;
     try {
-      this.post({ type: 'state', state: await this.readState() });
+      const state = await this.readState();
+      this.post({ type: 'state', state });
+      this.postExposure(savedTarget(state));
     } catch (e) {
       this.log.error(`Could not read the settings: ${errorSummary(e)}`);
     }
@@ -346,6 +383,12 @@ export class SettingsPanel implements vscode.Disposable {
     if (this.disposed) return;
     void this.panel.webview.postMessage(message);
   }
+}
+
+/** The saved bucket and root path, as the engine will use them (normalized). */
+function savedTarget(state: SettingsState): ExposureTarget | undefined {
+  const r = normalizeProfile(toInput(state.values, undefined), { requireCredentials: false });
+  return r.ok ? r.profile : undefined;
 }
 
 function toInput(values: FormValues, secretAccessKey: string | undefined): ProfileInput {

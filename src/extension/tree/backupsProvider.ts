@@ -5,6 +5,8 @@ import type { Logger } from '../../core/util/engineLogger';
 import type { EngineHost } from '../host/engineHost';
 import { describeError, errorText } from '../ui/errorFace';
 import type { BrowseEntry } from '../../core/format/manifestIndex';
+import { exposureDetail, exposureTitle, publicWarning } from '../ui/exposureText';
+import type { ExposureMemory } from '../host/exposureMemory';
 import { BackupFileNode, BackupFolderNode, BackupLinkNode, BackupNode, LoadMoreNode, MachineNode, MessageNode, MoreEntriesNode, type BackupEntryNode, type BackupsNode, type EntryParent } from './nodes';
 
 export const VIEW_ID = 's3Backup.backups';
@@ -54,6 +56,9 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
   /** Every context key this provider set, with its last value (tests read it; VS Code offers no getter). */
   readonly contextKeys = new Map<string, unknown>();
   private readonly subs: vscode.Disposable[] = [];
+  /** The private-bucket warning above the backups, when the last check found the bucket public. */
+  private exposureNode: MessageNode | undefined;
+  private exposure: Pick<ExposureMemory, 'get' | 'onDidChange'> | undefined;
   /** Renews the rows' ages ("5 minutes ago") while a listing is shown. */
   private readonly ages = setInterval(() => this.updateAges(), 60_000);
 
@@ -62,6 +67,38 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
     private readonly log: Logger,
   ) {
     this.subs.push(host.onDidChange(() => this.settingsChanged()));
+  }
+
+  /** Shows the private-bucket check's warning for the configured bucket and root path at the top of the tree. */
+  showExposure(memory: Pick<ExposureMemory, 'get' | 'onDidChange'>): void {
+    this.exposure = memory;
+    this.subs.push(memory.onDidChange(() => void this.updateExposure()));
+  }
+
+  /** The warning node now shown, if any (tests read it). */
+  get exposureWarning(): MessageNode | undefined {
+    return this.exposureNode;
+  }
+
+  private async updateExposure(): Promise<void> {
+    if (!this.exposure) return;
+    let node: MessageNode | undefined;
+    try {
+      const p = await this.host.profile();
+      const w = publicWarning(this.exposure.get(p)?.found ?? '', p.endpoint);
+      node = w
+        ? new MessageNode('warning', exposureTitle(), {
+            id: 'message:publicBucket',
+            tooltip: exposureDetail(w),
+            command: { command: 's3Backup.openSettings', title: vscode.l10n.t('Open Settings') },
+          })
+        : undefined;
+    } catch {
+      node = undefined; // not configured: nothing to warn about
+    }
+    if (node?.tooltip === this.exposureNode?.tooltip) return;
+    this.exposureNode = node;
+    this.emitter.fire();
   }
 
   getTreeItem(node: BackupsNode): vscode.TreeItem {
@@ -259,6 +296,7 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
       case 'error': {
         const face = describeError(this.state.error);
         return [
+          ...(this.exposureNode ? [this.exposureNode] : []),
           new MessageNode('error', face.message, { tooltip: errorText(face) }),
           new MessageNode('action', vscode.l10n.t('Open Settings'), {
             id: 'message:openSettings',
@@ -273,7 +311,8 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
         ];
       }
       case 'loaded':
-        return this.state.machines; // none: viewsWelcome "Back Up Workspace"
+        // None (and no warning): viewsWelcome "Back Up Workspace".
+        return this.exposureNode ? [this.exposureNode, ...this.state.machines] : this.state.machines;
     }
   }
 
@@ -291,6 +330,7 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
         return;
       }
       const started = Date.now();
+      await this.updateExposure();
       const engine = await this.host.getEngine();
       const refs = await engine.listAll({ signal });
       if (!current()) return;

@@ -149,7 +149,7 @@ export class LoadMoreNode extends vscode.TreeItem {
   }
 }
 
-export type MessageKind = 'loading' | 'error' | 'empty' | 'action';
+export type MessageKind = 'loading' | 'error' | 'empty' | 'action' | 'warning';
 
 /** A line of text in place of backups: loading, an error with what to do next, or a nudge. */
 export class MessageNode extends vscode.TreeItem {
@@ -164,7 +164,10 @@ export class MessageNode extends vscode.TreeItem {
     this.contextValue = `message.${kind}`;
     this.command = o.command;
     const icon = o.icon ?? (kind === 'loading' ? 'loading~spin' : kind === 'error' ? 'error' : 'info');
-    this.iconPath = kind === 'error' ? new vscode.ThemeIcon(icon, new vscode.ThemeColor('errorForeground')) : new vscode.ThemeIcon(icon);
+    this.iconPath =
+      kind === 'error' ? new vscode.ThemeIcon(icon, new vscode.ThemeColor('errorForeground'))
+      : kind === 'warning' ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'))
+      : new vscode.ThemeIcon(icon);
   }
 }
 
