@@ -1,6 +1,7 @@
 // The CLI's commands as data: options, positionals, usage and help all come
 // from this table, so the help cannot drift from what is parsed.
 import { parseArgs } from 'util';
+import { RETENTION_OPTIONS } from './retentionOptions';
 
 /** Bad usage: exit 2. */
 export class UsageError extends Error {}
@@ -65,6 +66,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       exclude: { type: 'string', multiple: true, value: '<glob>', help: 'leave out what matches (gitignore syntax); repeatable' },
       kind: { type: 'string', value: 'workspace', help: 'the kind of backup (the CLI backs up folders: workspace)' },
       'no-gitignore': { type: 'boolean', help: 'do not apply .gitignore files' },
+      // After the backup, with these (or the config file's "retention"): only this machine's backups of these folders.
+      ...RETENTION_OPTIONS,
     },
     needsProfile: true,
   },
@@ -105,6 +108,30 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'delete',
     summary: 'delete a backup from the bucket',
+    positionals: [{ name: 'key' }],
+    options: {},
+    needsProfile: true,
+  },
+  {
+    name: 'prune',
+    summary: 'delete the backups of every machine that the retention policy forgets (prints the plan first); pinned ones stay',
+    positionals: [],
+    options: {
+      'dry-run': { type: 'boolean', help: 'print the plan, delete nothing' },
+      ...RETENTION_OPTIONS,
+    },
+    needsProfile: true,
+  },
+  {
+    name: 'pin',
+    summary: 'pin a backup: retention and prune never delete it',
+    positionals: [{ name: 'key' }],
+    options: {},
+    needsProfile: true,
+  },
+  {
+    name: 'unpin',
+    summary: 'unpin a backup',
     positionals: [{ name: 'key' }],
     options: {},
     needsProfile: true,
