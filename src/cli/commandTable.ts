@@ -1,7 +1,6 @@
 // The CLI's commands as data: options, positionals, usage and help all come
 // from this table, so the help cannot drift from what is parsed.
 import { parseArgs } from 'util';
-import { RETENTION_OPTIONS } from './retentionOptions';
 
 /** Bad usage: exit 2. */
 export class UsageError extends Error {}
@@ -47,6 +46,14 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
 };
 
 const SNAPSHOTS_OPTION: OptionSpec = { type: 'string', value: '<dir>', help: 'where the undo records are kept (default ~/.s3-backup/snapshots)' };
+
+/** The `--keep-*` options of `prune` and `backup`. */
+const RETENTION_OPTIONS: Record<string, OptionSpec> = {
+  'keep-last': { type: 'string', value: '<n>', help: 'keep the newest <n> backups of each machine, kind and folder set' },
+  'keep-daily': { type: 'string', value: '<n>', help: 'keep the newest backup of each of the last <n> days that have backups (local time)' },
+  'keep-weekly': { type: 'string', value: '<n>', help: 'the same for the last <n> ISO weeks' },
+  'keep-monthly': { type: 'string', value: '<n>', help: 'the same for the last <n> months (0 turns a rule off)' },
+};
 
 const CONNECTION_FLAGS = ['endpoint', 'region', 'bucket', 'access-key-id', 'root-path', 'addressing-style', 'config'];
 

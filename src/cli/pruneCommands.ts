@@ -1,14 +1,22 @@
 // `prune`, `pin`, `unpin`, and the retention policy the CLI reads from its
 // flags and the --config file (for `prune` and for `backup`).
 import * as fs from 'fs';
-import type { PrunePlan, RetentionPolicy } from '../core/engine';
+import type { BackupEngine, PrunePlan, RetentionPolicy } from '../core/engine';
 import { DEFAULT_RETENTION, normalizePolicy, reasonText } from '../core/retention/policy';
 import type { PlannedBackup } from '../core/retention/prune';
 import { formatBytes } from '../core/util/formatBytes';
 import { printable } from '../core/util/printable';
 import { UsageError, type OptionValues } from './commandTable';
-import type { CommandRun } from './commands';
 import { endProgress, err, EXIT_OK, out, plural, progressPrinter, refJson, type Ctx } from './output';
+
+/** What a handler gets (commands.ts' CommandRun; not imported, so the two files do not import each other). */
+interface CommandRun {
+  engine: BackupEngine;
+  positionals: string[];
+  values: OptionValues;
+  ctx: Ctx;
+  signal: AbortSignal;
+}
 
 const FLAGS: Record<keyof RetentionPolicy, string> = { keepLast: 'keep-last', keepDaily: 'keep-daily', keepWeekly: 'keep-weekly', keepMonthly: 'keep-monthly' };
 

@@ -174,14 +174,14 @@ export async function executePrune(deps: PruneDeps, plan: PrunePlan, o: { signal
     const total = targets.reduce((n, t) => n + t.size, 0);
     const deleted: string[] = [];
     let bytes = 0;
-    o.onProgress?.({ phase: 'write', bytesDone: 0, bytesTotal: total, filesDone: 0, filesTotal: targets.length });
+    o.onProgress?.({ phase: 'delete', bytesDone: 0, bytesTotal: total, filesDone: 0, filesTotal: targets.length });
     for (const t of targets) {
       throwIfAborted(signal);
       await store.delete(t.key, { signal });
       deleted.push(t.key);
       bytes += t.size;
       deps.log.info(`pruned ${t.key}`);
-      o.onProgress?.({ phase: 'write', bytesDone: bytes, bytesTotal: total, filesDone: deleted.length, filesTotal: targets.length });
+      o.onProgress?.({ phase: 'delete', bytesDone: bytes, bytesTotal: total, filesDone: deleted.length, filesTotal: targets.length });
     }
     const gc: GcResult = deleted.some((k) => targets.find((t) => t.key === k)?.format === 2)
       ? await collectGarbage(store, deps.manifests, { ...deps.lock, host: deps.host, signal, log: deps.log, logger: deps.log })
