@@ -115,12 +115,12 @@ async function prune({ engine, values, ctx, signal }: CommandRun): Promise<numbe
   const result = await engine.prune(plan, { signal, onProgress: progressPrinter(ctx) });
   endProgress(ctx);
   if (ctx.json) {
-    out(ctx, JSON.stringify({ ...planJson(plan), dryRun: false, deleted: result.deleted, skipped: result.skipped, freedBytes: result.freedBytes, packsFreed: result.gc.ran }));
+    out(ctx, JSON.stringify({ ...planJson(plan), dryRun: false, deleted: result.deleted, skipped: result.skipped, freedBytes: result.freedBytes, packsPending: result.packsPending }));
     return EXIT_OK;
   }
   for (const k of result.skipped) err(ctx, `Kept ${printable(k)}: it was pinned or the backups changed since the plan.`);
   err(ctx, `Pruned ${plural(result.deleted.length, 'backup')}, freed ${formatBytes(result.freedBytes)}.`);
-  if (!result.gc.ran) err(ctx, 'Their packs are freed at the next clean-up: another machine is using the bucket right now.');
+  if (result.packsPending) err(ctx, 'Their packs are freed at the next clean-up: another machine is using the bucket right now.');
   return EXIT_OK;
 }
 

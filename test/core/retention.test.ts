@@ -265,6 +265,7 @@ describe('retention and prune (real S3, two machines)', function () {
     const bytesAfter = await bucketBytes();
     assert.strictEqual(bytesBefore - bytesAfter, plan.freedBytes, 'the bucket shrank by what the plan said');
     assert.strictEqual(result.freedBytes, plan.freedBytes);
+    assert.strictEqual(result.packsPending, false);
     const left = (await beta.listAll()).map((x) => x.key).sort();
     assert.deepStrictEqual(left, [keys.a5, keys.a0, keys.b2, keys.s1].sort());
     for (const k of left) {
@@ -307,6 +308,26 @@ describe('retention and prune (real S3, two machines)', function () {
       await held.release();
     }
     assert.ok((await alpha.listAll()).some((r) => r.key === keys.a0), 'the pinned backup is still there');
+  });
+
+  it('a prune while a backup runs deletes the backups but leaves their packs to the next clean-up', async () => {
+    const old = await backupAt(alpha, path.join(work, 'alpha', 'app'), '2026-01-06T10:00:00Z');
+    const plan = await alpha.planPrune(policy({ keepLast: 1 }));
+    assert.deepStrictEqual(plan.forget.map((f) => f.key), [old]);
+    const packsBefore = (await bucket.listObjects(`${rootPath}/packs/`)).length;
+    // A backup on another machine holds the shared lock: no pack may go while it runs.
+    const running = await acquireLock(beta.store, 'shared', { host: 'beta', purpose: 'backup (workspace)', waitMs: 0 });
+    try {
+      const result = await alpha.prune(plan);
+      assert.deepStrictEqual(result.deleted, [old]);
+      assert.strictEqual(result.packsPending, true);
+      assert.strictEqual((await bucket.listObjects(`${rootPath}/packs/`)).length, packsBefore);
+    } finally {
+      await running.release();
+    }
+    const gc = await alpha.collectGarbage();
+    assert.ok(gc.ran && gc.deletedPacks >= 1, JSON.stringify(gc));
+    for (const r of await alpha.listAll()) await alpha.verify(r.key);
   });
 
   it('deleting a pinned backup by hand removes its pin marker', async () => {

@@ -84,6 +84,8 @@ export interface PruneResult {
   /** Planned to go, but kept by the plan made under the lock (pinned or changed since). */
   skipped: string[];
   gc: GcResult;
+  /** Packs of the deleted backups wait for the next clean-up (a backup or clean-up held the bucket). */
+  packsPending: boolean;
   /** The deleted objects' bytes and the packs the clean-up freed. */
   freedBytes: number;
 }
@@ -183,11 +185,14 @@ export async function executePrune(deps: PruneDeps, plan: PrunePlan, o: { signal
       deps.log.info(`pruned ${t.key}`);
       o.onProgress?.({ phase: 'delete', bytesDone: bytes, bytesTotal: total, filesDone: deleted.length, filesTotal: targets.length });
     }
-    const gc: GcResult = deleted.some((k) => targets.find((t) => t.key === k)?.format === 2)
+    // Format 1 backups are one object each: only format 2 leaves packs to free.
+    const collect = targets.some((t) => t.format === 2);
+    const gc: GcResult = collect
       ? await collectGarbage(store, deps.manifests, { ...deps.lock, host: deps.host, signal, log: deps.log, logger: deps.log })
       : { ran: false, deletedPacks: 0, freedBytes: 0, keptPacks: 0 };
-    if (!gc.ran && deleted.length > 0) deps.log.info('the packs of the pruned backups are freed at the next clean-up (the bucket is busy)');
-    return { deleted, skipped, gc, freedBytes: bytes + gc.freedBytes };
+    const packsPending = collect && !gc.ran;
+    if (packsPending) deps.log.info('the packs of the pruned backups are freed at the next clean-up (the bucket is busy)');
+    return { deleted, skipped, gc, packsPending, freedBytes: bytes + gc.freedBytes };
   } finally {
     await lock.release();
   }

@@ -45,7 +45,7 @@ export async function prune(s: Services): Promise<PruneResult | undefined> {
   const done = result.deleted.length === 1 ? vscode.l10n.t('Pruned 1 backup.') : vscode.l10n.t('Pruned {0} backups.', formatCount(result.deleted.length));
   const parts = [done, vscode.l10n.t('{0} freed in the bucket.', formatBytes(result.freedBytes))];
   if (result.skipped.length > 0) parts.push(vscode.l10n.t('{0} kept because they were pinned or changed since the plan.', formatCount(result.skipped.length)));
-  if (!result.gc.ran) parts.push(vscode.l10n.t('The rest of the space is freed at the next clean-up (another machine is using the bucket right now).'));
+  if (result.packsPending) parts.push(vscode.l10n.t('The rest of the space is freed at the next clean-up (another machine is using the bucket right now).'));
   void s.prompts.showInformationMessage(parts.join(' '), {});
   return result;
 }
