@@ -117,10 +117,11 @@ export async function planPrune(deps: PruneDeps, policy: RetentionPolicy, o: { s
     const folders = m ? foldersOf(m) : undefined;
     return { ...ref, pinned: pins.has(ref.key), reasons: [], ...(folders ? { folders } : {}) };
   });
+  const bad = new Set(unreadable);
   const wantedGroup = scope.folders && scope.host !== undefined && scope.kind !== undefined ? groupIdOf({ host: scope.host, kind: scope.kind, folders: scope.folders }) : undefined;
   const groups: PlanGroup[] = [];
   for (const g of applyRetentionPolicy(
-    items.map((i) => ({ ...i, unreadable: unreadable.includes(i.key) })),
+    items.map((i) => ({ ...i, unreadable: bad.has(i.key) })),
     policy,
     deps.policyOptions,
   )) {
