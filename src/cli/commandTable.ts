@@ -47,6 +47,14 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
 
 const SNAPSHOTS_OPTION: OptionSpec = { type: 'string', value: '<dir>', help: 'where the undo records are kept (default ~/.s3-backup/snapshots)' };
 
+/** The `--keep-*` options of `prune` and `backup`. */
+const RETENTION_OPTIONS: Record<string, OptionSpec> = {
+  'keep-last': { type: 'string', value: '<n>', help: 'keep the newest <n> backups of each machine, kind and folder set' },
+  'keep-daily': { type: 'string', value: '<n>', help: 'keep the newest backup of each of the last <n> days that have backups (local time)' },
+  'keep-weekly': { type: 'string', value: '<n>', help: 'the same for the last <n> ISO weeks' },
+  'keep-monthly': { type: 'string', value: '<n>', help: 'the same for the last <n> months (0 turns a rule off)' },
+};
+
 const CONNECTION_FLAGS = ['endpoint', 'region', 'bucket', 'access-key-id', 'root-path', 'addressing-style', 'config'];
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -65,6 +73,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       exclude: { type: 'string', multiple: true, value: '<glob>', help: 'leave out what matches (gitignore syntax); repeatable' },
       kind: { type: 'string', value: 'workspace', help: 'the kind of backup (the CLI backs up folders: workspace)' },
       'no-gitignore': { type: 'boolean', help: 'do not apply .gitignore files' },
+      // After the backup, with these (or the config file's "retention"): only this machine's backups of these folders.
+      ...RETENTION_OPTIONS,
     },
     needsProfile: true,
   },
@@ -105,6 +115,30 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'delete',
     summary: 'delete a backup from the bucket',
+    positionals: [{ name: 'key' }],
+    options: {},
+    needsProfile: true,
+  },
+  {
+    name: 'prune',
+    summary: 'delete the backups of every machine that the retention policy forgets (prints the plan first); pinned ones stay',
+    positionals: [],
+    options: {
+      'dry-run': { type: 'boolean', help: 'print the plan, delete nothing' },
+      ...RETENTION_OPTIONS,
+    },
+    needsProfile: true,
+  },
+  {
+    name: 'pin',
+    summary: 'pin a backup: retention and prune never delete it',
+    positionals: [{ name: 'key' }],
+    options: {},
+    needsProfile: true,
+  },
+  {
+    name: 'unpin',
+    summary: 'unpin a backup',
     positionals: [{ name: 'key' }],
     options: {},
     needsProfile: true,

@@ -11,6 +11,7 @@ import { mapLimit } from '../core/util/firstFailure';
 import { formatBytes } from '../core/util/formatBytes';
 import { printable } from '../core/util/printable';
 import { UsageError, type OptionValues } from './commandTable';
+import { policyLine, PRUNE_HANDLERS, retentionFrom } from './pruneCommands';
 import { ask, endProgress, err, errorJson, EXIT_FAIL, EXIT_OK, out, plural, printError, progressPrinter, quoteArg, refJson, type Ctx } from './output';
 
 export interface CommandRun {
@@ -80,14 +81,18 @@ async function backup({ engine, positionals, values, ctx, signal }: CommandRun):
     if (!st.isDirectory()) throw new UsageError(`"${d}" is not a folder.`);
     return { name: path.basename(abs) || 'root', path: abs, excludes: (values.exclude as string[] | undefined) ?? [], useGitignore: values['no-gitignore'] !== true };
   });
-  const res = await engine.backup({ kind: 'workspace', folders }, { signal, onProgress: progressPrinter(ctx) });
+  const retention = retentionFrom(values);
+  const res = await engine.backup({ kind: 'workspace', folders, ...(retention ? { retention } : {}) }, { signal, onProgress: progressPrinter(ctx) });
   endProgress(ctx);
+  const r = res.retention;
   if (ctx.json) {
-    out(ctx, JSON.stringify({ ...refJson(res), files: res.files, bytes: res.bytes, uploaded: res.uploaded, skipped: res.skipped }));
+    out(ctx, JSON.stringify({ ...refJson(res), files: res.files, bytes: res.bytes, uploaded: res.uploaded, skipped: res.skipped, ...(r ? { retention: { deleted: r.deleted, freedBytes: r.freedBytes, ...(r.error ? { error: errorJson(r.error) } : {}) } } : {}) }));
   } else {
     out(ctx, res.key);
     err(ctx, `Backed up ${plural(res.files, 'file')} (${formatBytes(res.bytes)}, ${formatBytes(res.uploaded)} uploaded).`);
     for (const s of res.skipped) err(ctx, `skipped ${printable(s.relPath)} (${s.reason}${s.detail ? `: ${printable(s.detail)}` : ''})`);
+    if (r && r.deleted.length > 0) err(ctx, `Retention (${policyLine(retention!)}): deleted ${plural(r.deleted.length, 'older backup')} of this machine, freed ${formatBytes(r.freedBytes)}.`);
+    if (r?.error) err(ctx, `Retention did not run: ${r.error.message} The backup itself is saved.`);
   }
   return EXIT_OK;
 }
@@ -272,6 +277,7 @@ export const HANDLERS: Record<string, Handler> = {
   verify,
   download,
   delete: deleteBackup,
+  ...PRUNE_HANDLERS,
 };
 
 /** What the commands that need no bucket use: the engine's local restore records. */

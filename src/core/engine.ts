@@ -20,6 +20,9 @@ import type { Manifest, ManifestAdded, ManifestHeader } from './format/manifest'
 import { ManifestIndex, type BrowseEntry } from './format/manifestIndex';
 import { collectGarbage, type GcResult } from './repository/collectGarbage';
 import { ManifestStore } from './repository/manifestStore';
+import { listPins, pinKey, setPin } from './repository/pins';
+import { isPolicyOff, type PolicyOptions, type RetentionPolicy } from './retention/policy';
+import { executePrune, planPrune, type PruneDeps, type PrunePlan, type PruneResult } from './retention/prune';
 import { applyRestore, type RestoreResult, type Stager } from './restore/applyRestore';
 import { finishRestore, type FinishResult } from './restore/finishRestore';
 import { planRestore, type RestorePlan } from './restore/planRestore';
@@ -55,6 +58,8 @@ export interface BackupEngineOptions {
   lock?: BackupDeps['lock'];
   /** Test seam: runs after a backup's packs are uploaded, before its manifest is written. */
   beforeCommit?: () => Promise<void>;
+  /** The calendar of the retention rules (tests); default: this machine's local time zone. */
+  retentionCalendar?: PolicyOptions;
 }
 
 export interface CallOptions {
@@ -110,6 +115,16 @@ export interface BackupRequest {
   appData?: AppDataSelection;
   /** Ready-made entries (tests); their archive paths must start with `appdata/`. */
   extra?: ArchiveSource[];
+  /** Applied after the backup succeeded, to this machine's backups of the same kind and folders only (see `prune`). */
+  retention?: RetentionPolicy;
+}
+
+/** What retention after a backup did; a failure there never fails the backup. */
+export interface RetentionOutcome {
+  deleted: string[];
+  freedBytes: number;
+  /** Why it did not run or stopped (another prune running, a dead server); logged too. */
+  error?: BackupError;
 }
 
 export type BackupResult = BackupRef & {
@@ -126,7 +141,11 @@ export type BackupResult = BackupRef & {
   /** Files left out; `relPath` is the archive path they would have had (`workspace/<name>/...`). */
   skipped: SkippedFile[];
   manifest: Manifest;
+  /** When the request asked for retention. */
+  retention?: RetentionOutcome;
 };
+
+export type { PrunePlan, PruneResult, RetentionPolicy };
 
 export interface FetchedBackup {
   key: string;
@@ -216,7 +235,8 @@ export class BackupEngine {
       );
       const { files, bytes } = r.manifest.totals;
       progress({ phase: 'upload', bytesDone: bytes, bytesTotal: bytes, filesDone: files, filesTotal: files });
-      return { ...r.ref, files, bytes, added: r.stored.added, uploaded: r.uploaded, unchanged: r.stored.unchanged, skipped: r.skipped, manifest: r.manifest };
+      const retention = req.retention ? await this.retainAfter(r.ref, r.manifest, req.retention, signal) : undefined;
+      return { ...r.ref, files, bytes, added: r.stored.added, uploaded: r.uploaded, unchanged: r.stored.unchanged, skipped: r.skipped, manifest: r.manifest, ...(retention ? { retention } : {}) };
     } catch (e) {
       const err = this.wrap(e, signal);
       this.log.warn(`backup failed: ${err.code}: ${err.message}`);
@@ -233,6 +253,11 @@ export class BackupEngine {
    * (packs, locks, anything else) are skipped.
    */
   async list(o: { signal?: AbortSignal; pageSize?: number; continuationToken?: string } = {}): Promise<ListPage> {
+    const [page, pins] = await Promise.all([this.listPage(o), this.pins(o)]);
+    return { ...page, backups: withPins(page.backups, pins) };
+  }
+
+  private async listPage(o: { signal?: AbortSignal; pageSize?: number; continuationToken?: string }): Promise<ListPage> {
     throwIfAborted(o.signal);
     let page;
     try {
@@ -252,14 +277,85 @@ export class BackupEngine {
 
   /** Every backup under the root path, newest first (follows continuation tokens). */
   async listAll(o: { signal?: AbortSignal } = {}): Promise<BackupRef[]> {
+    const pins = this.pins(o);
+    pins.catch(() => undefined);
     const all: BackupRef[] = [];
     let token: string | undefined;
     do {
-      const page = await this.list({ signal: o.signal, continuationToken: token });
+      const page = await this.listPage({ signal: o.signal, continuationToken: token });
       all.push(...page.backups);
       token = page.nextToken;
     } while (token);
-    return newestFirst(all);
+    return newestFirst(withPins(all, await pins));
+  }
+
+  /** The keys of the pinned backups (one listing of `<root>/pins/`). */
+  async pins(o: { signal?: AbortSignal } = {}): Promise<Set<string>> {
+    try {
+      return await listPins(this.store, o);
+    } catch (e) {
+      throw this.wrap(e, o.signal);
+    }
+  }
+
+  /** Pins a backup (retention and prune never delete it) or unpins it; every machine sees it at its next listing. */
+  async pin(key: string, pinned: boolean, o: { signal?: AbortSignal } = {}): Promise<void> {
+    throwIfAborted(o.signal);
+    try {
+      if (pinned && !(await this.store.head(key, { signal: o.signal }))) throw notFound(key);
+      await setPin(this.store, key, pinned, { host: this.hostname, signal: o.signal });
+      this.log.info(`${pinned ? 'pinned' : 'unpinned'} ${key}`);
+    } catch (e) {
+      throw this.wrap(e, o.signal, { key });
+    }
+  }
+
+  /**
+   * What `policy` forgets of every machine's backups (grouped by machine,
+   * kind and folders, as restic's `forget`), and what deleting them frees,
+   * counted from the manifests' pack references. Changes nothing.
+   */
+  async planPrune(policy: RetentionPolicy, o: { signal?: AbortSignal } = {}): Promise<PrunePlan> {
+    try {
+      return await planPrune(this.pruneDeps(), policy, { signal: o.signal, measure: true });
+    } catch (e) {
+      throw this.wrap(e, o.signal);
+    }
+  }
+
+  /**
+   * Deletes what a plan forgets (and the policy, asked again under the
+   * prune lock, still forgets), then frees the packs no kept backup uses.
+   * Another prune on the bucket: 'Busy', nothing deleted.
+   */
+  async prune(plan: PrunePlan, o: CallOptions = {}): Promise<PruneResult> {
+    try {
+      return await executePrune(this.pruneDeps(), plan, { signal: o.signal, onProgress: throttleProgress(o.onProgress) });
+    } catch (e) {
+      throw this.wrap(e, o.signal);
+    }
+  }
+
+  private pruneDeps(): PruneDeps {
+    return { store: this.store, manifests: this.manifests, log: this.log, host: this.hostname, lock: this.options.lock, policyOptions: this.options.retentionCalendar };
+  }
+
+  /** Retention after a backup: this machine's backups of its kind and folders only; a failure is logged and returned, never thrown. */
+  private async retainAfter(ref: BackupRef, manifest: Manifest, policy: RetentionPolicy, signal?: AbortSignal): Promise<RetentionOutcome> {
+    if (isPolicyOff(policy)) return { deleted: [], freedBytes: 0 };
+    try {
+      const folders = manifest.folders && manifest.folders.length > 0 ? manifest.folders.map((f) => f.path) : manifest.sources;
+      const deps = this.pruneDeps();
+      const plan = await planPrune(deps, policy, { scope: { host: ref.host, kind: ref.kind, folders }, measure: false, signal });
+      if (plan.forget.length === 0) return { deleted: [], freedBytes: 0 };
+      const r = await executePrune(deps, plan, { signal });
+      this.log.info(`retention: deleted ${r.deleted.length} older backups of this machine, freed ${r.freedBytes} bytes`);
+      return { deleted: r.deleted, freedBytes: r.freedBytes };
+    } catch (e) {
+      const err = this.wrap(e, signal);
+      this.log.warn(`retention after the backup did not run: ${err.code}: ${err.message}`);
+      return { deleted: [], freedBytes: 0, error: err };
+    }
   }
 
   /**
@@ -610,6 +706,8 @@ export class BackupEngine {
       const head = await this.store.head(key, { signal: o.signal });
       if (!head) throw notFound(key);
       await this.store.delete(key, { signal: o.signal });
+      // A pin of a backup that is gone means nothing; leave no marker behind.
+      if (parseBackupKey(this.profile.rootPath, key)) await this.store.delete(pinKey(this.profile.rootPath, key), { signal: o.signal }).catch(() => undefined);
       if (parseBackupKey(this.profile.rootPath, key)?.format !== 2 || o.collect === false) return {};
       // The backup is gone either way; a clean-up that cannot run now frees the space later.
       const gc = await this.collectGarbage({ signal: o.signal }).catch((e: unknown) => {
@@ -672,6 +770,10 @@ function wrapWith(profile: Profile) {
     if (e instanceof BackupError) return e;
     return toBackupError(e, { bucket: profile.bucket, endpoint: profile.endpoint, key: ctx?.key, secrets: [profile.secretAccessKey] });
   };
+}
+
+function withPins(refs: BackupRef[], pins: ReadonlySet<string>): BackupRef[] {
+  return refs.map((r) => (pins.has(r.key) ? { ...r, pinned: true } : r));
 }
 
 function newestFirst(refs: BackupRef[]): BackupRef[] {

@@ -16,6 +16,8 @@ export interface BackupRef {
   format: 1 | 2;
   lastModified?: Date;
   etag?: string;
+  /** A pin marker exists for it (see repository/pins.ts): retention and prune never delete it. */
+  pinned?: boolean;
 }
 
 // `.zip`: format 1, one archive. `.json.gz`: format 2, the manifest of an incremental backup.

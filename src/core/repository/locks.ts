@@ -4,13 +4,15 @@
 // its own lock object first and then lists the others, so with S3's
 // read-after-write listing at least one of two racing parties sees the
 // other. A holder refreshes its lock; one not refreshed for `staleMs` (a
-// crashed or suspended machine) no longer counts.
+// crashed or suspended machine) no longer counts. A prune holds a third
+// kind, which excludes only another prune (it deletes backups, and its
+// clean-up of packs takes the exclusive lock on its own).
 import { randomBytes } from 'crypto';
 import { backupPrefix } from '../format/backupKeys';
 import { BackupError, CancelledError, throwIfAborted } from '../util/engineErrors';
 import type { Logger } from '../util/engineLogger';
 
-export type LockKind = 'shared' | 'exclusive';
+export type LockKind = 'shared' | 'exclusive' | 'prune';
 
 /** The store operations locks need (S3Store's). */
 export interface LockStore {
@@ -45,7 +47,13 @@ export function locksPrefix(rootPath: string): string {
 
 function kindOf(key: string, prefix: string): LockKind | undefined {
   const name = key.slice(prefix.length);
-  return name.startsWith('exclusive-') ? 'exclusive' : name.startsWith('shared-') ? 'shared' : undefined;
+  return name.startsWith('exclusive-') ? 'exclusive' : name.startsWith('shared-') ? 'shared' : name.startsWith('prune-') ? 'prune' : undefined;
+}
+
+/** Whether a lock of `kind` may be taken while `other` is held. */
+function conflicts(kind: LockKind, other: LockKind): boolean {
+  if (kind === 'prune' || other === 'prune') return kind === other;
+  return kind === 'exclusive' || other === 'exclusive';
 }
 
 /** A lock this process holds. */
@@ -114,10 +122,15 @@ export async function acquireLock(store: LockStore, kind: LockKind, o: LockOptio
       await store.delete(key).catch(() => undefined);
       throw e;
     }
-    const conflict = others.find((l) => kind === 'exclusive' || l.kind === 'exclusive');
+    const conflict = others.find((l) => conflicts(kind, l.kind));
     if (!conflict) return new Lock(store, key, body, o.refreshMs ?? REFRESH_MS, o.logger);
     await store.delete(key);
     if (now() >= deadline) {
+      if (kind === 'prune') {
+        throw new BackupError('Busy', 'Another prune is running on this bucket.', 'Wait for it to finish, then plan again (a prune that was killed stops counting after 30 minutes).', {
+          params: { lock: conflict.key, reason: 'prune' },
+        });
+      }
       throw new BackupError('Busy', kind === 'exclusive' ? 'Another backup or clean-up is running on this bucket.' : 'Another machine is cleaning up this bucket.', 'Wait a minute, then try again.', {
         params: { lock: conflict.key, reason: 'bucket' },
       });

@@ -1,4 +1,5 @@
-export type ProgressPhase = 'scan' | 'hash' | 'archive' | 'upload' | 'download' | 'verify' | 'write';
+/** `delete`: a prune deleting backups (files count backups). */
+export type ProgressPhase = 'scan' | 'hash' | 'archive' | 'upload' | 'download' | 'verify' | 'write' | 'delete';
 
 export interface Progress {
   phase: ProgressPhase;

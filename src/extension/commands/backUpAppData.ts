@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { BackupResult } from '../../core/engine';
+import { readRetention } from '../host/config';
 import { appDataSelection, type AppDataTestOptions } from '../host/userData';
 import { withEngineProgress } from '../ui/engineProgress';
 import { leftOutSettingNames } from '../../core/format/appDataLayout';
@@ -16,7 +17,7 @@ export async function backUpAppData(s: Services, o?: AppDataTestOptions): Promis
   const result = await withEngineProgress(vscode.l10n.t('Backing up the app data'), ['upload'], async (call) => {
     const extra = await engine.collectAppData(selection, call);
     leftOut = leftOutSettingNames(extra);
-    return extra.length > 0 ? engine.backup({ kind: 'appdata', folders: [], extra }, call) : undefined;
+    return extra.length > 0 ? engine.backup({ kind: 'appdata', folders: [], extra, retention: readRetention() }, call) : undefined;
   });
   if (!result) {
     void s.prompts.showInformationMessage(vscode.l10n.t('There is no app data to back up: check the setting s3Backup.appData.categories.'), {});

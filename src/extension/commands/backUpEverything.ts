@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { BackupResult } from '../../core/engine';
 import { backupFolder } from './backUpWorkspace';
+import { readRetention } from '../host/config';
 import { appDataSelection, type AppDataTestOptions } from '../host/userData';
 import { withEngineProgress } from '../ui/engineProgress';
 import { leftOutSettingNames } from '../../core/format/appDataLayout';
@@ -20,7 +21,7 @@ export async function backUpEverything(s: Services, o?: AppDataTestOptions): Pro
     leftOut = leftOutSettingNames(extra);
     if (folders.length === 0 && extra.length === 0) return undefined;
     const kind = folders.length > 0 && extra.length > 0 ? 'full' : folders.length > 0 ? 'workspace' : 'appdata';
-    return engine.backup({ kind, folders: folders.map(backupFolder), extra }, call);
+    return engine.backup({ kind, folders: folders.map(backupFolder), extra, retention: readRetention() }, call);
   });
   if (!result) {
     void s.prompts.showInformationMessage(vscode.l10n.t('Open a folder to back it up.'), {});

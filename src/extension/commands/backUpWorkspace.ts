@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { workspaceExcludes } from '../host/config';
+import { readRetention, workspaceExcludes } from '../host/config';
 import type { BackupFolder, BackupResult } from '../../core/engine';
 import type { Services } from './services';
 import { confirmBackupTarget } from './gateBackup';
@@ -33,7 +33,7 @@ export async function backUpWorkspace(s: Services): Promise<BackupResult | undef
   const names = folders.map((f) => f.name).join(', ');
   // The engine reports archiving and uploading as one 'upload' phase.
   const result = await withEngineProgress(vscode.l10n.t('Backing up {0}', names), ['upload'], (call) =>
-    engine.backup({ kind: 'workspace', folders: folders.map(backupFolder) }, call),
+    engine.backup({ kind: 'workspace', folders: folders.map(backupFolder), retention: readRetention() }, call),
   );
 
   return reportBackup(s, result);

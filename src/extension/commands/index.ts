@@ -7,6 +7,8 @@ import { copyS3Uri } from './copyS3Uri';
 import { deleteBackup } from './deleteBackup';
 import { downloadBackup } from './downloadBackup';
 import { openSettings } from './openSettings';
+import { pinBackup } from './pinBackup';
+import { prune } from './pruneBackups';
 import { refresh } from './refresh';
 import { registerCommand } from './registerCommand';
 import { restoreAppData } from './restoreAppData';
@@ -55,6 +57,9 @@ export function registerCommands(s: Services): vscode.Disposable[] {
     on('s3Backup.loadMoreEntries', async (id: unknown) => {
       if (typeof id === 'string') s.tree.loadMoreEntries(id);
     }),
+    on('s3Backup.pinBackup', (node?: unknown) => pinBackup(s, node, true)),
+    on('s3Backup.unpinBackup', (node?: unknown) => pinBackup(s, node, false)),
+    on('s3Backup.prune', () => prune(s)),
     registerDetailsDocuments(),
   ];
 }

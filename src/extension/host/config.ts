@@ -67,12 +67,26 @@ export async function writeConnectionSettings(values: Partial<ConnectionSettings
 
 /** How many undo records a restore keeps (`s3Backup.restore.*`; 0 = no limit), as the engine's `SnapshotRetention`. */
 export function readRestoreRetention(): { keep: number; days: number } {
-  const c = vscode.workspace.getConfiguration(CONFIG_SECTION);
-  const count = (key: string, fallback: number): number => {
-    const v = c.get<unknown>(key);
-    return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : fallback;
-  };
+  const count = countSetting(vscode.workspace.getConfiguration(CONFIG_SECTION));
   return { keep: count('restore.keepSnapshots', 10), days: count('restore.keepSnapshotDays', 0) };
+}
+
+/**
+ * `s3Backup.retention.*` (0 turns a rule off; all 0: no backup is ever
+ * deleted), the engine's `RetentionPolicy`. One root path per window, so
+ * this is the policy of that root path.
+ */
+export function readRetention(): { keepLast: number; keepDaily: number; keepWeekly: number; keepMonthly: number } {
+  const count = countSetting(vscode.workspace.getConfiguration(CONFIG_SECTION));
+  return { keepLast: count('retention.keepLast', 10), keepDaily: count('retention.keepDaily', 7), keepWeekly: count('retention.keepWeekly', 4), keepMonthly: count('retention.keepMonthly', 0) };
+}
+
+/** A reader of whole-number settings: a missing, negative or non-number value is the fallback. */
+function countSetting(c: vscode.WorkspaceConfiguration): (key: string, fallback: number) => number {
+  return (key, fallback) => {
+    const v = c.get<unknown>(key);
+    return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.min(Math.floor(v), 100_000) : fallback;
+  };
 }
 
 /** Whether a configuration change touches our settings. */

@@ -42,8 +42,9 @@ export class BackupNode extends vscode.TreeItem {
     // Format 2 opens like a folder (its manifest alone); format 1 would mean downloading the whole archive.
     super(formatAge(ref.time), ref.format === 2 ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     this.id = ref.key;
-    this.iconPath = new vscode.ThemeIcon(ref.kind === 'appdata' ? 'settings-gear' : ref.kind === 'full' ? 'package' : 'archive');
-    this.contextValue = 'backup';
+    // A pinned backup shows the pin in place of its kind's icon (the kind is in the description).
+    this.iconPath = new vscode.ThemeIcon(ref.pinned ? 'pinned' : ref.kind === 'appdata' ? 'settings-gear' : ref.kind === 'full' ? 'package' : 'archive');
+    this.contextValue = ref.pinned ? 'backup.pinned' : 'backup';
     this.tooltip = backupTooltip(ref, parent.thisMachine, files);
     this.updateAge();
   }
@@ -57,9 +58,9 @@ export class BackupNode extends vscode.TreeItem {
   /** Renews the age in the label (the tree does it every minute). */
   updateAge(now = Date.now()): void {
     this.label = formatAge(this.ref.time, now);
-    this.description = `${kindLabel(this.ref.kind)} · ${formatShortDateTime(this.ref.time, new Date(now))}`;
+    this.description = `${kindLabel(this.ref.kind)} · ${formatShortDateTime(this.ref.time, new Date(now))}${this.ref.pinned ? ` · ${vscode.l10n.t('pinned')}` : ''}`;
     const size = this.ref.format === 1 ? `, ${formatBytes(this.ref.size)}` : '';
-    this.accessibilityInformation = { label: `${formatDateTime(this.ref.time)}, ${this.label}, ${kindLabel(this.ref.kind)}${size}` };
+    this.accessibilityInformation = { label: `${formatDateTime(this.ref.time)}, ${this.label}, ${kindLabel(this.ref.kind)}${size}${this.ref.pinned ? `, ${vscode.l10n.t('pinned')}` : ''}` };
   }
 }
 
@@ -185,6 +186,7 @@ function backupTooltip(ref: BackupRef, thisMachine: boolean, files: number | und
     // Format 2's object is the manifest alone: the size that means something is the files', once read.
     ...(ref.format === 1 || header ? [sizeRow(header?.totals.bytes ?? ref.size)] : []),
     [vscode.l10n.t('Created'), escape(formatDateTime(ref.time))],
+    ...(ref.pinned ? [[vscode.l10n.t('Pinned'), escape(vscode.l10n.t('yes: retention and prune keep it'))] as [string, string]] : []),
   ];
   if (files !== undefined) rows.push([vscode.l10n.t('Files'), escape(formatCount(files))]);
   if (header?.added) rows.push([vscode.l10n.t('Uploaded by this backup'), escape(formatBytes(header.added.packBytes + ref.size))]);

@@ -52,6 +52,7 @@ export function withEngineProgress<T>(
  * its size in the bucket, in the result and the tree alike.
  */
 function progressMessage(p: Progress): string {
+  if (p.phase === 'delete') return vscode.l10n.t('Deleted {0} of {1} backups', formatCount(p.filesDone), formatCount(p.filesTotal));
   const phase = phaseLabel(p.phase);
   if (p.phase === 'upload' && p.filesTotal > 0) {
     return p.filesTotal === 1 ? vscode.l10n.t('{0}: 1 file', phase) : vscode.l10n.t('{0}: {1} of {2} files', phase, formatCount(p.filesDone), formatCount(p.filesTotal));
@@ -81,5 +82,7 @@ function phaseLabel(phase: ProgressPhase): string {
       return vscode.l10n.t('Verifying');
     case 'write':
       return vscode.l10n.t('Writing files');
+    case 'delete':
+      return vscode.l10n.t('Deleting backups');
   }
 }

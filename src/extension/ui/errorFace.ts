@@ -132,6 +132,9 @@ export function describeError(e: unknown): ErrorFace {
         vscode.l10n.t('Check the free disk space and the permissions.'),
       );
     case 'Busy':
+      if (str('reason') === 'prune') {
+        return face(vscode.l10n.t('Another prune is running on this bucket.'), vscode.l10n.t('Wait for it to finish, then run Prune again.'));
+      }
       if (str('reason') === 'bucket') {
         return face(vscode.l10n.t('Another machine is changing the backups in this bucket right now.'), vscode.l10n.t('Wait a minute, then try again.'));
       }
