@@ -40,6 +40,8 @@ export class ScriptedPrompts {
   onQuickPick: (items: readonly vscode.QuickPickItem[], options: vscode.QuickPickOptions) => Answer<vscode.QuickPickItem> = () => undefined;
   onOpenDialog: (o: vscode.OpenDialogOptions) => Answer<vscode.Uri[]> = () => undefined;
   onSaveDialog: (o: vscode.SaveDialogOptions) => Answer<vscode.Uri> = () => undefined;
+  onInputBox: (o: vscode.InputBoxOptions) => Answer<string> = () => undefined;
+  readonly inputs: vscode.InputBoxOptions[] = [];
   private waiters: Array<{ re: RegExp; resolve: (m: ShownMessage) => void }> = [];
   private readonly saved: Prompts;
 
@@ -72,6 +74,10 @@ export class ScriptedPrompts {
       showErrorMessage: message('error'),
       showOpenDialog: async (o) => this.onOpenDialog(o),
       showSaveDialog: async (o) => this.onSaveDialog(o),
+      inputBox: async (o) => {
+        this.inputs.push(o);
+        return this.onInputBox(o);
+      },
     };
     Object.assign(target, fake);
   }

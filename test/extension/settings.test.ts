@@ -105,6 +105,8 @@ describe('settings panel (host side)', function () {
       },
       backUpNow: async () => void calls.push('backUpNow'),
       revealTree: async () => void calls.push('revealTree'),
+      setPassphrase: async () => void calls.push('setPassphrase'),
+      hasPassphrase: async () => false,
       logger: {
         trace: (m) => logged.push(m),
         debug: (m) => logged.push(m),

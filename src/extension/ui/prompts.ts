@@ -14,6 +14,8 @@ export interface Prompts {
   showErrorMessage(message: string, options: vscode.MessageOptions, ...items: string[]): Thenable<string | undefined>;
   showOpenDialog(options: vscode.OpenDialogOptions): Thenable<vscode.Uri[] | undefined>;
   showSaveDialog(options: vscode.SaveDialogOptions): Thenable<vscode.Uri | undefined>;
+  /** A line of text (the encryption passphrase: `password: true`). */
+  inputBox(options: vscode.InputBoxOptions): Thenable<string | undefined>;
 }
 
 /** The real prompts: straight to `vscode.window`. */
@@ -27,5 +29,6 @@ export function createPrompts(): Prompts {
     showErrorMessage: (message, options, ...items) => vscode.window.showErrorMessage(message, options, ...items),
     showOpenDialog: (options) => vscode.window.showOpenDialog(options),
     showSaveDialog: (options) => vscode.window.showSaveDialog(options),
+    inputBox: (options) => vscode.window.showInputBox(options),
   };
 }
