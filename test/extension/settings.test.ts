@@ -186,7 +186,9 @@ describe('settings panel (host side)', function () {
     assert.strictEqual(init.state.values.endpoint, 'https://s3.eu-west-1.amazonaws.com');
     assert.strictEqual(init.state.values.bucket, 'b-one');
     assert.strictEqual(init.strings.secretStored.length > 0, true);
-    assert.deepStrictEqual(Object.keys(init.state).sort(), ['secretStored', 'values']);
+    assert.deepStrictEqual(Object.keys(init.state).sort(), ['passphraseStored', 'secretStored', 'values']);
+    // Whether a passphrase is stored, never its value.
+    assert.strictEqual(init.state.passphraseStored, false);
     assertNoSecretPosted();
   });
 
