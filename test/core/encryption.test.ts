@@ -306,6 +306,21 @@ describe('encrypted repositories (real S3)', function () {
       assert.deepStrictEqual(await restoreInto(engineFor(root, PASSPHRASE, 'enc-b'), second.key, dest()), digest(src));
     });
 
+    it('ignores planted key objects that ask for gigabytes of scrypt memory or are not key objects', async () => {
+      const hostile = JSON.stringify({ format: 's3-backup-key', version: 1, keyId: 'ab'.repeat(16), kdf: { name: 'scrypt', N: 2 ** 24, r: 8, p: 1, salt: 'AAAA' }, wrap: { name: 'aes-256-gcm', iv: 'AAAA', data: 'AAAA' } });
+      const planted = [`${root}/keys/${'e'.repeat(32)}.json`, `${root}/keys/${'f'.repeat(32)}.json`];
+      await bucket.putObject(planted[0], hostile);
+      await bucket.putObject(planted[1], 'not json');
+      try {
+        const engine = engineFor(root, PASSPHRASE, 'enc-b');
+        assert.deepStrictEqual(await restoreInto(engine, second.key, dest()), digest(src));
+        engine.dispose();
+        await refusedRestore(engineFor(root, 'another passphrase', 'enc-b'), second.key, 'WrongPassphrase');
+      } finally {
+        for (const k of planted) await bucket.client.send(new (await import('@aws-sdk/client-s3')).DeleteObjectCommand({ Bucket: bucket.bucket, Key: k }));
+      }
+    });
+
     it('refuses a planted plain backup, even with allowPlain; the next encrypted backup does not reuse its content', async () => {
       // A plain backup made elsewhere, its manifest and packs copied into the encrypted repository.
       const plain = engineFor('plain-src', undefined, 'enc-a');

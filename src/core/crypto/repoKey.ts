@@ -26,7 +26,9 @@ export interface ScryptParams {
 // 128 MiB and about half a second per derivation on a laptop: costly to guess at, cheap once per session.
 export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 17, r: 8, p: 1 };
 // A key object asking for more memory than this is not ours (a hostile one could ask for gigabytes).
-const MAX_SCRYPT_MEMORY = 512 * 1024 * 1024;
+const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;
+// Key objects tried, oldest first (S3's time; nobody can backdate it): planted ones cannot make us derive keys forever.
+const MAX_KEY_OBJECTS = 8;
 const MAX_KEY_OBJECT = 4096;
 
 /** What a passphrase opened: the data keys, and since when the repository is encrypted. */
@@ -134,7 +136,8 @@ export async function openRepositoryKey(store: KeyObjectStore, rootPath: string,
   const objects = await listKeyObjects(store, rootPath, signal);
   if (objects.length === 0) return undefined;
   const opened: Array<{ key: string; dk: DataKey; since: Date }> = [];
-  for (const o of objects) {
+  const oldestFirst = [...objects].sort((a, b) => (a.lastModified?.getTime() ?? 0) - (b.lastModified?.getTime() ?? 0)).slice(0, MAX_KEY_OBJECTS);
+  for (const o of oldestFirst) {
     const raw = await store.getBuffer(o.key, { signal, maxBytes: MAX_KEY_OBJECT }).catch((e: unknown) => {
       if (e instanceof BackupError && e.code === 'NotFound') return undefined; // removed by a passphrase change meanwhile
       throw e;
