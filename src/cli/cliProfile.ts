@@ -33,6 +33,12 @@ export function refuseSecretFlag(argv: string[]): void {
           'Set S3_BACKUP_SECRET_ACCESS_KEY in the environment or put "secretAccessKey" in a --config file.',
       );
     }
+    if (/^--(passphrase|password|pass|new-passphrase)(=|$)/i.test(a)) {
+      throw new UsageError(
+        'The passphrase is never accepted as a command-line flag, because other users can read it from the process list and shell history. ' +
+          'Set S3_BACKUP_PASSPHRASE in the environment, or run on a terminal to be asked for it.',
+      );
+    }
   }
 }
 

@@ -95,6 +95,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       snapshots: SNAPSHOTS_OPTION,
       'keep-snapshots': { type: 'string', value: '<n>', help: 'undo records kept after a restore, newest first (default 10; 0 keeps all)' },
       'include-code-files': { type: 'boolean', help: 'also restore files that make tools run code by themselves (.vscode/, *.code-workspace, git hooks, .envrc, .npmrc, ...); left out otherwise' },
+      'allow-plain': { type: 'boolean', help: 'encrypted repository: also read a plain backup made before encryption was turned on (only if you made it)' },
     },
     needsProfile: true,
   },
@@ -102,14 +103,33 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'verify',
     summary: 'download a backup and check every file against its manifest',
     positionals: [{ name: 'key' }],
-    options: {},
+    options: {
+      'allow-plain': { type: 'boolean', help: 'encrypted repository: also read a plain backup made before encryption was turned on (only if you made it)' },
+    },
     needsProfile: true,
   },
   {
     name: 'download',
     summary: 'save the backup archive (.zip) to a local file',
     positionals: [{ name: 'key' }, { name: 'file' }],
+    options: {
+      force: { type: 'boolean', help: 'replace <file> if it exists' },
+      'allow-plain': { type: 'boolean', help: 'encrypted repository: also read a plain backup made before encryption was turned on (only if you made it)' },
+    },
+    needsProfile: true,
+  },
+  {
+    name: 'decrypt',
+    summary: 'write the plain zip of an encrypted backup or pack (packs/<ab>/<id>.zip) to a local file',
+    positionals: [{ name: 'key' }, { name: 'file' }],
     options: { force: { type: 'boolean', help: 'replace <file> if it exists' } },
+    needsProfile: true,
+  },
+  {
+    name: 'change-passphrase',
+    summary: "wrap the repository's key with a new passphrase (S3_BACKUP_NEW_PASSPHRASE or a prompt); no backup is uploaded again",
+    positionals: [],
+    options: {},
     needsProfile: true,
   },
   {
@@ -191,6 +211,7 @@ export function helpText(): string {
     lines.push(`  ${`--${n} ${o.value ?? ''}`.padEnd(26)}${o.help}`);
   }
   lines.push(`  ${''.padEnd(26)}S3_BACKUP_SECRET_ACCESS_KEY  (never a flag: environment or config file only)`);
+  lines.push(`  ${''.padEnd(26)}S3_BACKUP_PASSPHRASE         encrypts new backups, reads encrypted ones (never a flag; asked for on a terminal)`);
   lines.push('', 'Other options:');
   for (const n of ['json', 'help', 'version']) {
     const o = GLOBAL_OPTIONS[n];

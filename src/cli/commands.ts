@@ -12,7 +12,7 @@ import { formatBytes } from '../core/util/formatBytes';
 import { printable } from '../core/util/printable';
 import { UsageError, type OptionValues } from './commandTable';
 import { policyLine, PRUNE_HANDLERS, retentionFrom } from './pruneCommands';
-import { ask, endProgress, err, errorJson, EXIT_FAIL, EXIT_OK, out, plural, printError, progressPrinter, quoteArg, refJson, type Ctx } from './output';
+import { ask, askHidden, endProgress, err, errorJson, EXIT_FAIL, EXIT_OK, out, plural, printError, progressPrinter, quoteArg, refJson, type Ctx } from './output';
 
 export interface CommandRun {
   engine: BackupEngine;
@@ -180,9 +180,10 @@ async function restore({ engine, positionals: [key, dir], values, ctx, signal }:
     throw new UsageError('Restore asks for confirmation, and there is no terminal to ask: add --yes to restore, or --dry-run to see the plan only.');
   }
   keepSnapshots(values);
-  const fetched = await engine.fetch(key, { signal, onProgress: progressPrinter(ctx) });
+  const fetched = await engine.fetch(key, { signal, onProgress: progressPrinter(ctx), allowPlain: values['allow-plain'] === true });
   try {
     endProgress(ctx);
+    if (!fetched.encrypted && engine.crypto.enabled && !ctx.json) err(ctx, 'This backup is not encrypted: it was made before encryption was turned on.');
     const prefixes = workspacePrefixes(fetched.manifest);
     if (prefixes.length === 0) {
       throw new BackupError('NotFound', 'This backup holds no workspace folder to restore.', 'App data is restored from the VS Code extension.');
@@ -237,8 +238,8 @@ function isEmptyOrNew(dir: string): boolean {
   }
 }
 
-async function verify({ engine, positionals: [key], ctx, signal }: CommandRun): Promise<number> {
-  const manifest = await engine.verify(key, { signal, onProgress: progressPrinter(ctx) });
+async function verify({ engine, positionals: [key], values, ctx, signal }: CommandRun): Promise<number> {
+  const manifest = await engine.verify(key, { signal, onProgress: progressPrinter(ctx), allowPlain: values['allow-plain'] === true });
   endProgress(ctx);
   if (ctx.json) {
     out(ctx, JSON.stringify({ ok: true, key, files: manifest.totals.files, bytes: manifest.totals.bytes, created: manifest.created, hostname: manifest.hostname, kind: manifest.kind, toolVersion: manifest.toolVersion }));
@@ -253,11 +254,40 @@ async function download({ engine, positionals: [key, file], values, ctx, signal 
   if (values.force !== true && fs.existsSync(dest)) {
     throw new BackupError('AlreadyExists', `The file "${file}" already exists.`, 'Pass --force to replace it, or choose another name.');
   }
-  await engine.download(key, dest, { signal, onProgress: progressPrinter(ctx) });
+  await engine.download(key, dest, { signal, onProgress: progressPrinter(ctx), allowPlain: values['allow-plain'] === true });
   endProgress(ctx);
   const size = fs.statSync(dest).size;
   if (ctx.json) out(ctx, JSON.stringify({ key, file: dest, size }));
   else err(ctx, `Saved ${formatBytes(size)} to ${dest}.`);
+  return EXIT_OK;
+}
+
+/** `decrypt`: the plain zip of an encrypted backup (as `download`) or of one pack. */
+async function decrypt({ engine, positionals: [key, file], values, ctx, signal }: CommandRun): Promise<number> {
+  const dest = path.resolve(file);
+  if (values.force !== true && fs.existsSync(dest)) {
+    throw new BackupError('AlreadyExists', `The file "${file}" already exists.`, 'Pass --force to replace it, or choose another name.');
+  }
+  await engine.decrypt(key, dest, { signal, onProgress: progressPrinter(ctx) });
+  endProgress(ctx);
+  const size = fs.statSync(dest).size;
+  if (ctx.json) out(ctx, JSON.stringify({ key, file: dest, size }));
+  else err(ctx, `Saved the plain zip (${formatBytes(size)}) to ${dest}.`);
+  return EXIT_OK;
+}
+
+/** `change-passphrase`: the new one from S3_BACKUP_NEW_PASSPHRASE, or asked twice on a terminal. */
+async function changePassphrase({ engine, ctx, signal }: CommandRun): Promise<number> {
+  let next = ctx.io.env.S3_BACKUP_NEW_PASSPHRASE ?? '';
+  if (!next) {
+    if (!(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY)) throw new UsageError('Set S3_BACKUP_NEW_PASSPHRASE, or run on a terminal to be asked for the new passphrase.');
+    next = await askHidden(ctx, 'New passphrase: ');
+    if ((await askHidden(ctx, 'New passphrase again: ')) !== next) throw new UsageError('The two passphrases differ; nothing was changed.');
+  }
+  ctx.secrets.push(next);
+  await engine.changePassphrase(next, { signal });
+  if (ctx.json) out(ctx, JSON.stringify({ changed: true }));
+  else err(ctx, 'The passphrase was changed; the old one no longer opens the backups. Set the new one on every machine.');
   return EXIT_OK;
 }
 
@@ -276,6 +306,8 @@ export const HANDLERS: Record<string, Handler> = {
   restore,
   verify,
   download,
+  decrypt,
+  'change-passphrase': changePassphrase,
   delete: deleteBackup,
   ...PRUNE_HANDLERS,
 };

@@ -11,7 +11,7 @@ import { toolVersion } from '../core/util/version';
 import { loadProfile, refuseSecretFlag } from './cliProfile';
 import { helpText, parseCommandLine, UsageError } from './commandTable';
 import { HANDLERS, LOCAL_HANDLERS, recoverOnStart } from './commands';
-import { err, EXIT_OK, EXIT_USAGE, out, report, stderrLogger, type CliIo, type Ctx } from './output';
+import { askHidden, err, EXIT_OK, EXIT_USAGE, out, report, stderrLogger, type CliIo, type Ctx } from './output';
 
 export type { CliIo } from './output';
 
@@ -58,15 +58,27 @@ async function run(argv: string[], ctx: Ctx, signal: AbortSignal): Promise<numbe
   const handler = HANDLERS[command.name];
   if (!handler) throw new UsageError(`Unknown command "${command.name}".`);
   const profile = loadProfile(values, ctx.io.env, (secret) => ctx.secrets.push(secret));
-  const engine = new BackupEngine(profile, {
-    logger: stderrLogger(ctx),
-    hostname: ctx.io.env.S3_BACKUP_HOSTNAME?.trim() || undefined,
-    snapshotRoot,
-  });
-  try {
-    return await handler({ engine, positionals, values, ctx, signal });
-  } finally {
-    engine.dispose();
+  let passphrase = ctx.io.env.S3_BACKUP_PASSPHRASE || undefined;
+  if (passphrase) ctx.secrets.push(passphrase);
+  for (;;) {
+    const engine = new BackupEngine(profile, {
+      logger: stderrLogger(ctx),
+      hostname: ctx.io.env.S3_BACKUP_HOSTNAME?.trim() || undefined,
+      snapshotRoot,
+      ...(passphrase ? { passphrase } : {}),
+    });
+    try {
+      return await handler({ engine, positionals, values, ctx, signal });
+    } catch (e) {
+      // An encrypted repository and no passphrase: asked once on a terminal, then the command runs again
+      // ('PassphraseNeeded' comes before anything is written).
+      if (passphrase || (e as { code?: string }).code !== 'PassphraseNeeded' || !(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY)) throw e;
+      passphrase = (await askHidden(ctx, 'This repository is encrypted. Passphrase: ')) || undefined;
+      if (!passphrase) throw e;
+      ctx.secrets.push(passphrase);
+    } finally {
+      engine.dispose();
+    }
   }
 }
 

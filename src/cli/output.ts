@@ -111,6 +111,25 @@ export function ask(ctx: Ctx, question: string): Promise<string> {
   });
 }
 
+/** Asks on the terminal without echoing what is typed (a passphrase). */
+export function askHidden(ctx: Ctx, question: string): Promise<string> {
+  const rl = readline.createInterface({ input: ctx.io.stdin, output: ctx.io.stderr, terminal: true });
+  const shown = printable(question);
+  // readline echoes through this; only the question itself reaches the terminal.
+  const muted = rl as unknown as { _writeToOutput: (s: string) => void };
+  muted._writeToOutput = (s: string): void => {
+    if (s.includes(shown)) ctx.io.stderr.write(shown);
+  };
+  return new Promise((resolve) => {
+    rl.question(shown, (answer) => {
+      ctx.io.stderr.write('\n');
+      resolve(answer);
+      rl.close();
+    });
+    rl.once('close', () => resolve(''));
+  });
+}
+
 /** "1 file" / "3 files". */
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;

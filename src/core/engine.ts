@@ -1,6 +1,8 @@
+import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { pipeline } from 'stream/promises';
 import { applyAppDataRestore } from './appData/applyAppDataRestore';
 import { APPDATA_PREFIX, type AppDataCategory, type ExtensionEntry } from './appData/categories';
 import { collectAppData } from './appData/collectAppData';
@@ -16,10 +18,16 @@ import { verifyArchive } from './archive/verifyArchive';
 import { runBackup, type BackupDeps } from './backup/runBackup';
 import { selectionRulesOf, type SkippedFile } from './backup/select';
 import { backupPrefix, compareNewestFirst, parseBackupKey, type BackupKind, type BackupRef } from './format/backupKeys';
-import type { Manifest, ManifestAdded, ManifestHeader } from './format/manifest';
+import type { Manifest, ManifestAdded } from './format/manifest';
 import { ManifestIndex, type BrowseEntry } from './format/manifestIndex';
+import { RepositoryCrypto } from './crypto/repositoryCrypto';
+import { decryptWholeStream } from './crypto/chunkCipher';
+import { sealedName } from './crypto/sealedObjects';
+import type { ScryptParams } from './crypto/repoKey';
+import { parsePackKey } from './format/packKeys';
+import type { PackSource } from './archive/packReader';
 import { collectGarbage, type GcResult } from './repository/collectGarbage';
-import { ManifestStore } from './repository/manifestStore';
+import { ManifestStore, type ManifestSummary } from './repository/manifestStore';
 import { listPins, pinKey, setPin } from './repository/pins';
 import { isPolicyOff, type PolicyOptions, type RetentionPolicy } from './retention/policy';
 import { executePrune, planPrune, type PruneDeps, type PrunePlan, type PruneResult } from './retention/prune';
@@ -60,6 +68,16 @@ export interface BackupEngineOptions {
   beforeCommit?: () => Promise<void>;
   /** The calendar of the retention rules (tests); default: this machine's local time zone. */
   retentionCalendar?: PolicyOptions;
+  /**
+   * The repository's passphrase (never logged, never stored by the engine).
+   * Set: new backups are encrypted (the first one makes the key), and only
+   * backups made with the repository's key are restored (see
+   * crypto/repositoryCrypto.ts). Unset: an encrypted repository is refused
+   * with 'PassphraseNeeded'.
+   */
+  passphrase?: string;
+  /** scrypt parameters for new key objects (tests use cheaper ones); the default is crypto/repoKey.ts's. */
+  scrypt?: ScryptParams;
 }
 
 export interface CallOptions {
@@ -150,6 +168,8 @@ export type { PrunePlan, PruneResult, RetentionPolicy };
 export interface FetchedBackup {
   key: string;
   format: 1 | 2;
+  /** Made with the repository's key (format 2 in an encrypted repository). */
+  encrypted: boolean;
   /** Format 1: the verified archive, in a temp folder of its own. Format 2 reads from the packs on demand. */
   archiveFile?: string;
   manifest: Manifest;
@@ -174,6 +194,8 @@ export interface ListPage {
 export class BackupEngine {
   readonly store: S3Store;
   readonly manifests: ManifestStore;
+  /** The repository's encryption (a no-op without a passphrase, except that it refuses an encrypted repository). */
+  readonly crypto: RepositoryCrypto;
   private readonly log: Logger;
   private readonly hostname: string;
   private readonly tmpDir: string;
@@ -193,9 +215,10 @@ export class BackupEngine {
     this.hostname = o.hostname ?? os.hostname();
     this.tmpDir = o.tmpDir ?? os.tmpdir();
     this.snapshotRoot = o.snapshotRoot;
-    this.wrap = wrapWith(profile);
+    this.wrap = wrapWith(profile, o.passphrase);
     this.options = o;
-    this.manifests = new ManifestStore(this.store, o.cacheDir, this.log);
+    this.crypto = new RepositoryCrypto(this.store, profile.rootPath, o.passphrase, { scrypt: o.scrypt });
+    this.manifests = new ManifestStore(this.store, o.cacheDir, this.log, this.crypto);
   }
 
   /**
@@ -228,8 +251,18 @@ export class BackupEngine {
     // Packing and uploading overlap (back-pressure ties them): one 'upload' phase, counted in source bytes.
     const streaming = (p: Progress): void => progress(p.phase === 'archive' ? { ...p, phase: 'upload' } : p);
     try {
+      const key = await this.crypto.forBackup(signal);
       const r = await runBackup(
-        { store: this.store, manifests: this.manifests, log: this.log, hostname: this.hostname, packLimits: this.options.packLimits, lock: this.options.lock, beforeCommit: this.options.beforeCommit },
+        {
+          store: this.store,
+          manifests: this.manifests,
+          log: this.log,
+          hostname: this.hostname,
+          packLimits: this.options.packLimits,
+          lock: this.options.lock,
+          beforeCommit: this.options.beforeCommit,
+          ...(key ? { sealing: this.crypto.sealing(this.store, key) } : {}),
+        },
         { kind: req.kind, folders, extra, selection },
         { signal, onProgress: streaming },
       );
@@ -363,7 +396,7 @@ export class BackupEngine {
    * small ranged GET; the tree shows it without downloading anything else).
    * Undefined for format 1, whose manifest is inside the archive.
    */
-  async summary(ref: BackupRef, o: { signal?: AbortSignal } = {}): Promise<ManifestHeader | undefined> {
+  async summary(ref: BackupRef, o: { signal?: AbortSignal } = {}): Promise<ManifestSummary | undefined> {
     if (ref.format !== 2) return undefined;
     try {
       return await this.manifests.header(ref, o);
@@ -378,16 +411,25 @@ export class BackupEngine {
    * checked; file contents are read (and verified) from the packs when
    * restored. Nothing outside the temp folder is written.
    */
-  async fetch(key: string, o: CallOptions & { etag?: string } = {}): Promise<FetchedBackup> {
+  async fetch(key: string, o: CallOptions & { etag?: string; lastModified?: Date; allowPlain?: boolean } = {}): Promise<FetchedBackup> {
     throwIfAborted(o.signal);
     const ref = parseBackupKey(this.profile.rootPath, key);
     if (ref?.format === 2) {
       try {
         testPause('download');
-        const manifest = await this.manifests.load({ key, etag: o.etag }, { signal: o.signal });
+        const manifest = await this.manifests.load({ key, etag: o.etag, lastModified: o.lastModified }, { signal: o.signal, allowPlain: o.allowPlain });
         testPause('verify');
-        await checkOwnGitignores(manifest, (files) => readFromPacks(this.store, this.profile.rootPath, manifest, files, { kind: 'memory' }, { signal: o.signal }));
-        return { key, format: 2, manifest, dispose: async () => undefined };
+        const src = await this.packSource(manifest, o.signal);
+        await checkOwnGitignores(manifest, (files) => readFromPacks(src, this.profile.rootPath, manifest, files, { kind: 'memory' }, { signal: o.signal }));
+        return { key, format: 2, encrypted: this.manifests.isEncrypted(manifest), manifest, dispose: async () => undefined };
+      } catch (e) {
+        throw this.wrap(e, o.signal, { key });
+      }
+    }
+    if (this.crypto.enabled) {
+      // A format-1 archive is never encrypted: judged as a plain backup.
+      try {
+        await this.crypto.admitPlain({ key, lastModified: o.lastModified }, { signal: o.signal, allowPlain: o.allowPlain });
       } catch (e) {
         throw this.wrap(e, o.signal, { key });
       }
@@ -423,7 +465,7 @@ export class BackupEngine {
         },
       });
       await checkOwnGitignores(manifest, (files) => readZipFiles(archiveFile, new Set(files.map((f) => f.path)), { signal: o.signal }));
-      return { key, format: 1, archiveFile, manifest, dispose };
+      return { key, format: 1, encrypted: false, archiveFile, manifest, dispose };
     } catch (e) {
       await dispose().catch(() => undefined);
       throw this.wrap(e, o.signal, { key });
@@ -472,7 +514,7 @@ export class BackupEngine {
   private packStager(manifest: Manifest): Stager {
     return async (select, so) => {
       const wanted = manifest.files.filter((f) => select(f.path) !== undefined);
-      await readFromPacks(this.store, this.profile.rootPath, manifest, wanted, { kind: 'file', dest: (f) => select(f.path), setMeta: so.setMeta, modeOf: (f, umask) => restoredMode(f.mode, umask) }, so);
+      await readFromPacks(await this.packSource(manifest, so.signal), this.profile.rootPath, manifest, wanted, { kind: 'file', dest: (f) => select(f.path), setMeta: so.setMeta, modeOf: (f, umask) => restoredMode(f.mode, umask) }, so);
     };
   }
 
@@ -552,7 +594,7 @@ export class BackupEngine {
       if (fetched.manifest.format !== 2) return await readAppData(fetched.archiveFile ?? '', { signal: o.signal });
       const prefix = `${APPDATA_PREFIX}/`;
       const wanted = fetched.manifest.files.filter((f) => f.path.startsWith(prefix) && f.size <= MAX_FILE_BYTES);
-      const read = await readFromPacks(this.store, this.profile.rootPath, fetched.manifest, wanted, { kind: 'memory' }, o);
+      const read = await readFromPacks(await this.packSource(fetched.manifest, o.signal), this.profile.rootPath, fetched.manifest, wanted, { kind: 'memory' }, o);
       return appDataContentOf(new Map([...read].map(([p, data]) => [p.slice(prefix.length), data])));
     } catch (e) {
       throw this.wrap(e, o.signal);
@@ -623,7 +665,7 @@ export class BackupEngine {
       const f = index.file(p);
       if (!f) throw entryNotFound(key, p);
       const read = fetched.format === 2
-        ? await readFromPacks(this.store, this.profile.rootPath, fetched.manifest, [f], { kind: 'memory' }, { signal: o.signal, onProgress: throttleProgress(o.onProgress) })
+        ? await readFromPacks(await this.packSource(fetched.manifest, o.signal), this.profile.rootPath, fetched.manifest, [f], { kind: 'memory' }, { signal: o.signal, onProgress: throttleProgress(o.onProgress) })
         : await readZipFiles(fetched.archiveFile ?? '', new Set([f.path]), { signal: o.signal });
       const data = read.get(f.path);
       if (!data) throw entryNotFound(key, p);
@@ -639,7 +681,7 @@ export class BackupEngine {
     if (!ref) throw notFound(key);
     if (ref.format === 2) {
       const manifest = await this.manifests.load({ key }, { signal });
-      return { fetched: { key, format: 2, manifest, dispose: async () => undefined }, index: ManifestIndex.of(manifest) };
+      return { fetched: { key, format: 2, encrypted: this.manifests.isEncrypted(manifest), manifest, dispose: async () => undefined }, index: ManifestIndex.of(manifest) };
     }
     let p = this.browsing.get(key);
     if (!p) {
@@ -656,11 +698,11 @@ export class BackupEngine {
   }
 
   /** Downloads and fully checks a backup (every file against its manifest), writing nothing; returns its manifest. */
-  async verify(key: string, o: CallOptions = {}): Promise<Manifest> {
+  async verify(key: string, o: CallOptions & { allowPlain?: boolean } = {}): Promise<Manifest> {
     const fetched = await this.fetch(key, o);
     try {
       if (fetched.format === 2) {
-        await readFromPacks(this.store, this.profile.rootPath, fetched.manifest, fetched.manifest.files, { kind: 'check' }, { signal: o.signal, onProgress: throttleProgress(o.onProgress) });
+        await readFromPacks(await this.packSource(fetched.manifest, o.signal), this.profile.rootPath, fetched.manifest, fetched.manifest.files, { kind: 'check' }, { signal: o.signal, onProgress: throttleProgress(o.onProgress) });
       }
       return fetched.manifest;
     } catch (e) {
@@ -675,15 +717,16 @@ export class BackupEngine {
    * then renamed: never half a file): format 1's archive as stored, format 2's
    * files assembled from the packs, each checked on the way.
    */
-  async download(key: string, file: string, o: CallOptions = {}): Promise<void> {
+  async download(key: string, file: string, o: CallOptions & { allowPlain?: boolean } = {}): Promise<void> {
     throwIfAborted(o.signal);
     const progress = throttleProgress(o.onProgress);
     try {
       if (parseBackupKey(this.profile.rootPath, key)?.format === 2) {
-        const manifest = await this.manifests.load({ key }, { signal: o.signal });
-        await assembleZip(this.store, this.profile.rootPath, manifest, file, { signal: o.signal, onProgress: progress });
+        const manifest = await this.manifests.load({ key }, { signal: o.signal, allowPlain: o.allowPlain });
+        await assembleZip(await this.packSource(manifest, o.signal), this.profile.rootPath, manifest, file, { signal: o.signal, onProgress: progress });
         return;
       }
+      if (this.crypto.enabled) await this.crypto.admitPlain({ key }, { signal: o.signal, allowPlain: o.allowPlain });
       await this.store.download(key, file, {
         signal: o.signal,
         onProgress: (done, total) => progress({ phase: 'download', bytesDone: done, bytesTotal: total || done, filesDone: 0, filesTotal: 0 }),
@@ -730,6 +773,65 @@ export class BackupEngine {
     }
   }
 
+  /**
+   * Writes the plaintext of an encrypted object of the repository to
+   * `file` (through a temp name, never half a file): a backup as one plain
+   * zip (as `download`), a pack as the plain zip it holds. Every chunk is
+   * authenticated on the way; a bad one leaves no file.
+   */
+  async decrypt(key: string, file: string, o: CallOptions = {}): Promise<void> {
+    throwIfAborted(o.signal);
+    if (parseBackupKey(this.profile.rootPath, key)) return this.download(key, file, o);
+    try {
+      if (!parsePackKey(this.profile.rootPath, key)) {
+        throw new BackupError('NotFound', `"${key}" is neither a backup nor a data file of this repository.`, 'Name a backup (s3-backup list) or a pack under packs/.', { params: { key } });
+      }
+      const keys = await this.crypto.requireKey(o.signal);
+      const head = await this.store.head(key, { signal: o.signal });
+      if (!head) throw notFound(key);
+      const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.part`);
+      try {
+        const body = await this.store.getRangeStream(key, 0, Math.max(0, head.size - 1), { signal: o.signal });
+        await pipeline(body, decryptWholeStream(keys, sealedName(this.profile.rootPath, key)), fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: o.signal });
+        await fs.promises.rename(tmp, file);
+      } catch (e) {
+        await fs.promises.rm(tmp, { force: true });
+        throw e;
+      }
+    } catch (e) {
+      throw this.wrap(e, o.signal, { key });
+    }
+  }
+
+  /**
+   * Whether the root path is encrypted (has a key object), and whether the
+   * passphrase given opens it ('WrongPassphrase' otherwise). The face asks
+   * for a passphrase when `encrypted` and none is set.
+   */
+  async encryption(o: { signal?: AbortSignal } = {}): Promise<{ encrypted: boolean; passphrase: boolean }> {
+    try {
+      const encrypted = await this.crypto.hasKey(o.signal);
+      if (encrypted && this.crypto.enabled) await this.crypto.opened(o.signal);
+      return { encrypted, passphrase: this.crypto.enabled };
+    } catch (e) {
+      throw this.wrap(e, o.signal);
+    }
+  }
+
+  /** Wraps the repository's key with a new passphrase; no backup is uploaded again, the old passphrase stops working. */
+  async changePassphrase(next: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+    try {
+      await this.crypto.changePassphrase(next, o.signal);
+    } catch (e) {
+      throw this.wrap(e, o.signal);
+    }
+  }
+
+  /** The source a manifest's packs are read from (opened with the key when it was encrypted). */
+  private packSource(manifest: Manifest, signal?: AbortSignal): Promise<PackSource> {
+    return this.crypto.packSource(this.store, this.manifests.isEncrypted(manifest), signal);
+  }
+
   /** Bucket reachable, then write, read back and delete a probe object under the root path. */
   async testConnection(o: { signal?: AbortSignal } = {}): Promise<ConnectionReport> {
     return this.store.testConnection({ signal: o.signal });
@@ -763,12 +865,12 @@ function entryNotFound(key: string, p: string): BackupError {
   return new BackupError('NotFound', `The backup "${key}" holds nothing at "${printable(p)}".`, 'Refresh the view; pick another backup.', { params: { key, entry: printable(p), reason: 'entry' } });
 }
 
-function wrapWith(profile: Profile) {
+function wrapWith(profile: Profile, passphrase: string | undefined) {
   return (e: unknown, signal: AbortSignal | undefined, ctx?: { key?: string }): BackupError => {
     if (e instanceof CancelledError) return e;
     if (signal?.aborted || isCancelled(e)) return new CancelledError(e);
     if (e instanceof BackupError) return e;
-    return toBackupError(e, { bucket: profile.bucket, endpoint: profile.endpoint, key: ctx?.key, secrets: [profile.secretAccessKey] });
+    return toBackupError(e, { bucket: profile.bucket, endpoint: profile.endpoint, key: ctx?.key, secrets: [profile.secretAccessKey, passphrase] });
   };
 }
 

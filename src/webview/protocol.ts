@@ -41,6 +41,8 @@ export interface SettingsState {
   values: FormValues;
   /** Whether a secret access key is in SecretStorage. Its value is never sent. */
   secretStored: boolean;
+  /** Whether an encryption passphrase is in SecretStorage. Its value never reaches the webview (it is typed in the host's password box). */
+  passphraseStored: boolean;
 }
 
 export interface FieldIssue {
@@ -59,7 +61,7 @@ export interface StepResult {
   hint?: string;
 }
 
-export type Action = 'save' | 'test' | 'clearSecret' | 'backUpNow' | 'manage';
+export type Action = 'save' | 'test' | 'clearSecret' | 'backUpNow' | 'manage' | 'passphrase';
 
 /** Every user-facing string the webview shows, localized by the host. */
 export const STRING_KEYS = [
@@ -91,6 +93,13 @@ export const STRING_KEYS = [
   'secretReplace',
   'secretClear',
   'secretCancelReplace',
+  'sectionEncryption',
+  'passphraseHint',
+  'passphraseLost',
+  'passphraseStored',
+  'passphraseNone',
+  'passphraseSet',
+  'passphraseChange',
   'rootPathLabel',
   'rootPathHint',
   'addressingStyleLabel',
@@ -166,7 +175,9 @@ export type WebviewMessage =
   | { type: 'test'; values: FormValues; secretAccessKey?: string }
   | { type: 'clearSecret' }
   | { type: 'backUpNow' }
-  | { type: 'manage' };
+  | { type: 'manage' }
+  /** Set or change the encryption passphrase: the host asks for it in its own password box. */
+  | { type: 'passphrase' };
 
 export type ParseResult = { ok: true; message: WebviewMessage } | { ok: false; error: string };
 
@@ -227,7 +238,8 @@ export function parseWebviewMessage(raw: unknown): ParseResult {
     case 'ready':
     case 'clearSecret':
     case 'backUpNow':
-    case 'manage': {
+    case 'manage':
+    case 'passphrase': {
       const extra = onlyKeys(raw, ['type']);
       return extra ? fail(extra) : { ok: true, message: { type } };
     }

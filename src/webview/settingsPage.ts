@@ -57,12 +57,14 @@ const secretEntryBox = $('secret-entry');
 const replaceButton = $<HTMLButtonElement>('secret-replace');
 const clearButton = $<HTMLButtonElement>('secret-clear');
 const cancelReplaceButton = $<HTMLButtonElement>('secret-cancel');
-const buttons: Record<'save' | 'test' | 'backUpNow' | 'manage', HTMLButtonElement> = {
+const buttons: Record<'save' | 'test' | 'backUpNow' | 'manage' | 'passphrase', HTMLButtonElement> = {
   save: $('save'),
   test: $('test'),
   backUpNow: $('backup'),
   manage: $('manage'),
+  passphrase: $('passphrase'),
 };
+const passphraseState = $('passphrase-state');
 const statusEl = $('status');
 const statusIcon = $('status-icon');
 const statusText = $('status-text');
@@ -134,6 +136,14 @@ function refreshDirty(): void {
   dirtyEl.hidden = !dirty;
   // Only the non-secret fields are ever persisted.
   vscode.setState(dirty ? { draft: v } : {});
+}
+
+/** Whether a passphrase is stored (never its value): the line and the button's label follow. */
+function refreshPassphrase(): void {
+  if (!strings) return;
+  const stored = !!saved?.passphraseStored;
+  passphraseState.textContent = stored ? strings.passphraseStored : strings.passphraseNone;
+  if (!busy.has('passphrase')) buttons.passphrase.textContent = stored ? strings.passphraseChange : strings.passphraseSet;
 }
 
 function refreshSecret(): void {
@@ -215,6 +225,7 @@ const idleLabel: Record<keyof typeof buttons, keyof UiStrings> = {
   test: 'testConnection',
   backUpNow: 'backUpNow',
   manage: 'manage',
+  passphrase: 'passphraseSet',
 };
 
 function setBusy(action: Action, on: boolean): void {
@@ -231,6 +242,7 @@ function setBusy(action: Action, on: boolean): void {
   else b.removeAttribute('aria-busy');
   const key = on ? busyLabel[action] : idleLabel[action];
   if (key && strings) b.textContent = strings[key];
+  if (action === 'passphrase' && !on) refreshPassphrase();
 }
 
 function scheduleValidate(): void {
@@ -302,7 +314,7 @@ function focusFirstInvalid(issues: FieldIssue[]): void {
 function onResult(m: Extract<HostMessage, { type: 'result' }>): void {
   setBusy(m.action, false);
   const text = [m.message, ...m.notes].filter((s) => s !== '').join(' ');
-  if (text || m.action !== 'manage') setStatus(text, m.ok ? 'ok' : 'error');
+  if (text || (m.action !== 'manage' && m.action !== 'passphrase')) setStatus(text, m.ok ? 'ok' : 'error');
   if (m.action === 'save' || m.action === 'test') {
     submitIssues.clear();
     for (const i of m.issues) if (!submitIssues.has(i.field)) submitIssues.set(i.field, i.message);
@@ -399,6 +411,7 @@ function onMessage(m: HostMessage): void {
       fill(draft ?? m.state.values);
       showProvider(detectProvider(inputs.endpoint.value));
       refreshSecret();
+      refreshPassphrase();
       refreshDirty();
       refreshBackUpNow();
       form.removeAttribute('aria-busy');
@@ -412,6 +425,7 @@ function onMessage(m: HostMessage): void {
       if (!wasDirty || busy.has('save')) fill(m.state.values);
       if (!m.state.secretStored) replacing = false;
       refreshSecret();
+      refreshPassphrase();
       refreshDirty();
       refreshBackUpNow();
       return;
@@ -527,6 +541,12 @@ buttons.manage.addEventListener('click', () => {
   if (busy.has('manage')) return;
   setBusy('manage', true);
   post({ type: 'manage' });
+});
+
+buttons.passphrase.addEventListener('click', () => {
+  if (busy.has('passphrase')) return;
+  setBusy('passphrase', true);
+  post({ type: 'passphrase' });
 });
 
 post({ type: 'ready' });

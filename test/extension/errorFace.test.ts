@@ -7,7 +7,7 @@ import { describeError, errorText } from '../../src/extension/ui/errorFace';
 const CODES: ErrorCode[] = [
   'InvalidProfile', 'SignatureMismatch', 'InvalidAccessKey', 'AccessDenied', 'NoSuchBucket', 'WrongRegion', 'Unreachable', 'Timeout',
   'ClockSkew', 'Tls', 'NotFound', 'AlreadyExists', 'Integrity', 'UnsafeArchive', 'TooLarge', 'SourceChanged', 'Busy', 'Cancelled', 'Io',
-  'Server', 'Unknown',
+  'Server', 'Unknown', 'WrongPassphrase', 'PassphraseNeeded', 'Unauthentic', 'PlainBackup',
 ];
 
 describe('error face', () => {

@@ -41,6 +41,7 @@ export class ScriptedPrompts {
   onOpenDialog: (o: vscode.OpenDialogOptions) => Answer<vscode.Uri[]> = () => undefined;
   onSaveDialog: (o: vscode.SaveDialogOptions) => Answer<vscode.Uri> = () => undefined;
   onInputBox: (o: vscode.InputBoxOptions) => Answer<string> = () => undefined;
+  readonly inputs: vscode.InputBoxOptions[] = [];
   private waiters: Array<{ re: RegExp; resolve: (m: ShownMessage) => void }> = [];
   private readonly saved: Prompts;
 
@@ -73,7 +74,10 @@ export class ScriptedPrompts {
       showErrorMessage: message('error'),
       showOpenDialog: async (o) => this.onOpenDialog(o),
       showSaveDialog: async (o) => this.onSaveDialog(o),
-      inputBox: async (o) => this.onInputBox(o),
+      inputBox: async (o) => {
+        this.inputs.push(o);
+        return this.onInputBox(o);
+      },
     };
     Object.assign(target, fake);
   }

@@ -105,6 +105,8 @@ describe('settings panel (host side)', function () {
       },
       backUpNow: async () => void calls.push('backUpNow'),
       revealTree: async () => void calls.push('revealTree'),
+      setPassphrase: async () => void calls.push('setPassphrase'),
+      hasPassphrase: async () => false,
       logger: {
         trace: (m) => logged.push(m),
         debug: (m) => logged.push(m),
@@ -184,7 +186,9 @@ describe('settings panel (host side)', function () {
     assert.strictEqual(init.state.values.endpoint, 'https://s3.eu-west-1.amazonaws.com');
     assert.strictEqual(init.state.values.bucket, 'b-one');
     assert.strictEqual(init.strings.secretStored.length > 0, true);
-    assert.deepStrictEqual(Object.keys(init.state).sort(), ['secretStored', 'values']);
+    assert.deepStrictEqual(Object.keys(init.state).sort(), ['passphraseStored', 'secretStored', 'values']);
+    // Whether a passphrase is stored, never its value.
+    assert.strictEqual(init.state.passphraseStored, false);
     assertNoSecretPosted();
   });
 

@@ -228,16 +228,26 @@ export function treeBytes(files: TreeFile[]): number {
   return files.reduce((a, f) => a + f.size, 0);
 }
 
-/** Every file under `dir` as UTF-8 text, keyed by its POSIX path relative to `dir`. */
-export function readTextTree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
+/** Every file under `dir`, keyed by its POSIX path relative to `dir`, mapped by `f`. */
+export function mapTree<T>(dir: string, f: (file: string) => T): Record<string, T> {
+  const out: Record<string, T> = {};
   const walk = (d: string): void => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else out[path.relative(dir, p).split(path.sep).join('/')] = fs.readFileSync(p, 'utf8');
+      else out[path.relative(dir, p).split(path.sep).join('/')] = f(p);
     }
   };
   walk(dir);
   return out;
+}
+
+/** Every file under `dir` as UTF-8 text, keyed by its POSIX path relative to `dir`. */
+export function readTextTree(dir: string): Record<string, string> {
+  return mapTree(dir, (p) => fs.readFileSync(p, 'utf8'));
+}
+
+/** Every file under `dir` as the sha256 of its content; {} when `dir` does not exist. */
+export function digestTree(dir: string): Record<string, string> {
+  return fs.existsSync(dir) ? mapTree(dir, (p) => createHash('sha256').update(fs.readFileSync(p)).digest('hex')) : {};
 }

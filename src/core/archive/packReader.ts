@@ -21,7 +21,8 @@ import { checkFailure, integrity } from './readerErrors';
 
 /** The store operations reading packs needs (S3Store's). */
 export interface PackSource {
-  getRange(key: string, start: number, end: number, o?: { signal?: AbortSignal }): Promise<Buffer>;
+  /** `allowShort`: the object may end before `end` (encrypted chunks are read whole; the last one is shorter). */
+  getRange(key: string, start: number, end: number, o?: { signal?: AbortSignal; allowShort?: boolean }): Promise<Buffer>;
   getRangeStream(key: string, start: number, end: number, o?: { signal?: AbortSignal }): Promise<Readable>;
 }
 

@@ -5,7 +5,7 @@
 // is about to reference (see repository/locks.ts).
 import { DEFAULT_LEVEL } from '../archive/compression';
 import type { ArchiveSource } from '../archive/entries';
-import { PackSet, type PackLimits } from '../archive/packWriter';
+import { PackSet, type PackLimits, type PackStore } from '../archive/packWriter';
 import { compareNewestFirst, makeBackupKey, parseBackupKey, sanitizeHost, type BackupKind, type BackupRef } from '../format/backupKeys';
 import { compressManifest, FORMAT_VERSION, type Manifest, type ManifestDir, type ManifestFolder, type ManifestLink, type ManifestMeta } from '../format/manifest';
 import { packsPrefix, parsePackKey } from '../format/packKeys';
@@ -41,6 +41,8 @@ export interface BackupDeps {
   lock?: Partial<Pick<LockOptions, 'staleMs' | 'refreshMs' | 'now' | 'waitMs'>>;
   /** Test seam: runs after the packs are uploaded, before the commit. */
   beforeCommit?: () => Promise<void>;
+  /** Encryption on: packs go through `packs`, the manifest is sealed by `manifest` (crypto/repositoryCrypto.ts). */
+  sealing?: { packs: PackStore; manifest: (key: string, body: Buffer) => Buffer };
 }
 
 export interface BackupOutcome {
@@ -74,7 +76,7 @@ export async function runBackup(
   const lock = await acquireLock(store, 'shared', { ...lockOptions, purpose: `backup (${req.kind})`, waitMs: deps.lock?.waitMs ?? LOCK_WAIT_MS });
   const threads = req.folders.length > 0 ? WorkerPool.create('fileWorker') : undefined;
   const failure = new FirstFailure();
-  const packs = new PackSet(store, rootPath, { signal, limits: deps.packLimits, log });
+  const packs = new PackSet(deps.sealing?.packs ?? store, rootPath, { signal, limits: deps.packLimits, log });
   try {
     const scan = await scanFolders(req.folders, o.onProgress, signal, log);
     const sources = [...scan.sources, ...req.extra];
@@ -116,14 +118,15 @@ export async function runBackup(
       folders: scan.folders,
       added: stored.added,
     };
-    const body = compressManifest(manifest);
+    const gzipped = compressManifest(manifest);
 
     await deps.beforeCommit?.();
     // Commit: with our lock fresh and no clean-up running, every pack we reference must still be there.
     await lock.refresh(signal);
     await waitForNoExclusive(store, { ...lockOptions, purpose: 'commit', except: lock.key, waitMs: LOCK_WAIT_MS });
     await checkPacksExist(store, rootPath, manifest.packs ?? [], signal);
-    await store.putBuffer(key, body, { signal, contentType: 'application/gzip' });
+    const body = deps.sealing ? deps.sealing.manifest(key, gzipped) : gzipped;
+    await store.putBuffer(key, body, { signal, contentType: deps.sealing ? 'application/octet-stream' : 'application/gzip' });
     log.info(`committed ${key}: ${manifest.totals.files} files, ${stored.added.files} new (${stored.added.packBytes} bytes in ${stored.added.packs} packs), ${stored.unchanged} unchanged`);
     const ref: BackupRef = parseBackupKey(rootPath, key, body.length) ?? { key, time, host: sanitizeHost(deps.hostname), kind: req.kind, size: body.length, format: 2 };
     return { ref, manifest, skipped: scan.skipped, stored, uploaded: stored.added.packBytes + body.length };

@@ -60,7 +60,8 @@ export async function collectGarbage(
     for (const ref of await listBackups(store, rootPath, o.signal)) {
       if (ref.format !== 2) continue;
       // A manifest that cannot be read may still be a kept backup's: then no pack is known to be free.
-      const m = await manifests.load(ref, { signal: o.signal }).catch((e: unknown) => {
+      // Plain ones too (allowPlain): a clean-up only learns which packs to keep from them.
+      const m = await manifests.load(ref, { signal: o.signal, allowPlain: true }).catch((e: unknown) => {
         if ((e as { code?: string }).code === 'Cancelled') throw e;
         o.log?.warn(`the manifest of ${ref.key} cannot be read (${e instanceof Error ? e.message : String(e)}): nothing is deleted`);
         return undefined;

@@ -1,6 +1,8 @@
 // Reads format-2 manifests, with a local cache. A manifest is never
 // rewritten (uploads use If-None-Match), so a cached copy keyed by the
 // object's key and ETag stays right; a replaced object has another ETag.
+// In an encrypted repository the cache holds the objects as stored (sealed);
+// a codec opens them and says whether a plain one may be used.
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -9,6 +11,19 @@ import type { BackupRef } from '../format/backupKeys';
 import { parseManifest, parseManifestHeader, type Manifest, type ManifestHeader } from '../format/manifest';
 import { BackupError } from '../util/engineErrors';
 import type { Logger } from '../util/engineLogger';
+
+/** Opens stored manifests: decrypts sealed ones, judges plain ones (repositoryCrypto.ts). */
+export interface ManifestCodec {
+  /** The gzip'd manifest inside a stored object (or a prefix of one: `prefix`), and whether it was sealed. */
+  open(key: string, stored: Buffer, o: { prefix?: boolean; signal?: AbortSignal }): Promise<{ data: Buffer; encrypted: boolean }>;
+  /** Throws unless a plain manifest may be used; `allowPlain`: the user confirmed one made before encryption was turned on. */
+  admitPlain(ref: Pick<BackupRef, 'key' | 'lastModified'>, o: { signal?: AbortSignal; allowPlain?: boolean }): Promise<void>;
+  /** Stored bytes that hold the first `bytes` of the manifest. */
+  prefixLength(bytes: number): number;
+}
+
+/** A manifest's header, and whether the manifest is encrypted. */
+export type ManifestSummary = ManifestHeader & { encrypted: boolean };
 
 /** The store operations manifests need (S3Store's). */
 export interface ManifestSource {
@@ -25,32 +40,56 @@ const MAX_HEADER_TEXT = 4 * 1024 * 1024;
 // Parsed manifests kept in memory: a few recent backups, for the next backup and the tree.
 const MEMORY_ENTRIES = 8;
 
+const PLAIN: ManifestCodec = {
+  open: async (_key, stored) => ({ data: stored, encrypted: false }),
+  admitPlain: async () => undefined,
+  prefixLength: (bytes) => bytes,
+};
+
 export class ManifestStore {
   private readonly parsed = new Map<string, Promise<Manifest>>();
-  private readonly headers = new Map<string, Promise<ManifestHeader>>();
+  private readonly headers = new Map<string, Promise<ManifestSummary>>();
+  private readonly sealed = new WeakSet<Manifest>();
 
   constructor(
     private readonly source: ManifestSource,
     /** Where downloaded manifests are kept; undefined: memory only. */
     private readonly cacheDir?: string,
     private readonly log?: Logger,
+    private readonly codec: ManifestCodec = PLAIN,
   ) {}
 
-  /** The whole manifest of a format-2 backup, strictly checked. */
-  load(ref: Pick<BackupRef, 'key' | 'etag'>, o: { signal?: AbortSignal } = {}): Promise<Manifest> {
+  /**
+   * The whole manifest of a format-2 backup, strictly checked. A plain one
+   * must pass the codec's judgement (encryption on: refused unless
+   * `allowPlain` and made before the repository's key).
+   */
+  async load(ref: Pick<BackupRef, 'key' | 'etag' | 'lastModified'>, o: { signal?: AbortSignal; allowPlain?: boolean } = {}): Promise<Manifest> {
     const id = cacheId(ref);
     let p = this.parsed.get(id);
     if (!p) {
-      p = this.fetch(ref, id, o.signal).then((raw) => parseManifest(raw));
+      p = this.fetch(ref, id, o.signal).then(async (raw) => {
+        const opened = await this.codec.open(ref.key, raw, { signal: o.signal });
+        const m = parseManifest(opened.data);
+        if (opened.encrypted) this.sealed.add(m);
+        return m;
+      });
       p.catch(() => this.parsed.delete(id));
       this.parsed.set(id, p);
       while (this.parsed.size > MEMORY_ENTRIES) this.parsed.delete(this.parsed.keys().next().value as string);
     }
-    return p;
+    const m = await p;
+    if (!this.sealed.has(m)) await this.codec.admitPlain(ref, o);
+    return m;
+  }
+
+  /** Whether a manifest `load` returned was encrypted (then so are its packs). */
+  isEncrypted(m: Manifest): boolean {
+    return this.sealed.has(m);
   }
 
   /** The totals and sources of a backup from the first bytes of its manifest (one small ranged GET). */
-  header(ref: Pick<BackupRef, 'key' | 'etag' | 'size'>, o: { signal?: AbortSignal } = {}): Promise<ManifestHeader> {
+  header(ref: Pick<BackupRef, 'key' | 'etag' | 'size'>, o: { signal?: AbortSignal } = {}): Promise<ManifestSummary> {
     const id = cacheId(ref);
     let p = this.headers.get(id);
     if (!p) {
@@ -61,9 +100,11 @@ export class ManifestStore {
     return p;
   }
 
-  private async readHeader(ref: Pick<BackupRef, 'key' | 'etag' | 'size'>, id: string, signal?: AbortSignal): Promise<ManifestHeader> {
+  private async readHeader(ref: Pick<BackupRef, 'key' | 'etag' | 'size'>, id: string, signal?: AbortSignal): Promise<ManifestSummary> {
     const cached = await this.readCache(id);
-    const prefix = cached?.subarray(0, HEADER_BYTES) ?? (await this.source.getRange(ref.key, 0, Math.max(0, Math.min(HEADER_BYTES, ref.size) - 1), { signal }));
+    const want = this.codec.prefixLength(HEADER_BYTES);
+    const stored = cached?.subarray(0, want) ?? (await this.source.getRange(ref.key, 0, Math.max(0, Math.min(want, ref.size) - 1), { signal }));
+    const { data: prefix, encrypted } = await this.codec.open(ref.key, stored, { prefix: true, signal });
     // A prefix of a gzip stream inflates as far as it goes.
     let text: Buffer;
     try {
@@ -74,9 +115,13 @@ export class ManifestStore {
       });
     }
     const header = parseManifestHeader(text);
-    if (header) return header;
-    const { files: _f, dirs: _d, links: _l, packs: _p, ...rest } = await this.load(ref, { signal });
-    return rest;
+    if (header) return { ...header, encrypted };
+    // An old manifest without a header line: the whole one (a plain one is only summarised, never restored from here).
+    const { files: _f, dirs: _d, links: _l, packs: _p, ...rest } = await this.load(ref, { signal, allowPlain: true }).catch((e: unknown) => {
+      if ((e as { code?: string }).code === 'PlainBackup') return this.parsed.get(id) as Promise<Manifest>;
+      throw e;
+    });
+    return { ...rest, encrypted };
   }
 
   private async fetch(ref: Pick<BackupRef, 'key' | 'etag'>, id: string, signal?: AbortSignal): Promise<Buffer> {

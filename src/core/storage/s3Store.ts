@@ -524,15 +524,16 @@ export class S3Store {
   /**
    * Reads bytes `start`..`end` (inclusive) of an object into memory with one
    * ranged GET; a short answer is an 'Integrity' error (the object is smaller
-   * than its manifest says).
+   * than its manifest says), unless `allowShort` (an encrypted object's
+   * chunks are read to their whole length; the last one is shorter).
    */
-  async getRange(key: string, start: number, end: number, o: CallOptions = {}): Promise<Buffer> {
+  async getRange(key: string, start: number, end: number, o: CallOptions & { allowShort?: boolean } = {}): Promise<Buffer> {
     const { s3 } = sdk();
     const want = end - start + 1;
     return this.call(o.signal, key, async () => {
       const out = await this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key, Range: `bytes=${start}-${end}` }), { abortSignal: o.signal });
       const body = Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-      if (body.length !== want) {
+      if (body.length > want || (body.length < want && !o.allowShort)) {
         throw new BackupError('Integrity', `"${key}" is shorter than the backup says (${start + body.length} of at least ${end + 1} bytes).`, 'The backup is damaged; pick another backup.', {
           params: { key, size: start + body.length, expected: end + 1 },
         });

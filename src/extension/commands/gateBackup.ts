@@ -30,7 +30,8 @@ export async function confirmBackupTarget(
 ): Promise<boolean> {
   const target = engine.profile;
   let rec = s.exposure.get(target);
-  let decision = backupDecision(rec, encryptionIsOn(s));
+  const encrypted = await encryptionIsOn(s);
+  let decision = backupDecision(rec, encrypted);
   if (decision === 'check') {
     try {
       rec = await s.exposure.record(target, await engine.checkAnonymousAccess({}));
@@ -38,7 +39,7 @@ export async function confirmBackupTarget(
       if (isCancelled(e)) throw e;
       s.log.for('backup').warn(`the private-bucket check did not run: ${e instanceof Error ? e.message : String(e)}`);
     }
-    decision = rec && Date.now() - rec.checkedAt <= RECHECK_MS ? backupDecision(rec, false) : 'go';
+    decision = rec && Date.now() - rec.checkedAt <= RECHECK_MS ? backupDecision(rec, encrypted) : 'go';
   }
   if (decision !== 'ask' || !rec) return true;
   const w = publicWarning(rec.found, target.endpoint);

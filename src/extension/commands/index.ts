@@ -19,6 +19,7 @@ import { findInBackups } from './findInBackups';
 import { verifyBackup } from './verifyBackup';
 import type { Services } from './services';
 import { registerDetailsDocuments, showBackupDetails } from './showBackupDetails';
+import { setPassphrase } from './setPassphrase';
 import { showLog } from './showLog';
 import { testConnection } from './testConnection';
 import { undoLastRestore } from './undoLastRestore';
@@ -39,6 +40,7 @@ export function registerCommands(s: Services): vscode.Disposable[] {
     on('s3Backup.openSettings', () => openSettings(s)),
     on('s3Backup.testConnection', () => testConnection(s)),
     on('s3Backup.showLog', () => showLog(s)),
+    on('s3Backup.setPassphrase', () => setPassphrase(s)),
     // Internal: the tree's "Load More…" node.
     on('s3Backup.loadMore', async (host: unknown) => {
       if (typeof host === 'string') s.tree.loadMore(host);

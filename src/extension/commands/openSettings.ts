@@ -18,6 +18,8 @@ function settingsDeps(s: Services): SettingsDeps {
     secrets: s.secrets,
     testConnection: (profile, signal) => s.engineHost.engineFor(profile).then((e) => e.testConnection({ signal })),
     backUpNow: () => vscode.commands.executeCommand('s3Backup.backUpWorkspace'),
+    setPassphrase: () => vscode.commands.executeCommand('s3Backup.setPassphrase'),
+    hasPassphrase: () => s.engineHost.hasPassphrase(),
     revealTree: () => vscode.commands.executeCommand(`s3Backup.backups.focus`),
     logger: s.log,
     onDidChange: s.secrets.onDidChange,

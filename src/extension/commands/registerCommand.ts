@@ -14,7 +14,13 @@ export async function runGuarded<T>(s: Services, name: string, work: () => Promi
   const started = Date.now();
   log.info(`${name} started`);
   try {
-    const result = await work();
+    const result = await work().catch(async (e: unknown) => {
+      // An encrypted repository (restore on another computer) or a wrong passphrase: asked once, kept, and the work runs again.
+      // Safe to repeat: both codes come before anything is written.
+      if (!(await askPassphrase(s, e))) throw e;
+      log.info(`${name}: passphrase entered, running again`);
+      return work();
+    });
     log.info(`${name} finished in ${Date.now() - started} ms`);
     return result;
   } catch (e) {
@@ -25,6 +31,27 @@ export async function runGuarded<T>(s: Services, name: string, work: () => Promi
     showError(s, e, name);
     return undefined;
   }
+}
+
+/**
+ * After 'PassphraseNeeded' or 'WrongPassphrase': asks for the passphrase in a
+ * password box and stores it in SecretStorage. Whether one was entered.
+ */
+export async function askPassphrase(s: Services, e: unknown): Promise<boolean> {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (code !== 'PassphraseNeeded' && code !== 'WrongPassphrase') return false;
+  const passphrase = await s.prompts.inputBox({
+    password: true,
+    ignoreFocusOut: true,
+    title: vscode.l10n.t('S3 Backup: Encryption Passphrase'),
+    prompt:
+      code === 'PassphraseNeeded'
+        ? vscode.l10n.t('The backups in this bucket are encrypted. Enter the passphrase they were made with; it is kept in the keychain.')
+        : vscode.l10n.t('The stored passphrase does not open these backups. Enter the passphrase they were made with.'),
+  });
+  if (!passphrase) return false;
+  await s.engineHost.setPassphrase(passphrase);
+  return true;
 }
 
 /** Logs an error in full and shows its translated face, without waiting for the user. */

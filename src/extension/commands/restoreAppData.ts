@@ -14,6 +14,7 @@ import type { BackupRef } from '../../core/format/backupKeys';
 import type { Manifest } from '../../core/format/manifest';
 import type { RestoreResult } from '../../core/restore/applyRestore';
 import type { Services } from './services';
+import { fetchForRestore } from './fetchBackup';
 import { installedExtensions, readAppDataConfig, userDirFor, type AppDataTestOptions } from '../host/userData';
 import { printable } from '../../core/util/printable';
 
@@ -58,7 +59,7 @@ export async function restoreAppData(s: Services, arg?: unknown, o?: AppDataTest
     return undefined;
   }
   const engine = await s.engineHost.getEngine();
-  const fetched = await withEngineProgress(vscode.l10n.t('Downloading the backup from {0}', formatDateTime(ref.time)), ['download'], (call) => engine.fetch(ref.key, call));
+  const fetched = await fetchForRestore(s, engine, ref);
   try {
     s.tree.noteFiles(ref.key, fetched.manifest.totals.files);
     return await restoreAppDataFetched(s, engine, fetched, ref, o);

@@ -9,6 +9,7 @@ import type { BackupRef } from '../../core/format/backupKeys';
 import type { RestoreResult } from '../../core/restore/applyRestore';
 import type { RestoreAction, RestorePlan } from '../../core/restore/planRestore';
 import type { Services } from './services';
+import { fetchForRestore } from './fetchBackup';
 import { backupFromArgs } from './pickBackup';
 import { withEngineProgress } from '../ui/engineProgress';
 import { runGuarded } from './registerCommand';
@@ -27,9 +28,7 @@ export async function restoreBackup(s: Services, arg?: unknown, o: { ref?: Backu
   const ref = o.ref ?? (await backupFromArgs(s, arg, vscode.l10n.t('Choose a backup to restore')));
   if (!ref) return undefined;
   const engine = await s.engineHost.getEngine();
-  const fetched = await withEngineProgress(vscode.l10n.t('Downloading the backup from {0}', formatDateTime(ref.time)), ['download'], (call) =>
-    engine.fetch(ref.key, call),
-  );
+  const fetched = await fetchForRestore(s, engine, ref);
   try {
     s.tree.noteFiles(ref.key, fetched.manifest.totals.files);
     const only = o.only;

@@ -24,10 +24,10 @@ export interface Services {
 }
 
 /**
- * Whether the backups are encrypted. Always false until encryption lands
- * (issue 13, its other half): then it is "a passphrase is set for this
- * repository", and a public bucket no longer stops a backup (gateBackup.ts).
+ * Whether new backups are encrypted: a passphrase is stored (the engine then
+ * seals every manifest and pack), so a public bucket shows strangers only
+ * object names and sizes and no longer stops a backup (gateBackup.ts).
  */
-export function encryptionIsOn(_s: Services): boolean {
-  return false;
+export async function encryptionIsOn(s: Services): Promise<boolean> {
+  return (await s.secrets.getPassphrase()) !== undefined;
 }

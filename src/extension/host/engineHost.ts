@@ -110,9 +110,11 @@ export class EngineHost implements vscode.Disposable {
   /** The engine for the saved settings and keys, built on first use and cached until they change. */
   async getEngine(): Promise<BackupEngine> {
     const profile = await this.profile();
-    const id = JSON.stringify(profile);
+    const passphrase = await this.o.secrets.getPassphrase();
+    this.o.log.addSecrets(passphrase);
+    const id = JSON.stringify([profile, passphrase ?? null]);
     if (this.cached?.id !== id) {
-      this.cached = { id, engine: this.createEngine(profile) };
+      this.cached = { id, engine: this.createEngine(profile, passphrase) };
       this.o.log.info(`[host] engine ready for bucket ${profile.bucket} at ${profile.endpoint}`);
     }
     return this.cached.engine;
@@ -195,14 +197,27 @@ export class EngineHost implements vscode.Disposable {
     return this.engineModule;
   }
 
-  private createEngine(profile: Profile): BackupEngine {
+  private createEngine(profile: Profile, passphrase?: string): BackupEngine {
     this.o.log.addSecrets(profile.secretAccessKey);
     return new (this.engine().BackupEngine)(profile, {
       logger: this.o.log,
       hostname: this.hostname,
       tmpDir: this.tmpDir,
       snapshotRoot: this.snapshotRoot,
+      ...(passphrase ? { passphrase } : {}),
     });
+  }
+
+  /** Whether an encryption passphrase is stored (without handing it out). */
+  async hasPassphrase(): Promise<boolean> {
+    return !!(await this.o.secrets.getPassphrase());
+  }
+
+  /** Stores the encryption passphrase in SecretStorage ('' removes it); the next engine uses it. */
+  async setPassphrase(passphrase: string): Promise<void> {
+    this.o.log.addSecrets(passphrase);
+    await this.o.secrets.storePassphrase(passphrase);
+    this.changed('passphrase');
   }
 
   private changed(what: string): void {

@@ -10,6 +10,8 @@ const KEYS: Record<keyof Credentials, string> = {
   accessKeyId: 's3Backup.accessKeyId',
   secretAccessKey: 's3Backup.secretAccessKey',
 };
+// The encryption passphrase: a secret like the keys, kept beside them, never in settings.
+const PASSPHRASE = 's3Backup.passphrase';
 
 /** A typed wrapper over `context.secrets` for the two S3 keys. */
 export class SecretStore implements vscode.Disposable {
@@ -19,7 +21,7 @@ export class SecretStore implements vscode.Disposable {
   private readonly sub: vscode.Disposable;
 
   constructor(private readonly storage: vscode.SecretStorage) {
-    const ours = new Set(Object.values(KEYS));
+    const ours = new Set([...Object.values(KEYS), PASSPHRASE]);
     this.sub = storage.onDidChange((e) => {
       if (ours.has(e.key)) this.emitter.fire();
     });
@@ -57,6 +59,17 @@ export class SecretStore implements vscode.Disposable {
     for (const name of which ? [which] : (Object.keys(KEYS) as Array<keyof Credentials>)) {
       await this.storage.delete(KEYS[name]);
     }
+  }
+
+  /** The encryption passphrase, if one is stored. */
+  async getPassphrase(): Promise<string | undefined> {
+    return (await this.storage.get(PASSPHRASE)) || undefined;
+  }
+
+  /** Stores the passphrase ('' deletes it). Kept as typed: spaces may be part of it. */
+  async storePassphrase(passphrase: string): Promise<void> {
+    if (passphrase) await this.storage.store(PASSPHRASE, passphrase);
+    else await this.storage.delete(PASSPHRASE);
   }
 
   dispose(): void {

@@ -138,6 +138,18 @@ export function renderSettingsHtml(i: SettingsHtmlInput): string {
         </div>
       </section>
 
+      <section class="settings-section" aria-labelledby="section-encryption">
+        <h2 id="section-encryption">${e(t.sectionEncryption)}</h2>
+        <div class="setting" id="setting-passphrase">
+          <div class="setting-hint" id="passphrase-hint">${e(t.passphraseHint)}</div>
+          <div class="setting-warning" id="passphrase-lost"><span class="warning-icon" aria-hidden="true">\u26A0</span> ${e(t.passphraseLost)}</div>
+          <div class="secret-stored">
+            <span class="secret-badge" id="passphrase-state" aria-live="polite">${e(t.passphraseNone)}</span>
+            <button type="button" class="button secondary" id="passphrase" aria-describedby="passphrase-state passphrase-lost">${e(t.passphraseSet)}</button>
+          </div>
+        </div>
+      </section>
+
       <section class="settings-section" aria-labelledby="section-layout">
         <h2 id="section-layout">${e(t.sectionLayout)}</h2>
         ${textField('rootPath', t.rootPathLabel, t.rootPathHint, { optional: true, placeholder: 'backups/laptop' })}

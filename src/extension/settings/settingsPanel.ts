@@ -42,6 +42,8 @@ import { settingsStrings } from './strings';
  *   `(p, signal) => host.engineFor(p).then((e) => e.testConnection({ signal }))`.
  *   The signal aborts when the panel closes.
  * - `backUpNow()`: runs the command `s3Backup.backUpWorkspace`.
+ * - `setPassphrase()`, `hasPassphrase()`: the command `s3Backup.setPassphrase`
+ *   and whether SecretStorage holds a passphrase (never its value).
  * - `revealTree()`: focuses the view `s3Backup.backups` (`s3Backup.backups.focus`).
  * - `logger`: the extension's `Log` (the panel prefixes `[settings]`); when it
  *   has `addSecrets`, a typed secret is registered there for scrubbing.
@@ -57,6 +59,9 @@ export interface SettingsDeps {
   secrets: Pick<SecretStore, 'get' | 'hasSecret' | 'store' | 'clear'>;
   testConnection(profile: ProfileInput, signal: AbortSignal): PromiseLike<ConnectionReport>;
   backUpNow(): PromiseLike<unknown>;
+  /** Runs `s3Backup.setPassphrase` (password boxes on the host side). */
+  setPassphrase(): PromiseLike<unknown>;
+  hasPassphrase(): PromiseLike<boolean>;
   revealTree(): PromiseLike<unknown>;
   logger: Logger & { addSecrets?(...secrets: Array<string | undefined>): void };
   onDidChange?: vscode.Event<unknown>;
@@ -251,6 +256,11 @@ export class SettingsPanel implements vscode.Disposable {
         await this.deps.revealTree();
         this.postResult('manage', true, '');
         return;
+      case 'passphrase':
+        await this.deps.setPassphrase();
+        await this.pushState();
+        this.postResult('passphrase', true, '');
+        return;
     }
   }
 
@@ -325,7 +335,7 @@ export class SettingsPanel implements vscode.Disposable {
 
   private async readState(): Promise<SettingsState> {
     const c = this.deps.readConfig();
-    const [keys, secretStored] = await Promise.all([this.deps.secrets.get(), this.deps.secrets.hasSecret()]);
+    const [keys, secretStored, passphraseStored] = await Promise.all([this.deps.secrets.get(), this.deps.secrets.hasSecret(), this.deps.hasPassphrase()]);
     const style = (ADDRESSING_STYLES as readonly string[]).includes(c.addressingStyle)
       ? (c.addressingStyle as AddressingStyleChoice)
       : 'auto';
@@ -340,6 +350,7 @@ export class SettingsPanel implements vscode.Disposable {
         addressingStyle: style,
       },
       secretStored: secretStored === true,
+      passphraseStored: passphraseStored === true,
     };
   }
 

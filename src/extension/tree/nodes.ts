@@ -50,15 +50,21 @@ export class BackupNode extends vscode.TreeItem {
   }
 
   /** Format 2: the totals read from the manifest's first line (see BackupsProvider.resolveTreeItem). */
-  summarise(header: ManifestHeader): void {
+  summarise(header: Summary): void {
     this.summarised = true;
+    this.encrypted = header.encrypted;
     this.tooltip = backupTooltip(this.ref, this.parent.thisMachine, header.totals.files, header);
+    this.updateAge();
   }
+
+  /** Known once the manifest's first bytes were read (on hover): encrypted with the bucket's key, or plain. */
+  private encrypted: boolean | undefined;
 
   /** Renews the age in the label (the tree does it every minute). */
   updateAge(now = Date.now()): void {
     this.label = formatAge(this.ref.time, now);
-    this.description = `${kindLabel(this.ref.kind)} · ${formatShortDateTime(this.ref.time, new Date(now))}${this.ref.pinned ? ` · ${vscode.l10n.t('pinned')}` : ''}`;
+    const lock = this.encrypted === undefined ? '' : ` · ${this.encrypted ? vscode.l10n.t('encrypted') : vscode.l10n.t('not encrypted')}`;
+    this.description = `${kindLabel(this.ref.kind)} · ${formatShortDateTime(this.ref.time, new Date(now))}${this.ref.pinned ? ` · ${vscode.l10n.t('pinned')}` : ''}${lock}`;
     const size = this.ref.format === 1 ? `, ${formatBytes(this.ref.size)}` : '';
     this.accessibilityInformation = { label: `${formatDateTime(this.ref.time)}, ${this.label}, ${kindLabel(this.ref.kind)}${size}${this.ref.pinned ? `, ${vscode.l10n.t('pinned')}` : ''}` };
   }
@@ -176,7 +182,10 @@ export type BackupEntryNode = BackupFolderNode | BackupFileNode | BackupLinkNode
 
 export type BackupsNode = MachineNode | BackupNode | LoadMoreNode | MessageNode | BackupEntryNode | MoreEntriesNode;
 
-function backupTooltip(ref: BackupRef, thisMachine: boolean, files: number | undefined, header?: ManifestHeader): vscode.MarkdownString {
+/** A manifest's header as `BackupEngine.summary` gives it; `encrypted` is absent from older engines' answers. */
+type Summary = ManifestHeader & { encrypted?: boolean };
+
+function backupTooltip(ref: BackupRef, thisMachine: boolean, files: number | undefined, header?: Summary): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   md.appendMarkdown(`**${escape(formatDateTime(ref.time))}** (${escape(formatAge(ref.time))})\n\n`);
   const rows: Array<[string, string]> = [
@@ -189,6 +198,9 @@ function backupTooltip(ref: BackupRef, thisMachine: boolean, files: number | und
     ...(ref.pinned ? [[vscode.l10n.t('Pinned'), escape(vscode.l10n.t('yes: retention and prune keep it'))] as [string, string]] : []),
   ];
   if (files !== undefined) rows.push([vscode.l10n.t('Files'), escape(formatCount(files))]);
+  if (header?.encrypted !== undefined) {
+    rows.push([vscode.l10n.t('Encryption'), escape(header.encrypted ? vscode.l10n.t('encrypted with the bucket\'s key') : vscode.l10n.t('none (a plain backup)'))]);
+  }
   if (header?.added) rows.push([vscode.l10n.t('Uploaded by this backup'), escape(formatBytes(header.added.packBytes + ref.size))]);
   md.appendMarkdown(rows.map(([k, v]) => `${escape(k)}: ${v}`).join('  \n'));
   return md;

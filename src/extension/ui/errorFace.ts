@@ -151,6 +151,26 @@ export function describeError(e: unknown): ErrorFace {
         str('path') ? vscode.l10n.t('Another restore into {0} is running.', folderName(str('path') as string)) : vscode.l10n.t('Another restore into this folder is running.'),
         vscode.l10n.t('Wait for it to finish, then try again.'),
       );
+    case 'WrongPassphrase':
+      return face(vscode.l10n.t("The passphrase does not open this bucket's encryption key."), vscode.l10n.t('Enter the passphrase these backups were made with; without it they cannot be read.'));
+    case 'PassphraseNeeded':
+      return face(vscode.l10n.t('These backups are encrypted, and no passphrase is set.'), vscode.l10n.t('Enter the passphrase in the S3 Backup settings.'));
+    case 'Unauthentic':
+      return face(
+        vscode.l10n.t("The backup was not made with this bucket's encryption key, or it was changed since, so nothing was written."),
+        vscode.l10n.t('Do not restore it: restore another backup, and check who can write to the bucket.'),
+      );
+    case 'PlainBackup':
+      if (str('reason') === 'older') {
+        return face(
+          vscode.l10n.t('This backup is not encrypted: it was made before encryption was turned on, so nothing proves it is yours.'),
+          vscode.l10n.t('Restore it only if you made it.'),
+        );
+      }
+      return face(
+        vscode.l10n.t('This backup is not encrypted although it was made after encryption was turned on, so it may have been planted; nothing was written.'),
+        vscode.l10n.t('Do not restore it; delete it, and check who can write to the bucket.'),
+      );
     case 'Server':
       return face(vscode.l10n.t('The S3 server failed to handle the request.'), vscode.l10n.t('The server had a problem; try again later. The log has the details.'));
     case 'Unknown':
@@ -162,7 +182,7 @@ export function describeError(e: unknown): ErrorFace {
 const CODES = new Set<string>([
   'InvalidProfile', 'SignatureMismatch', 'InvalidAccessKey', 'AccessDenied', 'NoSuchBucket', 'WrongRegion', 'Unreachable', 'Timeout',
   'ClockSkew', 'Tls', 'NotFound', 'AlreadyExists', 'Integrity', 'UnsafeArchive', 'TooLarge', 'SourceChanged', 'Busy', 'Cancelled', 'Io',
-  'Server', 'Unknown',
+  'Server', 'Unknown', 'WrongPassphrase', 'PassphraseNeeded', 'Unauthentic', 'PlainBackup',
 ] satisfies ErrorCode[]);
 
 // By shape, not only by class: an engine error may come from another copy of

@@ -14,6 +14,7 @@ export interface Prompts {
   showErrorMessage(message: string, options: vscode.MessageOptions, ...items: string[]): Thenable<string | undefined>;
   showOpenDialog(options: vscode.OpenDialogOptions): Thenable<vscode.Uri[] | undefined>;
   showSaveDialog(options: vscode.SaveDialogOptions): Thenable<vscode.Uri | undefined>;
+  /** A line of text (a path to find; the encryption passphrase with `password: true`). */
   inputBox(options: vscode.InputBoxOptions): Thenable<string | undefined>;
 }
 
