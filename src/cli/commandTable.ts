@@ -65,6 +65,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       exclude: { type: 'string', multiple: true, value: '<glob>', help: 'leave out what matches (gitignore syntax); repeatable' },
       kind: { type: 'string', value: 'workspace', help: 'the kind of backup (the CLI backs up folders: workspace)' },
       'no-gitignore': { type: 'boolean', help: 'do not apply .gitignore files' },
+      'if-changed': { type: 'boolean', help: 'back up only when something changed since the last backup of these folders from this machine, and not within 30 minutes of a restore into them (for cron); exit 0 either way' },
+      snapshots: SNAPSHOTS_OPTION,
     },
     needsProfile: true,
   },

@@ -64,7 +64,7 @@ async function run(argv: string[], ctx: Ctx, signal: AbortSignal): Promise<numbe
     snapshotRoot,
   });
   try {
-    return await handler({ engine, positionals, values, ctx, signal });
+    return await handler({ engine, positionals, values, ctx, signal, snapshotRoot });
   } finally {
     engine.dispose();
   }

@@ -13,6 +13,7 @@ import type { PackLimits } from './archive/packWriter';
 import { readFromPacks } from './archive/packReader';
 import { readZipFiles } from './archive/openArchive';
 import { verifyArchive } from './archive/verifyArchive';
+import { checkForChanges, type ChangeCheck } from './backup/changeCheck';
 import { runBackup, type BackupDeps } from './backup/runBackup';
 import { selectionRulesOf, type SkippedFile } from './backup/select';
 import { backupPrefix, compareNewestFirst, parseBackupKey, type BackupKind, type BackupRef } from './format/backupKeys';
@@ -75,7 +76,7 @@ export interface ApplyOptions extends CallOptions {
   retention?: SnapshotRetention;
 }
 
-export type { CleanupReport, FinishResult, RestoreSummary, UndoResult };
+export type { ChangeCheck, CleanupReport, FinishResult, RestoreSummary, UndoResult };
 
 export interface BackupFolder {
   /** Folder name shown to the user; becomes `workspace/<name>/` in the archive (made unique). */
@@ -181,6 +182,42 @@ export class BackupEngine {
   async backup(req: BackupRequest, o: CallOptions = {}): Promise<BackupResult> {
     const { signal } = o;
     const progress = throttleProgress(o.onProgress);
+    const { folders, extra, selection } = await this.prepare(req, signal);
+    // Packing and uploading overlap (back-pressure ties them): one 'upload' phase, counted in source bytes.
+    const streaming = (p: Progress): void => progress(p.phase === 'archive' ? { ...p, phase: 'upload' } : p);
+    try {
+      const r = await runBackup(
+        { store: this.store, manifests: this.manifests, log: this.log, hostname: this.hostname, packLimits: this.options.packLimits, lock: this.options.lock, beforeCommit: this.options.beforeCommit },
+        { kind: req.kind, folders, extra, selection },
+        { signal, onProgress: streaming },
+      );
+      const { files, bytes } = r.manifest.totals;
+      progress({ phase: 'upload', bytesDone: bytes, bytesTotal: bytes, filesDone: files, filesTotal: files });
+      return { ...r.ref, files, bytes, added: r.stored.added, uploaded: r.uploaded, unchanged: r.stored.unchanged, skipped: r.skipped, manifest: r.manifest };
+    } catch (e) {
+      const err = this.wrap(e, signal);
+      this.log.warn(`backup failed: ${err.code}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /**
+   * Whether a backup of `req` would differ from the newest backup of this
+   * machine of the same kind and folders (see `checkForChanges`): a stat of
+   * every file against that manifest, nothing read or uploaded. An automatic
+   * backup, and `backup --if-changed`, skip the backup when it would not.
+   */
+  async hasChanges(req: BackupRequest, o: { signal?: AbortSignal } = {}): Promise<ChangeCheck> {
+    try {
+      const { folders, extra, selection } = await this.prepare(req, o.signal);
+      return await checkForChanges({ store: this.store, manifests: this.manifests, hostname: this.hostname, log: this.log }, { kind: req.kind, folders, extra, selection }, o);
+    } catch (e) {
+      throw this.wrap(e, o.signal);
+    }
+  }
+
+  /** A request as `runBackup` takes it: app data collected, extra entries checked, folder names made unique. */
+  private async prepare(req: BackupRequest, signal: AbortSignal | undefined) {
     throwIfAborted(signal);
     const extra = [...(req.extra ?? []), ...(req.appData ? await this.collectAppData(req.appData, { signal }) : [])];
     if (req.folders.length === 0 && extra.length === 0) {
@@ -199,22 +236,7 @@ export class BackupEngine {
     const folders = req.folders.map((f, i) => ({ ...f, name: names[i] }));
     // Recorded so that a restore can tell a file these rules would have left out (a planted one).
     const selection = Object.fromEntries(folders.map((f) => [`workspace/${f.name}`, selectionRulesOf(f)]));
-    // Packing and uploading overlap (back-pressure ties them): one 'upload' phase, counted in source bytes.
-    const streaming = (p: Progress): void => progress(p.phase === 'archive' ? { ...p, phase: 'upload' } : p);
-    try {
-      const r = await runBackup(
-        { store: this.store, manifests: this.manifests, log: this.log, hostname: this.hostname, packLimits: this.options.packLimits, lock: this.options.lock, beforeCommit: this.options.beforeCommit },
-        { kind: req.kind, folders, extra, selection },
-        { signal, onProgress: streaming },
-      );
-      const { files, bytes } = r.manifest.totals;
-      progress({ phase: 'upload', bytesDone: bytes, bytesTotal: bytes, filesDone: files, filesTotal: files });
-      return { ...r.ref, files, bytes, added: r.stored.added, uploaded: r.uploaded, unchanged: r.stored.unchanged, skipped: r.skipped, manifest: r.manifest };
-    } catch (e) {
-      const err = this.wrap(e, signal);
-      this.log.warn(`backup failed: ${err.code}: ${err.message}`);
-      throw err;
-    }
+    return { folders, extra, selection };
   }
 
   /**
