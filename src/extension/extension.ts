@@ -9,6 +9,9 @@ import { createPrompts, type Prompts } from './ui/prompts';
 import { importSandboxCredentials, type SandboxImport } from './host/sandbox';
 import { SecretStore } from './host/secrets';
 import type { Services } from './commands/services';
+import { AutoBackup, autoBackupDir, type AutoBackupOptions } from './auto/autoBackup';
+import { realClock } from './auto/clock';
+import { BackupStatusItem } from './auto/statusItem';
 
 /** Handed to integration tests (ExtensionMode.Test only) so they can drive the extension. */
 export interface TestApi {
@@ -23,6 +26,11 @@ export interface TestApi {
   activationMs: number;
   /** The sandbox key import started by activation (npm start): what it did. */
   sandbox: Promise<SandboxImport>;
+  /** The window's automatic backups (tests pause it and make their own with a test clock). */
+  auto: AutoBackup;
+  statusItem: BackupStatusItem;
+  /** Another scheduler on the same services, with the tests' clock and state folder (not started, not disposed by the extension). */
+  createAutoBackup(o: AutoBackupOptions): AutoBackup;
 }
 
 /** Wires the extension together; the engine (AWS SDK, jszip) loads on first use, not here. */
@@ -39,7 +47,10 @@ export function activate(context: vscode.ExtensionContext): TestApi | undefined 
   const treeView = vscode.window.createTreeView<BackupsNode>(VIEW_ID, { treeDataProvider: tree, canSelectMany: true, showCollapseAll: true });
   const prompts = createPrompts();
   const services: Services = { context, log, secrets, engineHost, prompts, tree, treeView };
-  context.subscriptions.push(log, secrets, engineHost, tree, treeView, ...registerCommands(services));
+  const auto = (services.auto = new AutoBackup(services, { clock: realClock, dir: autoBackupDir(context) }));
+  const statusItem = new BackupStatusItem(services, auto, realClock);
+  context.subscriptions.push(log, secrets, engineHost, tree, treeView, auto, statusItem, ...registerCommands(services));
+  auto.start();
   // Interrupted restores from a crash are offered a moment after start-up, not during activation.
   context.subscriptions.push(scheduleRecoveryCheck(services));
 
@@ -50,7 +61,8 @@ export function activate(context: vscode.ExtensionContext): TestApi | undefined 
 
   const activationMs = performance.now() - started;
   log.info(`[extension] activated in ${activationMs.toFixed(1)} ms`);
-  return testMode ? { services, prompts, tree, engineHost, secrets, log, activationMs, sandbox } : undefined;
+  const createAutoBackup = (o: AutoBackupOptions): AutoBackup => new AutoBackup(services, o);
+  return testMode ? { services, prompts, tree, engineHost, secrets, log, activationMs, sandbox, auto, statusItem, createAutoBackup } : undefined;
 }
 
 export function deactivate(): void {

@@ -116,6 +116,9 @@ export const STRING_KEYS = [
   'stepSkipped',
   'unsavedChanges',
   'optional',
+  'sectionAutoBackup',
+  'autoBackupHint',
+  'autoBackupOpen',
 ] as const;
 export type StringKey = (typeof STRING_KEYS)[number];
 export type UiStrings = Record<StringKey, string>;
@@ -149,7 +152,9 @@ export type WebviewMessage =
   | { type: 'test'; values: FormValues; secretAccessKey?: string }
   | { type: 'clearSecret' }
   | { type: 'backUpNow' }
-  | { type: 'manage' };
+  | { type: 'manage' }
+  /** Opens the settings of automatic backups (s3Backup.autoBackup.*). */
+  | { type: 'autoBackup' };
 
 export type ParseResult = { ok: true; message: WebviewMessage } | { ok: false; error: string };
 
@@ -210,7 +215,8 @@ export function parseWebviewMessage(raw: unknown): ParseResult {
     case 'ready':
     case 'clearSecret':
     case 'backUpNow':
-    case 'manage': {
+    case 'manage':
+    case 'autoBackup': {
       const extra = onlyKeys(raw, ['type']);
       return extra ? fail(extra) : { ok: true, message: { type } };
     }

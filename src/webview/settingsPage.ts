@@ -473,4 +473,6 @@ buttons.manage.addEventListener('click', () => {
   post({ type: 'manage' });
 });
 
+$('autoBackup').addEventListener('click', () => post({ type: 'autoBackup' }));
+
 post({ type: 'ready' });

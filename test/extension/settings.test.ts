@@ -12,7 +12,7 @@ import type { Log } from '../../src/extension/ui/extensionLog';
 import type { SecretStore } from '../../src/extension/host/secrets';
 import type { FormValues, HostMessage } from '../../src/webview/protocol';
 import { SettingsPanel, type SettingsDeps } from '../../src/extension/settings/settingsPanel';
-import { requireS3Server } from './helpers';
+import { requireS3Server, waitFor } from './helpers';
 
 const EXTENSION_ID = 's3-backup.s3-backup';
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -311,6 +311,15 @@ describe('settings panel (host side)', function () {
         ['manage', true],
       ],
     );
+  });
+
+  it('"Set Up Automatic Backups…" opens the settings editor on s3Backup.autoBackup', async () => {
+    await panel.handleMessage({ type: 'ready' });
+    const before = results().length;
+    await panel.handleMessage({ type: 'autoBackup' });
+    await waitFor('the settings editor', () => vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.isActive && /^(User )?Settings$/.test(t.label))));
+    assert.strictEqual(results().length, before, 'no result message: nothing ran in the page');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 
   describe('Test Connection against the real S3 server', function () {
