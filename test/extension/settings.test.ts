@@ -317,9 +317,12 @@ describe('settings panel (host side)', function () {
     await panel.handleMessage({ type: 'ready' });
     const before = results().length;
     await panel.handleMessage({ type: 'autoBackup' });
-    await waitFor('the settings editor', () => vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.isActive && /^(User )?Settings$/.test(t.label))));
+    const settingsTab = (): vscode.Tab | undefined => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => /^(User )?Settings$/.test(t.label));
+    const tab = await waitFor('the settings editor', () => settingsTab());
     assert.strictEqual(results().length, before, 'no result message: nothing ran in the page');
-    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    // Closed again, so later suites find the window as they expect it.
+    await vscode.window.tabGroups.close(tab);
+    await waitFor('the settings editor to close', () => !settingsTab());
   });
 
   describe('Test Connection against the real S3 server', function () {
