@@ -75,6 +75,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       'no-gitignore': { type: 'boolean', help: 'do not apply .gitignore files' },
       // After the backup, with these (or the config file's "retention"): only this machine's backups of these folders.
       ...RETENTION_OPTIONS,
+      'if-changed': { type: 'boolean', help: 'back up only when something changed since the last backup of these folders from this machine, and not within 30 minutes of a restore into them (for cron); exit 0 either way' },
+      snapshots: SNAPSHOTS_OPTION,
     },
     needsProfile: true,
   },

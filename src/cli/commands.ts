@@ -2,7 +2,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { BackupEngine, ConnectionReport, RestoreSummary } from '../core/engine';
+import { BackupEngine, type BackupFolder, type ConnectionReport, type RestoreSummary } from '../core/engine';
+import { inRestoreGrace, RESTORE_GRACE_MS } from '../core/schedule/autoSchedule';
 import { codeFilesToWrite } from '../core/restore/codeFileItems';
 import type { RestoreItem, RestorePlan } from '../core/restore/planRestore';
 import { targetsInFolder, workspacePrefixes } from '../core/restore/targets';
@@ -20,6 +21,8 @@ export interface CommandRun {
   values: OptionValues;
   ctx: Ctx;
   signal: AbortSignal;
+  /** Where the undo records are kept (`--snapshots` or `~/.s3-backup/snapshots`). */
+  snapshotRoot: string;
 }
 
 export type Handler = (run: CommandRun) => Promise<number>;
@@ -65,7 +68,7 @@ function printExposure(ctx: Ctx, report: ConnectionReport): void {
   }
 }
 
-async function backup({ engine, positionals, values, ctx, signal }: CommandRun): Promise<number> {
+async function backup({ engine, positionals, values, ctx, signal, snapshotRoot }: CommandRun): Promise<number> {
   const kind = (values.kind as string | undefined) ?? 'workspace';
   if (kind !== 'workspace') {
     throw new UsageError(`The CLI backs up folders only: --kind must be "workspace", not "${kind}".`);
@@ -81,6 +84,7 @@ async function backup({ engine, positionals, values, ctx, signal }: CommandRun):
     if (!st.isDirectory()) throw new UsageError(`"${d}" is not a folder.`);
     return { name: path.basename(abs) || 'root', path: abs, excludes: (values.exclude as string[] | undefined) ?? [], useGitignore: values['no-gitignore'] !== true };
   });
+  if (values['if-changed'] === true && !(await worthBackingUp(engine, folders, snapshotRoot, ctx, signal))) return EXIT_OK;
   const retention = retentionFrom(values);
   const res = await engine.backup({ kind: 'workspace', folders, ...(retention ? { retention } : {}) }, { signal, onProgress: progressPrinter(ctx) });
   endProgress(ctx);
@@ -95,6 +99,29 @@ async function backup({ engine, positionals, values, ctx, signal }: CommandRun):
     if (r?.error) err(ctx, `Retention did not run: ${r.error.message} The backup itself is saved.`);
   }
   return EXIT_OK;
+}
+
+/**
+ * `--if-changed`: the automatic backup's rule for cron. False (and one line
+ * saying why) when a folder was restored into within the grace period, or
+ * nothing changed since the last backup of these folders from this machine.
+ */
+async function worthBackingUp(engine: BackupEngine, folders: BackupFolder[], snapshotRoot: string, ctx: Ctx, signal: AbortSignal): Promise<boolean> {
+  const now = Date.now();
+  const restored = (await BackupEngine.listRestores(snapshotRoot).catch(() => [])).find(
+    (r) => r.state !== 'undone' && inRestoreGrace(Date.parse(r.time), now) && r.folders.some((f) => folders.some((b) => path.resolve(f) === b.path)),
+  );
+  if (restored) {
+    const minutes = Math.ceil((Date.parse(restored.time) + RESTORE_GRACE_MS - now) / 60_000);
+    if (ctx.json) out(ctx, JSON.stringify({ backedUp: false, reason: 'restored', restoredAt: restored.time }));
+    else err(ctx, `Not backed up: ${printable(restored.folders.join(', '))} was restored at ${restored.time.replace(/\.\d+Z$/, 'Z')}; --if-changed waits ${plural(minutes, 'more minute')} after a restore.`);
+    return false;
+  }
+  const check = await engine.hasChanges({ kind: 'workspace', folders }, { signal });
+  if (check.changed) return true;
+  if (ctx.json) out(ctx, JSON.stringify({ backedUp: false, reason: 'unchanged', previous: check.previous?.key }));
+  else err(ctx, `Nothing changed since ${check.previous?.key ?? 'the last backup'}: no new backup.`);
+  return false;
 }
 
 async function list({ engine, ctx, signal }: CommandRun): Promise<number> {

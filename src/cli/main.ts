@@ -68,7 +68,7 @@ async function run(argv: string[], ctx: Ctx, signal: AbortSignal): Promise<numbe
       ...(passphrase ? { passphrase } : {}),
     });
     try {
-      return await handler({ engine, positionals, values, ctx, signal });
+      return await handler({ engine, positionals, values, ctx, signal, snapshotRoot });
     } catch (e) {
       // An encrypted repository and no passphrase: asked once on a terminal, then the command runs again
       // ('PassphraseNeeded' comes before anything is written).

@@ -15,6 +15,7 @@ import type { PackLimits } from './archive/packWriter';
 import { readFromPacks } from './archive/packReader';
 import { readZipFiles } from './archive/openArchive';
 import { verifyArchive } from './archive/verifyArchive';
+import { checkForChanges, type ChangeCheck } from './backup/changeCheck';
 import { runBackup, type BackupDeps } from './backup/runBackup';
 import { selectionRulesOf, type SkippedFile } from './backup/select';
 import { backupPrefix, compareNewestFirst, parseBackupKey, type BackupKind, type BackupRef } from './format/backupKeys';
@@ -101,7 +102,7 @@ export interface ApplyOptions extends CallOptions {
   retention?: SnapshotRetention;
 }
 
-export type { CleanupReport, FinishResult, RestoreSummary, UndoResult };
+export type { ChangeCheck, CleanupReport, FinishResult, RestoreSummary, UndoResult };
 
 export interface BackupFolder {
   /** Folder name shown to the user; becomes `workspace/<name>/` in the archive (made unique). */
@@ -230,24 +231,7 @@ export class BackupEngine {
   async backup(req: BackupRequest, o: CallOptions = {}): Promise<BackupResult> {
     const { signal } = o;
     const progress = throttleProgress(o.onProgress);
-    throwIfAborted(signal);
-    const extra = [...(req.extra ?? []), ...(req.appData ? await this.collectAppData(req.appData, { signal }) : [])];
-    if (req.folders.length === 0 && extra.length === 0) {
-      throw new BackupError('NotFound', 'There is nothing to back up: no folder was given.', 'Open a folder first.', {
-        params: { reason: 'empty' },
-      });
-    }
-    for (const e of extra) {
-      if (!e.archivePath.startsWith(`${APPDATA_PREFIX}/`)) {
-        throw new BackupError('UnsafeArchive', `The extra entry "${e.archivePath}" must live under appdata/.`, undefined, {
-          params: { path: e.archivePath },
-        });
-      }
-    }
-    const names = uniqueFolderNames(req.folders.map((f) => f.name));
-    const folders = req.folders.map((f, i) => ({ ...f, name: names[i] }));
-    // Recorded so that a restore can tell a file these rules would have left out (a planted one).
-    const selection = Object.fromEntries(folders.map((f) => [`workspace/${f.name}`, selectionRulesOf(f)]));
+    const { folders, extra, selection } = await this.prepare(req, signal);
     // Packing and uploading overlap (back-pressure ties them): one 'upload' phase, counted in source bytes.
     const streaming = (p: Progress): void => progress(p.phase === 'archive' ? { ...p, phase: 'upload' } : p);
     try {
@@ -275,6 +259,44 @@ export class BackupEngine {
       this.log.warn(`backup failed: ${err.code}: ${err.message}`);
       throw err;
     }
+  }
+
+  /**
+   * Whether a backup of `req` would differ from the newest backup of this
+   * machine of the same kind and folders (see `checkForChanges`): a stat of
+   * every file against that manifest, nothing read or uploaded. An automatic
+   * backup, and `backup --if-changed`, skip the backup when it would not.
+   */
+  async hasChanges(req: BackupRequest, o: { signal?: AbortSignal } = {}): Promise<ChangeCheck> {
+    try {
+      const { folders, extra, selection } = await this.prepare(req, o.signal);
+      return await checkForChanges({ store: this.store, manifests: this.manifests, hostname: this.hostname, log: this.log }, { kind: req.kind, folders, extra, selection }, o);
+    } catch (e) {
+      throw this.wrap(e, o.signal);
+    }
+  }
+
+  /** A request as `runBackup` takes it: app data collected, extra entries checked, folder names made unique. */
+  private async prepare(req: BackupRequest, signal: AbortSignal | undefined) {
+    throwIfAborted(signal);
+    const extra = [...(req.extra ?? []), ...(req.appData ? await this.collectAppData(req.appData, { signal }) : [])];
+    if (req.folders.length === 0 && extra.length === 0) {
+      throw new BackupError('NotFound', 'There is nothing to back up: no folder was given.', 'Open a folder first.', {
+        params: { reason: 'empty' },
+      });
+    }
+    for (const e of extra) {
+      if (!e.archivePath.startsWith(`${APPDATA_PREFIX}/`)) {
+        throw new BackupError('UnsafeArchive', `The extra entry "${e.archivePath}" must live under appdata/.`, undefined, {
+          params: { path: e.archivePath },
+        });
+      }
+    }
+    const names = uniqueFolderNames(req.folders.map((f) => f.name));
+    const folders = req.folders.map((f, i) => ({ ...f, name: names[i] }));
+    // Recorded so that a restore can tell a file these rules would have left out (a planted one).
+    const selection = Object.fromEntries(folders.map((f) => [`workspace/${f.name}`, selectionRulesOf(f)]));
+    return { folders, extra, selection };
   }
 
   /**

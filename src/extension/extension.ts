@@ -11,6 +11,9 @@ import { importSandboxCredentials, type SandboxImport } from './host/sandbox';
 import { SecretStore } from './host/secrets';
 import { ExposureMemory } from './host/exposureMemory';
 import type { Services } from './commands/services';
+import { AutoBackup, autoBackupDir, type AutoBackupOptions } from './auto/autoBackup';
+import { realClock } from './auto/clock';
+import { BackupStatusItem } from './auto/statusItem';
 
 /** Handed to integration tests (ExtensionMode.Test only) so they can drive the extension. */
 export interface TestApi {
@@ -25,6 +28,11 @@ export interface TestApi {
   activationMs: number;
   /** The sandbox key import started by activation (npm start): what it did. */
   sandbox: Promise<SandboxImport>;
+  /** The window's automatic backups (tests pause it and make their own with a test clock). */
+  auto: AutoBackup;
+  statusItem: BackupStatusItem;
+  /** Another scheduler on the same services, with the tests' clock and state folder (not started, not disposed by the extension). */
+  createAutoBackup(o: AutoBackupOptions): AutoBackup;
 }
 
 /** Wires the extension together; the engine (AWS SDK, zip writer and reader) loads on first use, not here. */
@@ -43,9 +51,12 @@ export function activate(context: vscode.ExtensionContext): TestApi | undefined 
   const exposure = new ExposureMemory(context.globalState);
   tree.showExposure(exposure);
   const services: Services = { context, log, secrets, engineHost, prompts, tree, treeView, exposure };
-  context.subscriptions.push(log, secrets, engineHost, tree, treeView, exposure, ...registerCommands(services));
+  const auto = (services.auto = new AutoBackup(services, { clock: realClock, dir: autoBackupDir(context) }));
+  const statusItem = new BackupStatusItem(services, auto, realClock);
+  context.subscriptions.push(log, secrets, engineHost, tree, treeView, exposure, auto, statusItem, ...registerCommands(services));
   // Files inside backups, read-only (s3backup:/...): opened, compared, never written.
   context.subscriptions.push(BackupFileSystem.register(engineHost, log.for('browse')));
+  auto.start();
   // Interrupted restores from a crash are offered a moment after start-up, not during activation.
   context.subscriptions.push(scheduleRecoveryCheck(services));
 
@@ -56,7 +67,8 @@ export function activate(context: vscode.ExtensionContext): TestApi | undefined 
 
   const activationMs = performance.now() - started;
   log.info(`[extension] activated in ${activationMs.toFixed(1)} ms`);
-  return testMode ? { services, prompts, tree, engineHost, secrets, log, activationMs, sandbox } : undefined;
+  const createAutoBackup = (o: AutoBackupOptions): AutoBackup => new AutoBackup(services, o);
+  return testMode ? { services, prompts, tree, engineHost, secrets, log, activationMs, sandbox, auto, statusItem, createAutoBackup } : undefined;
 }
 
 export function deactivate(): void {

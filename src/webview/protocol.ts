@@ -125,6 +125,9 @@ export const STRING_KEYS = [
   'stepSkipped',
   'unsavedChanges',
   'optional',
+  'sectionAutoBackup',
+  'autoBackupHint',
+  'autoBackupOpen',
 ] as const;
 export type StringKey = (typeof STRING_KEYS)[number];
 export type UiStrings = Record<StringKey, string>;
@@ -177,7 +180,9 @@ export type WebviewMessage =
   | { type: 'backUpNow' }
   | { type: 'manage' }
   /** Set or change the encryption passphrase: the host asks for it in its own password box. */
-  | { type: 'passphrase' };
+  | { type: 'passphrase' }
+  /** Opens the settings of automatic backups (s3Backup.autoBackup.*). */
+  | { type: 'autoBackup' };
 
 export type ParseResult = { ok: true; message: WebviewMessage } | { ok: false; error: string };
 
@@ -239,7 +244,8 @@ export function parseWebviewMessage(raw: unknown): ParseResult {
     case 'clearSecret':
     case 'backUpNow':
     case 'manage':
-    case 'passphrase': {
+    case 'passphrase':
+    case 'autoBackup': {
       const extra = onlyKeys(raw, ['type']);
       return extra ? fail(extra) : { ok: true, message: { type } };
     }

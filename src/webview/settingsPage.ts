@@ -548,5 +548,6 @@ buttons.passphrase.addEventListener('click', () => {
   setBusy('passphrase', true);
   post({ type: 'passphrase' });
 });
+$('autoBackup').addEventListener('click', () => post({ type: 'autoBackup' }));
 
 post({ type: 'ready' });

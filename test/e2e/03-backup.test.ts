@@ -52,6 +52,11 @@ describe('Step 3: back up the workspace from the command palette', () => {
       assert.ok(fit.fits, `the row is cut off at the default width: ${fit.text} (${fit.widths})`);
       assert.match(fit.text, /^(now|\d+ (seconds?|minutes?) ago) \| workspace · /, `the age comes first, then kind and time: ${fit.text}`);
       await progressDone(a);
+      // The status bar's entry (left side) dates the backup with a cloud icon.
+      const status = a.page.locator('.part.statusbar .left-items [aria-label^="S3 Backup: last backup"]').first();
+      await status.waitFor({ state: 'visible', timeout: 30000 });
+      assert.strictEqual(await status.locator('.codicon-cloud').count(), 1, 'a cloud icon in the status bar entry');
+      assert.match((await status.innerText()).trim(), /^(now|\d+ (sec|min)\. ago)$/, 'the age of the new backup in the status bar');
       await shot(a, '03b-backup-done');
 
       const objects = await (await bucket()).listObjects();

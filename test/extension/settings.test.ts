@@ -12,7 +12,7 @@ import type { Log } from '../../src/extension/ui/extensionLog';
 import type { SecretStore } from '../../src/extension/host/secrets';
 import type { FormValues, HostMessage } from '../../src/webview/protocol';
 import { SettingsPanel, type SettingsDeps } from '../../src/extension/settings/settingsPanel';
-import { requireS3Server } from './helpers';
+import { requireS3Server, waitFor } from './helpers';
 
 const EXTENSION_ID = 's3-backup.s3-backup';
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -315,6 +315,18 @@ describe('settings panel (host side)', function () {
         ['manage', true],
       ],
     );
+  });
+
+  it('"Set Up Automatic Backups…" opens the settings editor on s3Backup.autoBackup', async () => {
+    await panel.handleMessage({ type: 'ready' });
+    const before = results().length;
+    await panel.handleMessage({ type: 'autoBackup' });
+    const settingsTab = (): vscode.Tab | undefined => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => /^(User )?Settings$/.test(t.label));
+    const tab = await waitFor('the settings editor', () => settingsTab());
+    assert.strictEqual(results().length, before, 'no result message: nothing ran in the page');
+    // Closed again, so later suites find the window as they expect it.
+    await vscode.window.tabGroups.close(tab);
+    await waitFor('the settings editor to close', () => !settingsTab());
   });
 
   describe('Test Connection against the real S3 server', function () {

@@ -31,6 +31,7 @@ describe('settings protocol: parseWebviewMessage', () => {
       { type: 'clearSecret' },
       { type: 'backUpNow' },
       { type: 'manage' },
+      { type: 'autoBackup' },
       { type: 'validate', seq: 3, values },
       { type: 'save', values },
       { type: 'save', values, secretAccessKey: 's3cr3t/KEY+value' },

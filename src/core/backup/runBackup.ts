@@ -140,7 +140,8 @@ export async function runBackup(
   }
 }
 
-async function scanFolders(
+/** Lists the folders' files, links and empty folders as a backup takes them (also what `checkForChanges` compares). */
+export async function scanFolders(
   folders: FolderToBackUp[],
   onProgress: ProgressListener | undefined,
   signal: AbortSignal | undefined,

@@ -175,6 +175,7 @@ export async function restoreAppDataFetched(
     result = await withEngineProgress(vscode.l10n.t('Restoring the app data'), ['write'], (call) => engine.applyAppData(plan, { ...call, retention: readRestoreRetention() }));
     log.info(`${ref.key}: ${result.written} app data files written into ${userDir}${result.snapshotDir ? `, snapshot ${result.snapshotDir}` : ''}`);
     await watch.sync('restore');
+    await s.auto?.recordRestore([userDir]).catch(() => undefined);
     await updateUndoContext(s).catch(() => undefined);
   }
 

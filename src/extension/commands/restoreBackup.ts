@@ -63,6 +63,7 @@ export async function restoreBackup(s: Services, arg?: unknown, o: { ref?: Backu
     );
     s.log.for('restore').info(`${ref.key}: ${result.written} files written${result.snapshotDir ? `, snapshot ${result.snapshotDir}` : ''}`);
     await watch.sync('restore');
+    await s.auto?.recordRestore(folders).catch(() => undefined);
     await updateUndoContext(s).catch(() => undefined);
     offerUndo(s, result, { folders, targets: plan.targets });
     return result;

@@ -6,6 +6,7 @@ import type { Log } from '../ui/extensionLog';
 import type { Prompts } from '../ui/prompts';
 import type { SecretStore } from '../host/secrets';
 import type { ExposureMemory } from '../host/exposureMemory';
+import type { AutoWhat } from '../../core/schedule/autoSchedule';
 
 /**
  * What the extension is made of, built once in `activate()` and handed to the
@@ -21,6 +22,14 @@ export interface Services {
   treeView: vscode.TreeView<BackupsNode>;
   /** What the private-bucket check found per bucket and root path (globalState). */
   exposure: ExposureMemory;
+  /** Automatic backups and the status bar's record of every backup (`AutoBackup`, set right after the rest is built). */
+  auto?: BackupTracker;
+}
+
+/** What the commands tell the automatic backups: a manual backup runs (and how it ended), a restore wrote into folders. */
+export interface BackupTracker {
+  trackManual<T>(what: AutoWhat, work: () => Promise<T>): Promise<T>;
+  recordRestore(paths: readonly string[]): Promise<void>;
 }
 
 /**

@@ -167,6 +167,14 @@ export function renderSettingsHtml(i: SettingsHtmlInput): string {
         </div>
       </section>
 
+      <section aria-labelledby="section-autoBackup">
+        <h2 id="section-autoBackup">${e(t.sectionAutoBackup)}</h2>
+        <div class="setting">
+          <div class="setting-hint" id="autoBackup-hint">${e(t.autoBackupHint)}</div>
+          <button type="button" class="button secondary" id="autoBackup" aria-describedby="autoBackup-hint">${e(t.autoBackupOpen)}</button>
+        </div>
+      </section>
+
       <!-- Stays at the bottom of the window while the form scrolls: Save and Test are always in reach. -->
       <div class="actions" id="actions">
         <div class="actions-buttons">

@@ -187,6 +187,11 @@ export class SettingsPanel implements vscode.Disposable {
       if (r.ok) this.postExposure(r.profile);
       return true;
     }
+    if (m.type === 'autoBackup') {
+      // VS Code's own settings editor, filtered: the automatic backup settings with their descriptions.
+      await vscode.commands.executeCommand('workbench.action.openSettings', 's3Backup.autoBackup');
+      return true;
+    }
     if (this.busy.has(m.type)) {
       this.log.debug(`Ignored "${m.type}": it is already running.`);
       return false;
@@ -207,7 +212,7 @@ export class SettingsPanel implements vscode.Disposable {
     return true;
   }
 
-  private async run(m: Exclude<WebviewMessage, { type: 'ready' | 'validate' }>): Promise<void> {
+  private async run(m: Exclude<WebviewMessage, { type: 'ready' | 'validate' | 'autoBackup' }>): Promise<void> {
     switch (m.type) {
       case 'save': {
         const checked = await this.checkProfile(m.values, m.secretAccessKey);

@@ -71,5 +71,8 @@ export function settingsStrings(): UiStrings {
     stepSkipped: vscode.l10n.t('not run'),
     unsavedChanges: vscode.l10n.t('Unsaved changes'),
     optional: vscode.l10n.t('(optional)'),
+    sectionAutoBackup: vscode.l10n.t('Automatic backups'),
+    autoBackupHint: vscode.l10n.t('S3 Backup can back up by itself, in the background: every 15 minutes, every hour, every 6 hours, daily, or after changes once you stop editing; only when something changed since the last backup.'),
+    autoBackupOpen: vscode.l10n.t('Set Up Automatic Backups…'),
   };
 }

@@ -43,9 +43,9 @@ export function stepTitle(title: string, step: number, total: number): string {
   return total > 1 ? vscode.l10n.t('{0} ({1}/{2})', title, formatCount(step), formatCount(total)) : title;
 }
 
-/** "5 minutes ago", "yesterday", in the user's language. */
-export function formatAge(d: Date, now = Date.now()): string {
-  const rtf = new Intl.RelativeTimeFormat(vscode.env.language, { numeric: 'auto' });
+/** "5 minutes ago", "yesterday", in the user's language; `short` ("2 hr. ago") where space is scarce (the status bar). */
+export function formatAge(d: Date, now = Date.now(), style: 'long' | 'short' = 'long'): string {
+  const rtf = new Intl.RelativeTimeFormat(vscode.env.language, { numeric: 'auto', style });
   const s = Math.round((d.getTime() - now) / 1000);
   const abs = Math.abs(s);
   if (abs < 45) return rtf.format(0, 'second');
