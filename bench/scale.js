@@ -50,6 +50,8 @@ async function scaling(ctx, o, resticEnv, say) {
         lib.assertSameTree(digest, await lib.digestTree(dest), `our restore of ${row.label}`);
         fs.rmSync(dest, { recursive: true, force: true });
         figures.ours.push({ backupMs: b.os.wallMs, backupRss: b.os.peakRss, restoreMs: r.os.wallMs, restoreRss: r.os.peakRss, stored: b.result.uploaded });
+        // The server keeps objects in memory: free them before the other tool's turn.
+        await lib.emptyPrefix(client, bucket, `${prefix}-ours/`);
       };
       const restic = async () => {
         const repo = `s3:${server.endpoint}/${bucket}/${prefix}-restic`;
@@ -61,10 +63,9 @@ async function scaling(ctx, o, resticEnv, say) {
         lib.assertSameTree(digest, await lib.digestTree(path.join(dest, t.dir)), `restic restore of ${row.label}`);
         fs.rmSync(dest, { recursive: true, force: true });
         figures.restic.push({ backupMs: b.ms, backupRss: b.peakRss, restoreMs: r.ms, restoreRss: r.peakRss });
+        await lib.emptyPrefix(client, bucket, `${prefix}-restic/`);
       };
       for (const step of (n + round) % 2 === 0 ? [ours, restic] : [restic, ours]) await step();
-      // The server keeps objects in memory: free them before the next, bigger row.
-      await lib.emptyPrefix(client, bucket, `${prefix}-`);
     }
     const med = (side, k) => lib.median(figures[side].map((x) => x[k]));
     const r = { id: row.id, label: row.label, kind: row.kind, files: t.files, bytes: t.bytes, rounds: figures };

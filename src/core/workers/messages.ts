@@ -77,6 +77,17 @@ export interface EntryRequest {
   /** Seconds since the epoch. */
   mtime?: number;
 }
+/**
+ * entryWorker: the small entries of one ranged GET that go to one folder, in
+ * one message (one per file was most of the restore's messages). Each
+ * reply item is that entry's EntryReply, or the error its file got.
+ */
+export interface EntryBatchRequest {
+  batch: EntryRequest[];
+}
+export type EntryBatchItem = EntryReply | { error: { message: string; code?: string; syscall?: string; path?: string } };
+export type EntryBatchReply = EntryBatchItem[];
+
 /** What was wrong with an entry; undefined when all is well. */
 export interface CheckFailure {
   check: 'big' | 'small' | 'crc32' | 'sha256' | 'damaged';
