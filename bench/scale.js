@@ -32,7 +32,7 @@ async function scaling(ctx, o, resticEnv, say) {
   const tmpDir = path.join(work, 'scale-tmp');
   fs.mkdirSync(tmpDir, { recursive: true });
   const rows = [];
-  const chosen = ROWS.filter((r) => o.all || !r.big);
+  const chosen = ROWS.filter((r) => (o.rows ? o.rows.includes(r.id) : o.all || !r.big));
   for (const [n, row] of chosen.entries()) {
     const g = await lib.timed(() => tree.ensureTree(path.join(ROOT, '.cache', 'bench'), row.spec));
     const t = g.value;

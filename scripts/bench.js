@@ -4,7 +4,7 @@
 // by side, plus the memory, event-loop, activation, package-size and listing
 // figures the performance targets name. See docs/PERFORMANCE.md.
 //
-//   node scripts/bench.js [--quick] [--rounds N] [--chains N] [--scale] [--scale-rounds N] [--write-docs]
+//   node scripts/bench.js [--quick] [--rounds N] [--chains N] [--scale] [--scale-rounds N] [--scale-rows id,...] [--write-docs]
 //                         [--skip rounds,incremental,large,scale,list,activate]
 //
 // Exit 0 when everything ran (targets missed or not: this is a measurement),
@@ -21,7 +21,7 @@ const { ROOT, MiB, median, fmtMs, fmtMiB, fmtRatio, run, timed } = lib;
 const tree = require('../bench/tree');
 
 const SECTIONS = ['rounds', 'incremental', 'large', 'scale', 'list', 'activate'];
-const USAGE = 'usage: node scripts/bench.js [--quick] [--rounds N] [--chains N] [--scale] [--scale-rounds N] [--write-docs] [--skip rounds,incremental,large,scale,list,activate]';
+const USAGE = 'usage: node scripts/bench.js [--quick] [--rounds N] [--chains N] [--scale] [--scale-rounds N] [--scale-rows id,...] [--write-docs] [--skip rounds,incremental,large,scale,list,activate]';
 const LIST_BACKUPS = 5000;
 const TARGETS = {
   // Issue 12: a full first backup and the restore of the latest, each <= 0.7x restic.
@@ -53,6 +53,7 @@ function parseArgs(argv) {
     else if (a === '--chains') o.chains = Number(argv[++i]);
     else if (a === '--scale') o.scale = true;
     else if (a === '--scale-rounds') o.scaleRounds = Number(argv[++i]);
+    else if (a === '--scale-rows') o.scaleRows = String(argv[++i] || '').split(',').filter(Boolean);
     else if (a === '--skip') for (const s of String(argv[++i] || '').split(',')) o.skip.add(s);
     else if (a === '--help' || a === '-h') o.help = true;
     else throw new Error(`unknown option ${a}`);
@@ -209,7 +210,7 @@ async function incremental(ctx, opts) {
 async function scaleTable(ctx, opts) {
   const { scaling } = require('../bench/scale');
   say(`\n== scaling: time and peak RSS of whole processes (/usr/bin/time)${opts.scale ? ', all rows' : '; --scale adds 100,000 files, 1 GiB and 5 GiB'} ==`);
-  ctx.results.scale = await scaling(ctx, { all: opts.scale, rounds: opts.scaleRounds }, resticEnv(ctx.server, ctx.work), say);
+  ctx.results.scale = await scaling(ctx, { all: opts.scale, rows: opts.scaleRows, rounds: opts.scaleRounds }, resticEnv(ctx.server, ctx.work), say);
 }
 
 // ---------------------------------------------------------------------------
