@@ -71,7 +71,11 @@ function phaseClock(t0) {
 async function ourBackup(engine, dir, name) {
   const clock = phaseClock(now());
   const ref = await engine.backup({ kind: 'workspace', folders: [{ name, path: dir }] }, { onProgress: clock.listener });
-  return { key: ref.key, size: ref.size, files: ref.files, skipped: (ref.skipped || []).length, progressEvents: clock.events(), phaseStartMs: clock.phases };
+  return {
+    key: ref.key, size: ref.size, files: ref.files, skipped: (ref.skipped || []).length, progressEvents: clock.events(), phaseStartMs: clock.phases,
+    // Format 2: what the backup sent (new packs + manifest), and how many packs its files sit in.
+    uploaded: ref.uploaded ?? ref.size, unchanged: ref.unchanged, packs: ref.manifest && ref.manifest.packs ? ref.manifest.packs.length : undefined,
+  };
 }
 
 /** Our restore of a backup into an empty folder: download + verify, plan, apply, clean-up. */

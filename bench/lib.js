@@ -100,6 +100,30 @@ async function deleteBucket(client, bucket) {
   await client.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
 
+/** Every object under `prefix` of a bucket: count and bytes (what a repository takes on the server). */
+async function prefixUsage(client, bucket, prefix) {
+  const { ListObjectsV2Command } = require('@aws-sdk/client-s3');
+  let token, objects = 0, bytes = 0;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents || []) { objects++; bytes += o.Size || 0; }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return { objects, bytes };
+}
+
+/** Deletes every object under `prefix` (frees the memstore server's memory between big tests). */
+async function emptyPrefix(client, bucket, prefix) {
+  const { ListObjectsV2Command, DeleteObjectsCommand } = require('@aws-sdk/client-s3');
+  let token;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const keys = (page.Contents || []).map((o) => ({ Key: o.Key }));
+    if (keys.length) await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
 /** Runs `fn` over `items` with at most `limit` in flight. */
 async function pool(items, limit, fn) {
   let next = 0;
@@ -172,5 +196,5 @@ function peakRss() {
 
 module.exports = {
   ROOT, MiB, median, fmtMs, fmtMiB, fmtRatio, run, timed, freePortTriple, parseEnvFile, serverFromEnv,
-  s3Client, createBucket, deleteBucket, pool, digestTree, hashFile, assertSameTree, dirBytes, peakRss,
+  s3Client, createBucket, deleteBucket, prefixUsage, emptyPrefix, pool, digestTree, hashFile, assertSameTree, dirBytes, peakRss,
 };

@@ -9,15 +9,21 @@ const { peakRss } = require('./lib');
  * Runs `op` ('idle' | 'backup' | 'restore') in a fresh Node process; resolves
  * with the child's JSON report ({ ms, peakRss, ... }).
  */
-function measure(op, args, server) {
+function measure(op, args, server, o = {}) {
   return new Promise((resolve, reject) => {
+    // With `osTime`, /usr/bin/time reports the whole process's peak RSS and wall time as the kernel counts them.
+    const timeFile = o.osTime ? `${require('os').tmpdir()}/bench-time-${process.pid}-${Date.now()}.txt` : undefined;
     const env = {
       ...process.env,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       BENCH_RSS_SERVER: JSON.stringify(server),
       BENCH_RSS_ARGS: JSON.stringify({ op, ...args }),
     };
-    const child = spawn(process.execPath, [__filename, '--child'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [__filename, '--child'];
+    const t0 = process.hrtime.bigint();
+    const child = timeFile
+      ? spawn('/usr/bin/time', ['-f', '%e %M', '-o', timeFile, process.execPath, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
@@ -26,10 +32,34 @@ function measure(op, args, server) {
       const line = out.trim().split('\n').pop() || '';
       let report;
       try { report = JSON.parse(line); } catch { /* fall through */ }
-      if (code === 0 && report && !report.error) resolve(report);
+      if (code === 0 && report && !report.error) {
+        if (timeFile) {
+          const os = readTimeFile(timeFile);
+          report.os = { wallMs: Number(process.hrtime.bigint() - t0) / 1e6, peakRss: os.peakRss };
+        }
+        resolve(report);
+      }
       else reject(new Error(`rss child (${op}) failed: ${(report && report.error) || err.trim().split('\n').slice(-3).join(' ') || `exit ${code}`}`));
     });
   });
+}
+
+/** /usr/bin/time -f '%e %M' output: peak RSS in bytes (the file is removed). */
+function readTimeFile(file) {
+  const fs = require('fs');
+  const text = fs.readFileSync(file, 'utf8');
+  fs.rmSync(file, { force: true });
+  const m = /([\d.]+) (\d+)\s*$/.exec(text.trim());
+  if (!m) throw new Error(`unexpected /usr/bin/time output: ${text.trim().slice(0, 200)}`);
+  return { seconds: Number(m[1]), peakRss: Number(m[2]) * 1024 };
+}
+
+/** Runs a command under /usr/bin/time: wall time (ms, measured here) and the process's peak RSS as the kernel counts it. */
+async function osRun(cmd, args, o = {}) {
+  const { run } = require('./lib');
+  const file = `${require('os').tmpdir()}/bench-time-${process.pid}-${Date.now()}.txt`;
+  const r = await run('/usr/bin/time', ['-f', '%e %M', '-o', file, cmd, ...args], o);
+  return { ms: r.ms, peakRss: readTimeFile(file).peakRss, stdout: r.stdout };
 }
 
 async function child() {
@@ -57,4 +87,4 @@ if (require.main === module && process.argv.includes('--child')) {
   );
 }
 
-module.exports = { measure };
+module.exports = { measure, osRun };

@@ -261,12 +261,51 @@ async function ensureTree(cacheDir, spec) {
   if (fs.existsSync(marker) && fs.existsSync(dir)) return { dir, ...JSON.parse(fs.readFileSync(marker, 'utf8')) };
   fs.rmSync(dir, { recursive: true, force: true });
   fs.rmSync(marker, { force: true });
-  const summary = await writeTree(dir, spec);
+  const summary = await generate(dir, spec);
   fs.writeFileSync(marker, JSON.stringify(summary));
   return { dir, ...summary };
 }
 
-module.exports = { makeRng, makeText, planTree, writeTree, ensureTree, REFERENCE, LARGE, GENERATOR_VERSION };
+/**
+ * Many small source-like text files (about 0.7-1.4 KB each) in `folders`
+ * folders: the tree that shows the cost per file (issue 15).
+ */
+async function writeSmallFiles(dir, spec) {
+  fs.mkdirSync(dir, { recursive: true });
+  const rng = makeRng(spec.seed ^ 0x51a11);
+  let bytes = 0;
+  for (let d = 0; d < spec.folders; d++) fs.mkdirSync(path.join(dir, `${rng.pick(WORDS)}-${String(d).padStart(3, '0')}`), { recursive: true });
+  const dirs = fs.readdirSync(dir).sort();
+  for (let i = 0; i < spec.files; i++) {
+    const size = 700 + rng.int(700);
+    const buf = makeText(makeRng(spec.seed * 7919 + i), size);
+    fs.writeFileSync(path.join(dir, dirs[i % dirs.length], `${camel([rng.pick(WORDS), rng.pick(WORDS)])}-${i}.ts`), buf);
+    bytes += buf.length;
+  }
+  return { files: spec.files, bytes };
+}
+
+/** `spec.small`: many small files; otherwise planTree's mixed tree. */
+const generate = (dir, spec) => (spec.small ? writeSmallFiles(dir, spec) : writeTree(dir, spec));
+
+/** Small-file trees of the scaling table: 2,000 / 30,000 / 100,000 files of about 1 KB. */
+const small = (files) => ({ name: `small${files}`, small: true, seed: 15, files, folders: Math.max(20, Math.round(files / 500)), measureText: false });
+
+/** The 5 GiB tree: a 4 GiB incompressible file plus 1 GiB of mixed files. */
+const HUGE = {
+  name: 'huge',
+  seed: 5,
+  files: 4000,
+  folders: 40,
+  totalBytes: 1024 * 1024 * 1024,
+  bigFiles: [{ relPath: 'big/incompressible-4GiB.bin', size: 4 * 1024 * 1024 * 1024 }],
+  measureText: false,
+};
+
+/** The 50 MiB tree of the scaling table: the reference tree's shape at 50 MiB. */
+const MEDIUM = { name: 'medium', seed: 50, files: 2000, folders: 20, totalBytes: 50 * 1024 * 1024, measureText: false };
+
+module.exports = { makeRng, makeText, planTree, writeTree, writeSmallFiles, ensureTree, small, REFERENCE, LARGE, HUGE, MEDIUM, GENERATOR_VERSION };
 
 if (require.main === module) {
   // `node bench/tree.js <dir> [reference|large]`: writes a tree, prints its summary.

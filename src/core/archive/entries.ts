@@ -26,6 +26,8 @@ export interface Entry {
   data?: Buffer;
   /** The content as hashed (small files, while the cache budget lasts). */
   cached?: Buffer;
+  /** The bytes to pack, already deflated when `method` is 'deflate' (small files a worker read, hashed and compressed in one go). */
+  packed?: Buffer;
   /** crc32 of the content (of this piece), from the hashing pass. */
   crc32?: number;
   size: number;

@@ -3,13 +3,18 @@ import * as fs from 'fs';
 import * as zlib from 'zlib';
 import type { ProgressListener } from '../util/progress';
 import type { WorkerPool } from '../util/workerPool';
-import type { ReadReply, ReadRequest } from '../workers/messages';
-import { chooseMethod, sampleOf } from './compression';
+import { compressedByName } from '../util/methodChoice';
+import type { BatchItem, ReadBatchReply, ReadBatchRequest } from '../workers/messages';
+import { chooseMethod, DEFAULT_LEVEL, sampleOf } from './compression';
 import { EMPTY, OPEN_FLAGS, PARALLEL, PIECE_SIZE, SMALL_FILE, toIoError, type ArchiveSource, type Entry, type Piece } from './entries';
 
 // Small files the hashing pass read are kept for the archive pass, up to this
 // much: the bytes archived are then exactly the bytes hashed, and not read twice.
 const CACHE_BYTES = 64 * 1024 * 1024;
+// Small files go to the worker threads in batches of up to this many files
+// and bytes: one message per batch, not two per file.
+const BATCH_FILES = 128;
+const BATCH_BYTES = 2 * 1024 * 1024;
 
 interface HashResult {
   cached?: Buffer;
@@ -29,7 +34,7 @@ interface HashResult {
  */
 export async function hashPass(
   sources: ArchiveSource[],
-  o: { onProgress?: ProgressListener },
+  o: { onProgress?: ProgressListener; level?: number },
   failed: () => Error | undefined,
   threads: WorkerPool | undefined,
 ): Promise<Entry[]> {
@@ -39,24 +44,70 @@ export async function hashPass(
   let filesDone = 0;
   let next = 0;
   const cache = { left: CACHE_BYTES };
+  const level = o.level ?? DEFAULT_LEVEL;
   const report = (): void => o.onProgress?.({ phase: 'hash', bytesDone, bytesTotal, filesDone, filesTotal: sources.length });
+  const entryOf = (s: ArchiveSource, h: HashResult, method = chooseMethod(s.archivePath, h.sample), packed?: Buffer): Entry => ({
+    name: s.archivePath,
+    source: s,
+    size: h.size,
+    sha256: h.sha256,
+    method,
+    cached: h.cached,
+    packed,
+    crc32: h.crc32,
+    pieces: h.pieces,
+    date: new Date(Number.isFinite(h.mtimeMs) ? Math.round(h.mtimeMs) : 0),
+    unixMode: h.mode & 0o777,
+  });
+
+  // Small files on disk: batches to the worker threads, which read, hash and compress them.
+  const batched: number[] = [];
+  const single: number[] = [];
+  sources.forEach((s, i) => (threads && !s.data && s.size <= SMALL_FILE ? batched : single).push(i));
+  const batches: number[][] = [];
+  for (let k = 0, bytes = 0; k < batched.length; k++) {
+    const i = batched[k];
+    if (batches.length === 0 || batches[batches.length - 1].length >= BATCH_FILES || bytes + sources[i].size > BATCH_BYTES) {
+      batches.push([]);
+      bytes = 0;
+    }
+    batches[batches.length - 1].push(i);
+    bytes += sources[i].size;
+  }
+  let nextBatch = 0;
+  const batchWorker = async (): Promise<void> => {
+    while (nextBatch < batches.length) {
+      const err = failed();
+      if (err) throw err;
+      const batch = batches[nextBatch++];
+      const replies = await hashBatchOnThread(threads!, batch.map((i) => sources[i]), cache, level);
+      for (const [k, r] of replies.entries()) {
+        const i = batch[k];
+        const s = sources[i];
+        if (r.entry) {
+          entries[i] = r.entry;
+          bytesDone += r.entry.size;
+        } else {
+          // It grew past SMALL_FILE since the scan: streamed here.
+          entries[i] = entryOf(s, await hashFile(s, Buffer.allocUnsafe(SMALL_FILE), cache, (n) => void (bytesDone += n)));
+        }
+        filesDone++;
+      }
+      report();
+    }
+  };
   const worker = async (): Promise<void> => {
     // Only for files read here (big ones, or no worker threads).
     let buf: Buffer | undefined;
-    while (next < sources.length) {
+    while (next < single.length) {
       const err = failed();
       if (err) throw err;
-      const i = next++;
+      const i = single[next++];
       const s = sources[i];
       let h: HashResult;
-      let thread: HashResult | undefined;
       if (s.data) {
         h = { size: s.data.length, sha256: createHash('sha256').update(s.data).digest('hex'), crc32: zlib.crc32(s.data) >>> 0, sample: sampleOf(s.data), mtimeMs: s.mtimeMs, mode: s.mode };
         bytesDone += s.data.length;
-      } else if (threads && s.size <= SMALL_FILE && (thread = await hashOnThread(threads, s, cache))) {
-        h = thread;
-        bytesDone += h.size;
-        report();
       } else {
         h = await hashFile(s, (buf ??= Buffer.allocUnsafe(SMALL_FILE)), cache, (n) => {
           const err = failed();
@@ -65,49 +116,60 @@ export async function hashPass(
           report();
         });
       }
-      entries[i] = {
-        name: s.archivePath,
-        source: s,
-        size: h.size,
-        sha256: h.sha256,
-        method: chooseMethod(s.archivePath, h.sample),
-        cached: h.cached,
-        crc32: h.crc32,
-        pieces: h.pieces,
-        date: new Date(Number.isFinite(h.mtimeMs) ? Math.round(h.mtimeMs) : 0),
-        unixMode: h.mode & 0o777,
-      };
+      entries[i] = entryOf(s, h);
       filesDone++;
       report();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(2 * PARALLEL, Math.max(1, sources.length)) }, worker));
+  await Promise.all([
+    ...Array.from({ length: Math.min(2 * (threads?.size ?? 0), batches.length) }, batchWorker),
+    ...Array.from({ length: Math.min(2 * PARALLEL, single.length) }, worker),
+  ]);
   return entries;
 }
 
-// Runs on worker threads (see threads.ts): reads a small file whole with
-// synchronous calls and hashes it, one message instead of three thread-pool
-// round trips (open, read, close) and the hashing on the caller's thread;
-
-/** A small file hashed on a worker thread; undefined when it grew past SMALL_FILE (the caller streams it). */
-async function hashOnThread(threads: WorkerPool, s: ArchiveSource, cache: { left: number }): Promise<HashResult | undefined> {
-  let r: ReadReply;
+/**
+ * A batch of small files read, hashed and (unless stored) compressed on a
+ * worker thread; the bytes come back only while the cache budget lasts
+ * (the pack writer reads the others again). An entry is missing where a
+ * file grew past SMALL_FILE since the scan.
+ */
+async function hashBatchOnThread(threads: WorkerPool, batch: ArchiveSource[], cache: { left: number }, level: number): Promise<{ entry?: Entry }[]> {
+  const files = batch.map((s) => {
+    const keep = s.size <= cache.left;
+    if (keep) cache.left -= s.size;
+    return { path: s.absPath!, mayDeflate: !compressedByName(s.archivePath), keep };
+  });
+  const request: ReadBatchRequest = { kind: 'readBatch', flags: OPEN_FLAGS, max: SMALL_FILE, level, files };
+  let replies: ReadBatchReply;
   try {
-    const request: ReadRequest = { kind: 'read', path: s.absPath!, flags: OPEN_FLAGS, max: SMALL_FILE };
-    r = await threads.call<ReadReply>(request);
+    replies = await threads.call<ReadBatchReply>(request);
   } catch (e) {
-    throw toIoError(e, s.archivePath);
+    throw toIoError(e, batch[0].archivePath);
   }
-  if ('big' in r) return undefined;
-  const data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
-  let cached: Buffer | undefined;
-  if (data.length <= cache.left) {
-    cached = data;
-    cache.left -= data.length;
-  }
-  return { size: data.length, sha256: r.sha256, crc32: r.crc32, sample: sampleOf(data), mtimeMs: s.mtimeMs, mode: s.mode, cached };
+  return replies.map((r: BatchItem, k) => {
+    const s = batch[k];
+    // What was reserved for this file goes back; what it holds is taken.
+    if (files[k].keep) cache.left += s.size;
+    if ('error' in r) throw toIoError(Object.assign(new Error(r.error.message), r.error), s.archivePath);
+    if ('big' in r) return {};
+    const packed = r.data ? Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength) : undefined;
+    if (packed) cache.left -= packed.length;
+    return {
+      entry: {
+        name: s.archivePath,
+        source: s,
+        size: r.size,
+        sha256: r.sha256,
+        method: r.method,
+        packed,
+        crc32: r.crc32,
+        date: new Date(Number.isFinite(s.mtimeMs) ? Math.round(s.mtimeMs) : 0),
+        unixMode: s.mode & 0o777,
+      },
+    };
+  });
 }
-
 
 async function hashFile(s: ArchiveSource, buf: Buffer, cache: { left: number }, onRead: (n: number) => void): Promise<HashResult> {
   let fh: fs.promises.FileHandle;

@@ -16,7 +16,7 @@ import { FirstFailure } from '../util/firstFailure';
 import type { ProgressListener } from '../util/progress';
 import { testPause } from '../util/testPause';
 import { WorkerPool } from '../util/workerPool';
-import type { EntryReply, EntryRequest } from '../workers/messages';
+import type { EntryBatchReply, EntryBatchRequest, EntryRequest } from '../workers/messages';
 import { checkFailure, integrity } from './readerErrors';
 
 /** The store operations reading packs needs (S3Store's). */
@@ -165,23 +165,44 @@ export async function readFromPacks(
     const one = async (r: Range): Promise<void> => {
       testPause('download');
       const buf = await src.getRange(keyOf(r.pack), r.start, r.end, { signal: o.signal });
+      if (sink.kind !== 'memory' && pool) return onThreads(pool, r, buf);
       await Promise.all(
         r.items.map(async ({ file, ref }) => {
           throwIfAborted(o.signal);
           const raw = buf.subarray(ref[1] - r.start, ref[1] - r.start + ref[2]);
           const dest = sink.kind === 'file' ? sink.dest(file) : undefined;
-          if (sink.kind === 'memory' || !pool) {
-            const data = checkInline(file, ref, raw);
-            if (sink.kind === 'memory') memory.set(file.path, data);
-            else if (dest) await writeWhole(dest, data, meta(file));
-          } else {
-            const own = new Uint8Array(raw);
-            const m: EntryRequest = { raw: own, method: ref[3], size: ref[5], crc32: ref[4], sha256: file.sha256, ...(dest ? { dest, ...meta(file) } : {}) };
-            const bad = await (dest ? pool.callKeyed<EntryReply>(path.dirname(dest), m, [own.buffer]) : pool.call<EntryReply>(m, [own.buffer]));
-            if (bad) throw checkFailure({ name: file.path }, bad);
-          }
+          const data = checkInline(file, ref, raw);
+          if (sink.kind === 'memory') memory.set(file.path, data);
+          else if (dest) await writeWhole(dest, data, meta(file));
           testPause('verify');
           done(file);
+        }),
+      );
+    };
+    // A range's entries, one message per folder (the same folder, the same thread): checked, then created.
+    const onThreads = async (threads: WorkerPool, r: Range, buf: Buffer): Promise<void> => {
+      const groups = new Map<string, { files: ManifestFile[]; batch: EntryRequest[]; transfer: ArrayBuffer[] }>();
+      for (const { file, ref } of r.items) {
+        const dest = sink.kind === 'file' ? sink.dest(file) : undefined;
+        const own = new Uint8Array(buf.subarray(ref[1] - r.start, ref[1] - r.start + ref[2]));
+        const key = dest ? path.dirname(dest) : '';
+        let g = groups.get(key);
+        if (!g) groups.set(key, (g = { files: [], batch: [], transfer: [] }));
+        g.files.push(file);
+        g.batch.push({ raw: own, method: ref[3], size: ref[5], crc32: ref[4], sha256: file.sha256, ...(dest ? { dest, ...meta(file) } : {}) });
+        g.transfer.push(own.buffer);
+      }
+      await Promise.all(
+        [...groups].map(async ([key, g]) => {
+          throwIfAborted(o.signal);
+          const request: EntryBatchRequest = { batch: g.batch };
+          const replies = await (key ? threads.callKeyed<EntryBatchReply>(key, request, g.transfer) : threads.call<EntryBatchReply>(request, g.transfer));
+          replies.forEach((bad, k) => {
+            if (bad && 'error' in bad) throw Object.assign(new Error(bad.error.message), bad.error);
+            if (bad) throw checkFailure({ name: g.files[k].path }, bad);
+            testPause('verify');
+            done(g.files[k]);
+          });
         }),
       );
     };

@@ -24,6 +24,8 @@ export class Pipeline {
   private cancelled?: Error;
   private bytesDone = 0;
   private filesDone = 0;
+  private pumping = false;
+  private pumpAgain = false;
 
   constructor(
     entries: Entry[],
@@ -47,6 +49,23 @@ export class Pipeline {
   }
 
   pump(): void {
+    // A job with nothing to wait for (packed by the hash pass) finishes inside run() and pumps again: loop, do not recurse.
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        this.pumpOnce();
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private pumpOnce(): void {
     while (!this.cancelled && this.next < this.jobs.length && this.working < PARALLEL) {
       const job = this.jobs[this.next];
       const estimate = Math.min(job.entry.size, SMALL_FILE);
@@ -118,6 +137,14 @@ export class Job {
       const e = this.entry;
       if (e.data) {
         await this.fromBuffer(e.data);
+      } else if (e.packed) {
+        // Read, hashed and compressed by the hash pass's worker: nothing left to do but pack it.
+        const buf = e.packed;
+        e.packed = undefined;
+        this.rawSize = e.size;
+        this.crc = e.crc32!;
+        this.pipeline.read(e.size);
+        this.push(buf);
       } else if (e.cached) {
         const buf = e.cached;
         e.cached = undefined;

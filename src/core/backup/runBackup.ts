@@ -78,7 +78,7 @@ export async function runBackup(
   const failure = new FirstFailure();
   const packs = new PackSet(deps.sealing?.packs ?? store, rootPath, { signal, limits: deps.packLimits, log });
   try {
-    const scan = await scanFolders(req.folders, o.onProgress, signal, log);
+    const scan = await scanFolders(req.folders, o.onProgress, signal, log, threads);
     const sources = [...scan.sources, ...req.extra];
     const prefixes = [...req.folders.map((f) => `workspace/${f.name}`), ...(req.extra.length > 0 ? ['appdata'] : [])];
     const reuse = await reuseIndexFor(deps, req.folders, prefixes, signal);
@@ -146,6 +146,7 @@ export async function scanFolders(
   onProgress: ProgressListener | undefined,
   signal: AbortSignal | undefined,
   log: Logger,
+  threads?: WorkerPool,
 ): Promise<{ sources: ArchiveSource[]; dirs: ManifestDir[]; links: ManifestLink[]; folders: ManifestFolder[]; skipped: SkippedFile[] }> {
   const out = { sources: [] as ArchiveSource[], dirs: [] as ManifestDir[], links: [] as ManifestLink[], folders: [] as ManifestFolder[], skipped: [] as SkippedFile[] };
   let files = 0;
@@ -153,7 +154,7 @@ export async function scanFolders(
   for (const folder of folders) {
     const prefix = `workspace/${folder.name}`;
     onProgress?.({ phase: 'scan', bytesDone: bytes, bytesTotal: 0, filesDone: files, filesTotal: 0 });
-    const sel = await selectFiles(folder.path, { excludes: folder.excludes, useGitignore: folder.useGitignore ?? true, signal });
+    const sel = await selectFiles(folder.path, { excludes: folder.excludes, useGitignore: folder.useGitignore ?? true, signal, threads });
     for (const f of sel.files) {
       out.sources.push({ archivePath: `${prefix}/${f.relPath}`, absPath: f.absPath, size: f.size, mtimeMs: f.mtimeMs, mode: f.mode, ino: f.ino, ctimeMs: f.ctimeMs });
     }

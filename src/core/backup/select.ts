@@ -3,6 +3,8 @@ import * as path from 'path';
 import { DEFAULT_EXCLUDES, excludeMatcher, gitignoreRules, isGitSegment, isLeftOut, type GitignoreRules, type SelectionRules } from '../format/selectionRules';
 import { BackupError, throwIfAborted } from '../util/engineErrors';
 import { archivePathProblem } from '../util/paths';
+import type { WorkerPool } from '../util/workerPool';
+import type { StatBatchReply, StatBatchRequest } from '../workers/messages';
 
 export interface SelectedFile {
   absPath: string;
@@ -50,6 +52,47 @@ export interface SkippedFile {
 export { DEFAULT_EXCLUDES } from '../format/selectionRules';
 
 const STAT_CONCURRENCY = 64;
+// With worker threads, a folder's files are stat'ed in batches of this many, one message each.
+const STAT_BATCH = 512;
+
+interface FoundStat {
+  rel: string;
+  abs: string;
+  st?: { type: 'file' | 'link' | 'other'; size: number; mtimeMs: number; mode: number; ino: number; ctimeMs: number };
+  err?: NodeJS.ErrnoException;
+}
+
+/** lstat (and, unless root, an access check) of each path: in batches on a worker thread, or 64 at a time on libuv's pool. */
+async function statAll(rels: string[], absOf: (rel: string) => string, threads: WorkerPool | undefined): Promise<FoundStat[]> {
+  // Root bypasses permission bits, so only ask when it can matter.
+  const access = process.getuid?.() !== 0;
+  const out: FoundStat[] = [];
+  const step = threads ? STAT_BATCH : STAT_CONCURRENCY;
+  for (let i = 0; i < rels.length; i += step) {
+    const batch = rels.slice(i, i + step).map((rel) => ({ rel, abs: absOf(rel) }));
+    if (threads) {
+      const request: StatBatchRequest = { kind: 'statBatch', paths: batch.map((b) => b.abs), access };
+      const reply = await threads.call<StatBatchReply>(request);
+      reply.forEach((r, k) => out.push('error' in r ? { ...batch[k], err: Object.assign(new Error(r.error.message), { code: r.error.code }) } : { ...batch[k], st: r }));
+      continue;
+    }
+    out.push(
+      ...(await Promise.all(
+        batch.map(async ({ rel, abs }): Promise<FoundStat> => {
+          try {
+            const st = await fs.promises.lstat(abs);
+            if (access) await fs.promises.access(abs, fs.constants.R_OK);
+            const type = st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'other';
+            return { rel, abs, st: { type, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode, ino: st.ino, ctimeMs: st.ctimeMs } };
+          } catch (e) {
+            return { rel, abs, err: e as NodeJS.ErrnoException };
+          }
+        }),
+      )),
+    );
+  }
+  return out;
+}
 
 /**
  * Lists what of `root` to back up, sorted by path: regular files, symbolic
@@ -61,7 +104,10 @@ const STAT_CONCURRENCY = 64;
  * archive cannot hold portably, and files or folders that cannot be read are
  * reported; none of these is fatal. Only a missing or unreadable root throws.
  */
-export async function selectFiles(root: string, o: { excludes?: string[]; useGitignore?: boolean; signal?: AbortSignal } = {}): Promise<Selection> {
+export async function selectFiles(
+  root: string,
+  o: { excludes?: string[]; useGitignore?: boolean; signal?: AbortSignal; threads?: WorkerPool } = {},
+): Promise<Selection> {
   const absRoot = path.resolve(root);
   let rootStat: fs.Stats;
   try {
@@ -134,34 +180,18 @@ export async function selectFiles(root: string, o: { excludes?: string[]; useGit
         skipped.push({ relPath: rel, reason: 'special', detail: kindOf(d) });
       }
     }
-    for (let i = 0; i < candidates.length; i += STAT_CONCURRENCY) {
-      throwIfAborted(o.signal);
-      const batch = candidates.slice(i, i + STAT_CONCURRENCY);
-      const stats = await Promise.all(
-        batch.map(async (rel) => {
-          const abs = path.join(absRoot, ...rel.split('/'));
-          try {
-            const st = await fs.promises.lstat(abs);
-            // Root bypasses permission bits, so only ask when it can matter.
-            if (process.getuid?.() !== 0) await fs.promises.access(abs, fs.constants.R_OK);
-            return { rel, abs, st };
-          } catch (e) {
-            return { rel, abs, err: e as NodeJS.ErrnoException };
-          }
-        }),
-      );
-      for (const s of stats) {
-        if ('err' in s && s.err) {
-          skipped.push({ relPath: s.rel, reason: 'unreadable', detail: s.err.code ?? String(s.err) });
-        } else if (s.st && s.st.isFile()) {
-          files.push({ absPath: s.abs, relPath: s.rel, size: s.st.size, mtimeMs: s.st.mtimeMs, mode: s.st.mode & 0o777, ino: safeIno(s.st.ino), ctimeMs: s.st.ctimeMs });
-          totalBytes += s.st.size;
-          selected++;
-        } else if (s.st?.isSymbolicLink()) {
-          skipped.push({ relPath: s.rel, reason: 'symlink' });
-        } else {
-          skipped.push({ relPath: s.rel, reason: 'special' });
-        }
+    throwIfAborted(o.signal);
+    for (const f of await statAll(candidates, (rel) => path.join(absRoot, ...rel.split('/')), o.threads)) {
+      if (f.err) {
+        skipped.push({ relPath: f.rel, reason: 'unreadable', detail: f.err.code ?? String(f.err) });
+      } else if (f.st?.type === 'file') {
+        files.push({ absPath: f.abs, relPath: f.rel, size: f.st.size, mtimeMs: f.st.mtimeMs, mode: f.st.mode & 0o777, ino: safeIno(f.st.ino), ctimeMs: f.st.ctimeMs });
+        totalBytes += f.st.size;
+        selected++;
+      } else if (f.st?.type === 'link') {
+        skipped.push({ relPath: f.rel, reason: 'symlink' });
+      } else {
+        skipped.push({ relPath: f.rel, reason: 'special' });
       }
     }
     for (const d of dirs) {

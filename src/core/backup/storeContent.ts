@@ -38,7 +38,7 @@ function mtimeIso(ms: number): string {
 /** A big file's entry as its pieces, each its own entry (see PIECE_SIZE). */
 function piecesOf(e: Entry): Entry[] {
   if (!e.pieces || e.pieces.length < 2) return [e];
-  return e.pieces.map((p) => ({ ...e, pieces: undefined, cached: undefined, size: p.size, sha256: p.sha256, crc32: p.crc32, range: { start: p.start, length: p.size } }));
+  return e.pieces.map((p) => ({ ...e, pieces: undefined, cached: undefined, packed: undefined, size: p.size, sha256: p.sha256, crc32: p.crc32, range: { start: p.start, length: p.size } }));
 }
 
 /**
@@ -53,7 +53,7 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
   );
   const unchanged = found.filter(Boolean).length;
   const toHash = sources.map((s, i) => ({ s, i })).filter((x) => !found[x.i]);
-  const hashed = await hashPass(toHash.map((x) => x.s), { onProgress: o.onProgress }, o.failed, o.threads);
+  const hashed = await hashPass(toHash.map((x) => x.s), { onProgress: o.onProgress, level: o.level }, o.failed, o.threads);
   const err = o.failed();
   if (err) throw err;
 

@@ -6,7 +6,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as zlib from 'zlib';
-import type { CheckFailure, EntryReply, EntryRequest } from './messages';
+import type { CheckFailure, EntryBatchItem, EntryBatchReply, EntryBatchRequest, EntryReply, EntryRequest } from './messages';
 import { serve } from './serve';
 
 function check(m: EntryRequest): Buffer | CheckFailure {
@@ -50,4 +50,16 @@ function handle(m: EntryRequest): EntryReply {
   return undefined;
 }
 
-serve(handle);
+/** Each entry in turn; a file's error is its item's, the others go on (the caller stops at the first). */
+function handleBatch(m: EntryBatchRequest): EntryBatchReply {
+  return m.batch.map((e): EntryBatchItem => {
+    try {
+      return handle(e);
+    } catch (err) {
+      const x = err as NodeJS.ErrnoException;
+      return { error: { message: String(x?.message), code: x?.code, syscall: x?.syscall, path: x?.path } };
+    }
+  });
+}
+
+serve((m: EntryRequest | EntryBatchRequest) => ('batch' in m ? handleBatch(m) : handle(m)));
