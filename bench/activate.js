@@ -175,6 +175,12 @@ function makeFakeVscode(extDir) {
         if (!(k in t)) t[k] = anything();
         return t[k];
       },
+      // A function's own `name` and `length` are read-only: an extension setting them (a status bar
+      // item's `name`) must not throw here.
+      set(t, k, v) {
+        try { t[k] = v; } catch { /* read-only on functions */ }
+        return true;
+      },
       apply() { return anything(); },
       construct() { return anything(); },
     });
@@ -217,7 +223,7 @@ function makeFakeVscode(extDir) {
     window: {
       createOutputChannel: outputChannel, createTreeView: treeView, registerTreeDataProvider: () => disposable(),
       registerWebviewPanelSerializer: () => disposable(), registerWebviewViewProvider: () => disposable(),
-      registerUriHandler: () => disposable(), createStatusBarItem: () => anything(), createWebviewPanel: () => anything(),
+      registerUriHandler: () => disposable(), createStatusBarItem: () => ({ text: '', tooltip: undefined, name: '', command: undefined, accessibilityInformation: undefined, show() {}, hide() {}, dispose() {} }), createWebviewPanel: () => anything(),
       showInformationMessage: resolved, showWarningMessage: resolved, showErrorMessage: resolved,
       showQuickPick: resolved, showInputBox: resolved, showOpenDialog: resolved, showSaveDialog: resolved,
       withProgress: async (o, task) => task({ report: () => undefined }, { isCancellationRequested: false, onCancellationRequested: event }),
