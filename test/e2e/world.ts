@@ -3,7 +3,7 @@
  * Chromium, and two "computers" (A and B), each a code-server with its own
  * user-data folder and the extension installed from a .vsix of the current
  * build. Steps run in file order and build on each other; once one fails, the
- * later ones are skipped (counted as skipped, never as passed).
+ * later ones fail at once (counted as failed, never as passed or skipped).
  *
  * Everything here goes through the UI: the palette (F1), the activity bar,
  * clicks and right-clicks in the tree, the settings webview's labelled
@@ -72,13 +72,11 @@ export function log(line: string): void {
   process.stdout.write(`      [e2e] ${line}\n`);
 }
 
-/** Wraps a step: skips when an earlier one failed, takes a "failed" screenshot of each page when this one fails. */
+/** Wraps a step: fails at once when an earlier one failed (it builds on it), takes a "failed" screenshot of each page when this one fails. */
 export function step(name: string, fn: () => Promise<void>): (this: Mocha.Context) => Promise<void> {
   return async function (this: Mocha.Context) {
-    if (state.failed) {
-      log(`skipped: step "${state.failed}" failed before`);
-      this.skip();
-    }
+    // Counted as a failure, not a skip: a step that did not run has not shown anything.
+    if (state.failed) throw new Error(`not run: step "${state.failed}" failed before, and this step builds on it`);
     const t = Date.now();
     try {
       await fn();
