@@ -36,7 +36,7 @@ function loadCore() {
 
 const drop = () => undefined;
 
-/** A BackupEngine on `bucket`/`rootPath` of the bench's server. */
+/** A BackupEngine on `bucket`/`rootPath` of the bench's server (encrypted with `o.passphrase`). */
 function makeEngine(server, bucket, rootPath, o = {}) {
   const { BackupEngine, normalizeProfile } = loadCore();
   const r = normalizeProfile({
@@ -51,7 +51,8 @@ function makeEngine(server, bucket, rootPath, o = {}) {
   if (!r.ok) throw new Error(`profile refused: ${r.errors.map((e) => e.message).join(' ')}`);
   // Like the extension's EngineHost: a logger, a temp folder and a snapshot folder of its own.
   const logger = { trace: drop, debug: drop, info: drop, warn: drop, error: drop };
-  return new BackupEngine(r.profile, { logger, hostname: 'bench', tmpDir: o.tmpDir, snapshotRoot: o.tmpDir && path.join(o.tmpDir, 'snapshots') });
+  // `o.passphrase`: an encrypted repository (issue 13), with the engine's default scrypt parameters.
+  return new BackupEngine(r.profile, { logger, hostname: 'bench', tmpDir: o.tmpDir, snapshotRoot: o.tmpDir && path.join(o.tmpDir, 'snapshots'), ...(o.passphrase ? { passphrase: o.passphrase } : {}) });
 }
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;

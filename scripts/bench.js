@@ -28,6 +28,8 @@ const TARGETS = {
   backupRatio: 0.7,
   archiveRatio: 1.1,
   restoreRatio: 0.7,
+  // Issue 13: encryption costs <= 10% of backup and restore wall time on the reference tree.
+  encryptionRatio: 1.1,
   unchangedRatio: 0.5,
   unchangedAddedShare: 0.01,
   smallChangeBytes: 1_500_000,
@@ -120,6 +122,8 @@ async function referenceRounds(ctx, opts) {
   ctx.cleanups.push(() => lib.deleteBucket(client, bucket).catch((e) => say(`warning: clean-up of ${bucket}: ${e.message}`)));
   const engine = engineLib.makeEngine(server, bucket, 'bench', { tmpDir: path.join(work, 'engine-tmp') });
   fs.mkdirSync(path.join(work, 'engine-tmp'), { recursive: true });
+  // The same backups into an encrypted repository of its own: what encryption costs (issue 13).
+  const sealedEngine = engineLib.makeEngine(server, bucket, 'bench-sealed', { tmpDir: path.join(work, 'engine-tmp'), passphrase: crypto.randomBytes(18).toString('base64') });
   const renv = resticEnv(server, work);
   const folderName = 'bench-tree';
 
@@ -129,21 +133,30 @@ async function referenceRounds(ctx, opts) {
     const row = { round: r, warmUp: warm };
     const label = warm ? 'warm-up' : `round ${r}/${opts.rounds}`;
 
-    const ours = async () => {
+    // Backup (the stall measured during it), restore (checked in the warm-up), delete: one engine's share of a round.
+    const roundTrip = async (eng, tag) => {
       const h = monitorEventLoopDelay({ resolution: 10 });
       h.enable();
-      const b = await timed(() => engineLib.ourBackup(engine, ref.dir, folderName));
+      const b = await timed(() => engineLib.ourBackup(eng, ref.dir, folderName));
       h.disable();
-      const dest = path.join(work, `ours-${r}`);
+      const dest = path.join(work, `${tag}-${r}`);
       fs.mkdirSync(dest);
-      const rs = await timed(() => engineLib.ourRestore(engine, b.value.key, folderName, dest));
-      if (warm) lib.assertSameTree(digest, await lib.digestTree(dest), 'our restore');
+      const rs = await timed(() => engineLib.ourRestore(eng, b.value.key, folderName, dest));
+      if (warm) lib.assertSameTree(digest, await lib.digestTree(dest), `our restore (${tag})`);
       fs.rmSync(dest, { recursive: true, force: true });
-      await engine.delete(b.value.key);
+      await eng.delete(b.value.key);
+      return { b, rs, h };
+    };
+    const ours = async () => {
+      const { b, rs, h } = await roundTrip(engine, 'ours');
       row.ours = {
         backupMs: b.ms, restoreMs: rs.ms, archiveBytes: b.value.uploaded, files: b.value.files, stallMs: h.max / 1e6, stallP99Ms: h.percentile(99) / 1e6,
         backupPhaseStartMs: b.value.phaseStartMs, restoreSteps: { fetchMs: rs.value.fetchMs, planMs: rs.value.planMs, applyMs: rs.value.applyMs, fetchPhaseStartMs: rs.value.fetchPhaseStartMs },
       };
+    };
+    const sealed = async () => {
+      const { b, rs, h } = await roundTrip(sealedEngine, 'sealed');
+      row.sealed = { backupMs: b.ms, restoreMs: rs.ms, archiveBytes: b.value.uploaded, stallMs: h.max / 1e6 };
     };
     const restic = async () => {
       const repo = `s3:${server.endpoint}/${bucket}/restic-${r}`;
@@ -164,8 +177,9 @@ async function referenceRounds(ctx, opts) {
       fs.rmSync(out);
     };
     // Alternate who goes first so neither side always meets a cold server or a warm cache.
-    for (const step of r % 2 === 0 ? [ours, restic, zip] : [restic, ours, zip]) await step();
-    say(`  ${label}: ours backup ${fmtMs(row.ours.backupMs)}, restore ${fmtMs(row.ours.restoreMs)}, archive ${fmtMiB(row.ours.archiveBytes)}, stall ${fmtMs(row.ours.stallMs)} | restic backup ${fmtMs(row.restic.backupMs)}, restore ${fmtMs(row.restic.restoreMs)} | zip -6 ${fmtMs(row.zip.ms)}, ${fmtMiB(row.zip.bytes)}`);
+    // The encrypted run sits between the two, so it follows our plain run every other round and precedes it otherwise.
+    for (const step of r % 2 === 0 ? [ours, sealed, restic, zip] : [restic, sealed, ours, zip]) await step();
+    say(`  ${label}: ours backup ${fmtMs(row.ours.backupMs)}, restore ${fmtMs(row.ours.restoreMs)}, archive ${fmtMiB(row.ours.archiveBytes)}, stall ${fmtMs(row.ours.stallMs)} | encrypted backup ${fmtMs(row.sealed.backupMs)}, restore ${fmtMs(row.sealed.restoreMs)} | restic backup ${fmtMs(row.restic.backupMs)}, restore ${fmtMs(row.restic.restoreMs)} | zip -6 ${fmtMs(row.zip.ms)}, ${fmtMiB(row.zip.bytes)}`);
     rounds.push(row);
   }
   const measured = rounds.filter((x) => !x.warmUp);
@@ -181,6 +195,8 @@ async function referenceRounds(ctx, opts) {
     oursRestoreFetchMs: m((x) => x.ours.restoreSteps.fetchMs),
     oursRestorePlanMs: m((x) => x.ours.restoreSteps.planMs),
     oursRestoreApplyMs: m((x) => x.ours.restoreSteps.applyMs),
+    sealedBackupMs: m((x) => x.sealed.backupMs),
+    sealedRestoreMs: m((x) => x.sealed.restoreMs),
     stallMaxMs: Math.max(...measured.map((x) => x.ours.stallMs)),
     stallMedianMs: m((x) => x.ours.stallMs),
   };
@@ -190,6 +206,9 @@ async function referenceRounds(ctx, opts) {
     backup: med.oursBackupMs / med.resticBackupMs,
     restore: med.oursRestoreMs / med.resticRestoreMs,
     archive: med.oursArchiveBytes / med.zipBytes,
+    // Per round, encrypted over plain (both ours, same round), then the median: a round's load hits both alike.
+    sealedBackup: median(measured.map((x) => x.sealed.backupMs / x.ours.backupMs)),
+    sealedRestore: median(measured.map((x) => x.sealed.restoreMs / x.ours.restoreMs)),
   };
 }
 
@@ -334,6 +353,10 @@ function verdicts(r) {
     rows.push({ name, value, shown, target, targetShown, pass: value === undefined ? undefined : value <= target });
   add('Full first backup time, ours / restic', r.ratios && r.ratios.backup, r.ratios && `${fmtRatio(r.ratios.backup)} (${fmtMs(r.medians.oursBackupMs)} vs ${fmtMs(r.medians.resticBackupMs)})`, TARGETS.backupRatio, '<= 0.70x');
   add('Restore of the latest (full) backup, ours / restic', r.ratios && r.ratios.restore, r.ratios && `${fmtRatio(r.ratios.restore)} (${fmtMs(r.medians.oursRestoreMs)} vs ${fmtMs(r.medians.resticRestoreMs)})`, TARGETS.restoreRatio, '<= 0.70x');
+  for (const op of ['Backup', 'Restore']) {
+    const v = r.ratios && r.ratios[`sealed${op}`];
+    add(`${op} time with encryption / without (reference tree)`, v, v !== undefined && `${fmtRatio(v)} (${fmtMs(r.medians[`sealed${op}Ms`])} vs ${fmtMs(r.medians[`ours${op}Ms`])})`, TARGETS.encryptionRatio, '<= 1.10x');
+  }
   add('Archive size, ours / zip -6', r.ratios && r.ratios.archive, r.ratios && `${fmtRatio(r.ratios.archive)} (${fmtMiB(r.medians.oursArchiveBytes)} vs ${fmtMiB(r.medians.zipBytes)})`, TARGETS.archiveRatio, '<= 1.10x');
   const inc = r.incremental;
   const incShow = (k, f = fmtMs) => inc && `${fmtRatio(inc.ratios[k])} (${f(inc.medians[`${k}Ms`].ours)} vs ${f(inc.medians[`${k}Ms`].restic)})`;
@@ -423,6 +446,7 @@ function docsTable(r) {
     lines.push('| tool | backup | restore | archive |');
     lines.push('| --- | --- | --- | --- |');
     lines.push(`| S3 Backup (this engine) | ${fmtMs(m.oursBackupMs)} | ${fmtMs(m.oursRestoreMs)} | ${fmtMiB(m.oursArchiveBytes)} |`);
+    if (m.sealedBackupMs !== undefined) lines.push(`| S3 Backup, encrypted repository | ${fmtMs(m.sealedBackupMs)} | ${fmtMs(m.sealedRestoreMs)} | |`);
     lines.push(`| restic 0.14 | ${fmtMs(m.resticBackupMs)} | ${fmtMs(m.resticRestoreMs)} | (repository) |`);
     lines.push(`| zip -qr -6 (local only) | ${fmtMs(m.zipMs)} | | ${fmtMiB(m.zipBytes)} |`);
   }

@@ -93,7 +93,7 @@ describe('hostile format-2 manifests planted in the bucket (real S3, through the
   }
 
   it('the real manifest, planted again, restores (the harness can succeed)', async () => {
-    const key = await plant(compressManifest(real));
+    const key = await plant(await compressManifest(real));
     const t = await target();
     const fetched = await engine.fetch(key);
     await engine.apply(await engine.plan(fetched, { 'workspace/app': t.dir }));
@@ -108,27 +108,27 @@ describe('hostile format-2 manifests planted in the bucket (real S3, through the
     ['a backslash path', 'workspace/app/..\\..\\evil.txt'],
   ] as const) {
     it(`a file with ${what} is refused before anything is read from the packs`, async () => {
-      const key = await plant(compressManifest(variant((m) => (fileOf(m, 'b.txt').path = p))));
+      const key = await plant(await compressManifest(variant((m) => (fileOf(m, 'b.txt').path = p))));
       await refused(key, 'UnsafeArchive', /./);
     });
   }
 
   it('a folder or a link named .git is refused like a file', async () => {
-    await refused(await plant(compressManifest(variant((m) => (m.dirs = [{ path: 'workspace/app/.git', mtime: real.created, mode: 0o755 }])))), 'UnsafeArchive', /\.git/);
-    await refused(await plant(compressManifest(variant((m) => (m.links = [{ path: 'workspace/app/.git', target: 'x', mtime: real.created }])))), 'UnsafeArchive', /\.git/);
+    await refused(await plant(await compressManifest(variant((m) => (m.dirs = [{ path: 'workspace/app/.git', mtime: real.created, mode: 0o755 }])))), 'UnsafeArchive', /\.git/);
+    await refused(await plant(await compressManifest(variant((m) => (m.links = [{ path: 'workspace/app/.git', target: 'x', mtime: real.created }])))), 'UnsafeArchive', /\.git/);
   });
 
   it('totals that do not match the file list are refused', async () => {
-    await refused(await plant(compressManifest(variant((m) => (m.totals = { files: 2, bytes: 1 })))), 'Integrity', /totals/);
+    await refused(await plant(await compressManifest(variant((m) => (m.totals = { files: 2, bytes: 1 })))), 'Integrity', /totals/);
   });
 
   it('a piece in a pack the manifest does not list is refused', async () => {
-    await refused(await plant(compressManifest(variant((m) => (fileOf(m, 'a.txt').refs![0][0] = 7)))), 'Integrity', /a\.txt/);
+    await refused(await plant(await compressManifest(variant((m) => (fileOf(m, 'a.txt').refs![0][0] = 7)))), 'Integrity', /a\.txt/);
   });
 
   it("a file pointing at another file's bytes (same size, other checksum) fails while staging; the target is untouched", async () => {
     // Same pack, b's data at a's size: the crc32 and then the sha256 disagree.
-    const key = await plant(compressManifest(variant((m) => {
+    const key = await plant(await compressManifest(variant((m) => {
       const a = fileOf(m, 'a.txt');
       const b = fileOf(m, 'b.txt');
       a.refs = [[b.refs![0][0], b.refs![0][1], a.refs![0][2], a.refs![0][3], a.refs![0][4], a.refs![0][5]]];
@@ -137,16 +137,16 @@ describe('hostile format-2 manifests planted in the bucket (real S3, through the
   });
 
   it('a checksum that lies fails while staging; the target is untouched', async () => {
-    await refused(await plant(compressManifest(variant((m) => (fileOf(m, 'a.txt').sha256 = 'f'.repeat(64))))), 'Integrity', /a\.txt/);
+    await refused(await plant(await compressManifest(variant((m) => (fileOf(m, 'a.txt').sha256 = 'f'.repeat(64))))), 'Integrity', /a\.txt/);
   });
 
   it('a pack that is listed but missing from the bucket is named; the target is untouched', async () => {
-    const key = await plant(compressManifest(variant((m) => (m.packs = [...m.packs!.slice(0, -1), '0'.repeat(m.packs!.at(-1)!.length)]))));
+    const key = await plant(await compressManifest(variant((m) => (m.packs = [...m.packs!.slice(0, -1), '0'.repeat(m.packs!.at(-1)!.length)]))));
     await refused(key, 'Integrity', /^The backup is incomplete: its data file ".*packs\/00\/0{32}\.zip" is missing from the bucket\.$/);
   });
 
   it('a manifest from a newer version asks for an update', async () => {
-    await refused(await plant(compressManifest(variant((m) => (m.format = 3 as 2)))), 'Integrity', /newer version/);
+    await refused(await plant(await compressManifest(variant((m) => (m.format = 3 as 2)))), 'Integrity', /newer version/);
   });
 
   it('a gzip bomb is not inflated past the cap', async () => {

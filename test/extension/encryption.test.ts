@@ -13,6 +13,7 @@ import type { BackupResult } from '../../src/core/engine';
 import { fetchForRestore } from '../../src/extension/commands/fetchBackup';
 import { runGuarded } from '../../src/extension/commands/registerCommand';
 import type { TestApi } from '../../src/extension/extension';
+import type { BackupNode, MachineNode } from '../../src/extension/tree/nodes';
 import type { TestBucket } from '../helpers/s3';
 import { clearConnection, extensionLogFiles, getApi, requireS3Server, ScriptedPrompts, userSettingsFile, waitFor } from './helpers';
 
@@ -75,6 +76,20 @@ describe('encryption passphrase (real S3 server, real extension host)', function
     // Kept: the next time nobody asks.
     assert.strictEqual(await fetchEncrypted(), true);
     assert.strictEqual(prompts.inputs.length, 1);
+  });
+
+  it('the tree marks the encrypted and the plain backup in their rows, without a hover', async () => {
+    await api.tree.refresh();
+    const machines = api.tree.getChildren() as MachineNode[];
+    // The extension's own classes (this test bundle has copies): told apart by their fields, not instanceof.
+    const machine = machines.find((m) => Array.isArray(m.refs) && m.refs.some((r) => r.key === backup.key));
+    assert.ok(machine, 'computer A is listed');
+    const rows = (api.tree.getChildren(machine) as BackupNode[]).filter((n) => n.contextValue === 'backup');
+    const row = (key: string) => rows.find((n) => n.ref.key === key)!;
+    // The rows' headers are read in the background once the rows are shown; nothing hovers here.
+    await waitFor('both rows to be marked', () => / · (not )?encrypted$/.test(String(row(backup.key).description)) && / · (not )?encrypted$/.test(String(row(plainBackup.key).description)));
+    assert.match(String(row(backup.key).description), / · encrypted$/);
+    assert.match(String(row(plainBackup.key).description), / · not encrypted$/);
   });
 
   it('a wrong stored passphrase is asked again; a cancelled box ends in one plain sentence', async () => {

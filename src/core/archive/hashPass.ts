@@ -10,7 +10,7 @@ import { EMPTY, OPEN_FLAGS, PARALLEL, PIECE_SIZE, SMALL_FILE, toIoError, type Ar
 
 // Small files the hashing pass read are kept for the archive pass, up to this
 // much: the bytes archived are then exactly the bytes hashed, and not read twice.
-const CACHE_BYTES = 64 * 1024 * 1024;
+const CACHE_BYTES = 48 * 1024 * 1024;
 // Small files go to the worker threads in batches of up to this many files
 // and bytes: one message per batch, not two per file.
 const BATCH_FILES = 128;

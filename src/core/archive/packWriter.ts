@@ -7,6 +7,7 @@ import { newPackId, packKey } from '../format/packKeys';
 import type { Logger } from '../util/engineLogger';
 import { SMALL_FILE, type Entry } from './entries';
 import type { Job, Pipeline } from './readAhead';
+import { yieldIfDue } from '../util/timeSlice';
 import { ZipWriter, type ZipEntryInfo } from './zipWriter';
 
 /** The store operations packs need (S3Store's). */
@@ -97,6 +98,8 @@ export class PackSet {
     const pack = await this.packFor(info.name);
     const { offset, headerLength } = await pack.zip.beginEntry(info);
     for (;;) {
+      // Entries whose data is already queued would otherwise chain without a turn of the event loop.
+      await yieldIfDue();
       const chunk = await job.nextChunk();
       if (!chunk) break;
       await pack.zip.write(chunk);

@@ -118,7 +118,7 @@ export async function runBackup(
       folders: scan.folders,
       added: stored.added,
     };
-    const gzipped = compressManifest(manifest);
+    const gzipped = await compressManifest(manifest);
 
     await deps.beforeCommit?.();
     // Commit: with our lock fresh and no clean-up running, every pack we reference must still be there.

@@ -10,18 +10,14 @@
 //
 //   header  48 bytes: "S3BENC" 0 <version 1> <chunk shift 16> 7 x 0 <key id 16> <salt 16>
 //   chunks  n x (ciphertext up to 64 KiB, tag 16); the last one has the flag, n >= 1
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'crypto';
+import { createCipheriv, hkdfSync, randomBytes } from 'crypto';
 import { Transform, type TransformCallback } from 'stream';
-import { BackupError } from '../util/engineErrors';
+import { CHUNK, CHUNK_SHIFT, ChunkOpener, nonce, openChunks, SEALED, TAG, unauthentic, type ChunkOpening } from '../format/sealedChunks';
+
+export { CHUNK, openChunks, unauthentic, type ChunkOpening } from '../format/sealedChunks';
 
 const MAGIC = Buffer.from('S3BENC\0', 'latin1');
 const VERSION = 1;
-const CHUNK_SHIFT = 16;
-/** Plaintext bytes per chunk. */
-export const CHUNK = 1 << CHUNK_SHIFT;
-const TAG = 16;
-/** Bytes of a stored chunk (all but the last). */
-const SEALED = CHUNK + TAG;
 export const HEADER_LENGTH = 48;
 
 /** The repository's data key and its id; one per root path (see repoKey.ts). */
@@ -52,14 +48,6 @@ export function sealedRange(start: number, end: number): { start: number; end: n
   const first = Math.floor(start / CHUNK);
   const last = Math.floor(end / CHUNK);
   return { start: HEADER_LENGTH + first * SEALED, end: HEADER_LENGTH + (last + 1) * SEALED - 1, firstChunk: first };
-}
-
-/** A stored object that does not open with the repository's key: planted, changed or damaged. */
-export function unauthentic(name: string, detail: string, cause?: unknown): BackupError {
-  return new BackupError('Unauthentic', `"${name}" in the bucket was not made with this repository's key, or it was changed since; it was refused.`, 'Do not restore it: restore another backup, and check who can write to the bucket.', {
-    cause,
-    params: { key: name, detail },
-  });
 }
 
 /** The header of a stored object; checked against the data key. */
@@ -96,34 +84,12 @@ function objectKey(dk: DataKey, name: string, salt: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', dk.key, salt, Buffer.from(`s3-backup object v1\0${name}`, 'utf8'), 32));
 }
 
-function nonce(index: number, final: boolean): Buffer {
-  const n = Buffer.alloc(12);
-  n[3] = final ? 1 : 0;
-  n.writeBigUInt64BE(BigInt(index), 4);
-  return n;
-}
-
 function seal(key: Buffer, header: Buffer, index: number, final: boolean, plain: Buffer): Buffer {
   const c = createCipheriv('aes-256-gcm', key, nonce(index, final));
   c.setAAD(header);
   const body = c.update(plain);
   c.final();
   return Buffer.concat([body, c.getAuthTag()]);
-}
-
-/** The plaintext of one stored chunk, or undefined when it does not open with this index and flag. */
-function open(key: Buffer, header: Buffer, index: number, final: boolean, sealed: Buffer): Buffer | undefined {
-  if (sealed.length < TAG) return undefined;
-  const d = createDecipheriv('aes-256-gcm', key, nonce(index, final));
-  d.setAAD(header);
-  d.setAuthTag(sealed.subarray(sealed.length - TAG));
-  const body = d.update(sealed.subarray(0, sealed.length - TAG));
-  try {
-    d.final();
-  } catch {
-    return undefined;
-  }
-  return body;
 }
 
 /** Encrypts a whole object (a manifest) for the name it will have under the root path. */
@@ -142,55 +108,6 @@ export function decryptBuffer(keys: KeyRing, name: string, stored: Buffer): Buff
   const opener = new ChunkOpener(objectKey(h.dk, name, h.salt), h.bytes, name, 0);
   const out = opener.push(stored.subarray(HEADER_LENGTH), true);
   return Buffer.concat(out);
-}
-
-/**
- * Opens consecutive stored chunks from chunk `first` on. A chunk shorter
- * than a whole one must be the final one; a whole chunk at the end of what
- * was read may be either (tried as not final first). Data after a final
- * chunk, or an end without one when `mustEnd`, is refused.
- */
-class ChunkOpener {
-  private pending: Buffer = Buffer.alloc(0);
-  private ended = false;
-
-  constructor(
-    private readonly key: Buffer,
-    private readonly header: Buffer,
-    private readonly name: string,
-    private index: number,
-  ) {}
-
-  /** Plaintext of the chunks complete so far; `last`: no more bytes follow. */
-  push(data: Buffer, last: boolean, mustEnd = last): Buffer[] {
-    const out: Buffer[] = [];
-    this.pending = this.pending.length === 0 ? data : Buffer.concat([this.pending, data]);
-    // A whole chunk is opened once a byte after it has arrived (then it is not the last one read).
-    while (this.pending.length > SEALED || (last && this.pending.length > 0)) {
-      if (this.ended) throw unauthentic(this.name, 'data after the final chunk');
-      const sealed = this.pending.subarray(0, SEALED);
-      this.pending = this.pending.subarray(sealed.length);
-      const atEnd = this.pending.length === 0 && last;
-      let plain: Buffer | undefined;
-      if (sealed.length === SEALED) {
-        plain = open(this.key, this.header, this.index, false, sealed);
-        if (!plain && atEnd) {
-          plain = open(this.key, this.header, this.index, true, sealed);
-          if (plain) this.ended = true;
-        }
-      } else {
-        plain = open(this.key, this.header, this.index, true, sealed);
-        this.ended = true;
-      }
-      if (!plain) throw unauthentic(this.name, `chunk ${this.index}`);
-      out.push(plain);
-      this.index++;
-    }
-    if (last && mustEnd && !this.ended) throw unauthentic(this.name, this.index === 0 ? 'empty' : 'truncated');
-    if (last && !mustEnd && this.index === 0) throw unauthentic(this.name, 'empty');
-    return out;
-  }
-
 }
 
 /** A Transform that encrypts a stream (a pack being uploaded) for the name it will have. */
@@ -234,13 +151,15 @@ export function encryptStream(dk: DataKey, name: string): Transform {
  * last one must be the final chunk (otherwise it was cut off).
  */
 export function decryptChunks(keys: KeyRing, name: string, header: Buffer, firstChunk: number, stored: Buffer, requestedChunks: number): Buffer {
-  const h = readHeader(keys, name, header);
-  const opener = new ChunkOpener(objectKey(h.dk, name, h.salt), h.bytes, name, firstChunk);
-  const got = Math.ceil(stored.length / SEALED);
-  // Fewer chunks than asked for: the object ends here, so the last one read must be final.
-  const plain = Buffer.concat(opener.push(stored, true, got < requestedChunks));
-  return plain;
+  return openChunks(chunkOpening(keys, name, header), firstChunk, stored, requestedChunks);
 }
+
+/** Checks an object's header against the key ring; 'Unauthentic' when it was not sealed with one of its keys. */
+export function chunkOpening(keys: KeyRing, name: string, header: Buffer): ChunkOpening {
+  const h = readHeader(keys, name, header);
+  return { key: objectKey(h.dk, name, h.salt), header: h.bytes, name };
+}
+
 
 /** Pushes what `f` opens, or fails the stream with its error. */
 function emit(t: Transform, cb: TransformCallback, f: () => Buffer[]): void {

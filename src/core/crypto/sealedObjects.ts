@@ -8,7 +8,8 @@ import { backupPrefix } from '../format/backupKeys';
 import type { PackSource } from '../archive/packReader';
 import type { PackStore } from '../archive/packWriter';
 import { BackupError } from '../util/engineErrors';
-import { CHUNK, decryptChunks, decryptStream, encryptStream, HEADER_LENGTH, sealedRange, unauthentic, type KeyRing } from './chunkCipher';
+import { openChunksOffThread } from '../workers/decryptThread';
+import { CHUNK, chunkOpening, decryptStream, encryptStream, HEADER_LENGTH, sealedRange, unauthentic, type KeyRing } from './chunkCipher';
 
 /** The name an object is sealed for: its key relative to the root path (the repository may move as a whole). */
 export function sealedName(rootPath: string, key: string): string {
@@ -39,7 +40,7 @@ export function openingSource(src: PackSource, rootPath: string, keys: KeyRing):
       const r = sealedRange(start, end);
       const requested = Math.floor(end / CHUNK) - r.firstChunk + 1;
       const stored = await src.getRange(key, r.start, r.end, { ...o, allowShort: true }).catch(pastTheEnd);
-      const plain = decryptChunks(keys, name, header, r.firstChunk, stored, requested);
+      const plain = await openChunksOffThread(chunkOpening(keys, name, header), r.firstChunk, stored, requested);
       const from = start - r.firstChunk * CHUNK;
       return plain.subarray(from, from + (end - start + 1));
     },

@@ -1,9 +1,11 @@
+import { promisify } from 'util';
 import * as zlib from 'zlib';
 import { BackupError } from '../util/engineErrors';
 import type { BackupKind } from './backupKeys';
 import { archivePathProblem } from '../util/paths';
 import { printable } from '../util/printable';
-import { checkManifest } from './manifestChecks';
+import { runSteps, runStepsSliced, STEP_ITEMS, type Steps } from '../util/timeSlice';
+import { checkManifestSteps } from './manifestChecks';
 import type { SelectionRules } from './selectionRules';
 
 export { printable } from '../util/printable';
@@ -199,12 +201,38 @@ export function parseManifest(text: string | Buffer): Manifest {
   return parseManifestObject(raw);
 }
 
-/** The manifest as stored in the bucket (format 2): gzip'd JSON. */
-export function compressManifest(m: Manifest): Buffer {
-  return zlib.gzipSync(serializeManifest(m), { level: 6 });
+const gzip = promisify(zlib.gzip);
+const gunzip = promisify(zlib.gunzip);
+
+/**
+ * The manifest as stored in the bucket (format 2): gzip'd JSON. Compressed on
+ * libuv's thread pool: a large manifest's gzip would hold the caller's thread.
+ */
+export async function compressManifest(m: Manifest): Promise<Buffer> {
+  return gzip(serializeManifest(m), { level: 6 });
+}
+
+/**
+ * parseManifest of a stored object without holding the caller's thread: the
+ * gunzip runs on the thread pool, the checks in slices (a manifest of 100,000
+ * files takes a few hundred ms to check).
+ */
+export async function readManifest(data: Buffer): Promise<Manifest> {
+  let raw: unknown;
+  try {
+    const text = data[0] === 0x1f && data[1] === 0x8b ? await gunzip(data, { maxOutputLength: MAX_MANIFEST_BYTES }) : data;
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text));
+  } catch (e) {
+    throw bad('The backup manifest is not valid JSON.', e instanceof Error ? e.message : String(e));
+  }
+  return runStepsSliced(parseManifestSteps(raw));
 }
 
 function parseManifestObject(raw: unknown, o: { headerOnly?: boolean } = {}): Manifest {
+  return runSteps(parseManifestSteps(raw, o));
+}
+
+function* parseManifestSteps(raw: unknown, o: { headerOnly?: boolean } = {}): Steps<Manifest> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('The backup manifest is not a JSON object.', 'not an object');
   const m = raw as Record<string, unknown>;
   if (m.format !== 1 && m.format !== 2) {
@@ -240,6 +268,7 @@ function parseManifestObject(raw: unknown, o: { headerOnly?: boolean } = {}): Ma
   const files: ManifestFile[] = [];
   let bytes = 0;
   for (let i = 0; i < m.files.length; i++) {
+    if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
     const f = m.files[i] as Record<string, unknown>;
     if (typeof f !== 'object' || f === null || Array.isArray(f)) throw bad(`File ${i + 1} in the backup manifest is not an object.`, `files[${i}]`);
     const p = claim(f.path, 'File', i);
@@ -273,7 +302,7 @@ function parseManifestObject(raw: unknown, o: { headerOnly?: boolean } = {}): Ma
     totals: { files: files.length, bytes },
   };
   if (!packs) {
-    checkManifest(manifest);
+    yield* checkManifestSteps(manifest);
     return manifest;
   }
   manifest.packs = packs;
@@ -301,7 +330,7 @@ function parseManifestObject(raw: unknown, o: { headerOnly?: boolean } = {}): Ma
     manifest.added = { files: a.files as number, bytes: a.bytes as number, packs: a.packs as number, packBytes: a.packBytes as number };
   }
   // Folders and links too: a planted `.git` link, or a link with a file under it, is refused like a file.
-  if (!o.headerOnly) checkManifest({ ...manifest, files: [...manifest.files, ...manifest.dirs, ...manifest.links] });
+  if (!o.headerOnly) yield* checkManifestSteps({ ...manifest, files: [...manifest.files, ...manifest.dirs, ...manifest.links] });
   return manifest;
 }
 

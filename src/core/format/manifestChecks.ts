@@ -5,6 +5,7 @@
 import { BackupError } from '../util/engineErrors';
 import { foldedPath, pathProblemOn, platformName } from '../util/platformNames';
 import { printable } from '../util/printable';
+import { runSteps, STEP_ITEMS, type Steps } from '../util/timeSlice';
 import { APPDATA_PREFIX, isAppDataFile } from './appDataLayout';
 import { DEFAULT_EXCLUDES, excludeMatcher, isGitPath, isLeftOut, type GitignoreRules, type SelectionRules } from './selectionRules';
 
@@ -37,8 +38,15 @@ function refuse(message: string, entry: string, detail: string, hint = HINT): Ba
  * a name the system refuses, or two names its file system sees as one.
  */
 export function checkManifest(m: CheckedManifest, o: { platform?: NodeJS.Platform } = {}): void {
+  runSteps(checkManifestSteps(m, o));
+}
+
+/** checkManifest as steps (see timeSlice.ts), for callers that give the event loop a turn between them. */
+export function* checkManifestSteps(m: CheckedManifest, o: { platform?: NodeJS.Platform } = {}): Steps<void> {
   const platform = o.platform ?? process.platform;
+  let n = 0;
   for (const f of m.files) {
+    if (++n % STEP_ITEMS === 0) yield;
     if (isGitPath(f.path)) {
       throw refuse(`The backup holds "${printable(f.path)}", which is inside a git repository's internals (.git); a backup never holds those.`, f.path, 'git');
     }
@@ -46,10 +54,11 @@ export function checkManifest(m: CheckedManifest, o: { platform?: NodeJS.Platfor
       throw refuse(`The backup holds "${printable(f.path)}", which is not a file an app data backup takes.`, f.path, 'appdata');
     }
   }
-  const leftOut = firstLeftOutPath(m);
+  const leftOut = yield* firstLeftOutSteps(m);
   if (leftOut) throw leftOutError(leftOut);
-  checkNesting(m.files, platform);
+  yield* checkNesting(m.files, platform);
   for (const f of m.files) {
+    if (++n % STEP_ITEMS === 0) yield;
     const problem = pathProblemOn(f.path, platform);
     if (problem) {
       throw new BackupError('UnsafeArchive', `The backup holds "${printable(f.path)}", which cannot be created on ${platformName(platform)}: ${problem}.`, 'Nothing was restored. Restore this backup on another system, or rename the file where it was backed up and back it up again.', {
@@ -72,8 +81,14 @@ export function leftOutError(p: string): BackupError {
  * only the default and user excludes are applied.
  */
 export function firstLeftOutPath(m: CheckedManifest, gitignores?: ReadonlyMap<string, readonly GitignoreRules[]>): string | undefined {
+  return runSteps(firstLeftOutSteps(m, gitignores));
+}
+
+export function* firstLeftOutSteps(m: CheckedManifest, gitignores?: ReadonlyMap<string, readonly GitignoreRules[]>): Steps<string | undefined> {
+  let n = 0;
   const matchers = new Map<string, { excludes: ReturnType<typeof excludeMatcher>; gitignores: readonly GitignoreRules[]; dirs: Map<string, boolean> }>();
   for (const f of m.files) {
+    if (++n % STEP_ITEMS === 0) yield;
     if (!f.path.startsWith(WORKSPACE)) continue;
     const cut = f.path.indexOf('/', WORKSPACE.length);
     if (cut < 0) continue;
@@ -108,7 +123,8 @@ function depth(base: string): number {
 }
 
 /** A path listed together with a path under it (`a` and `a/b`): one would have to be a file and a folder. */
-function checkNesting(files: readonly { path: string }[], platform: NodeJS.Platform): void {
+function* checkNesting(files: readonly { path: string }[], platform: NodeJS.Platform): Steps<void> {
+  let n = 0;
   const sameFile = (a: string, b: string): BackupError =>
     new BackupError('UnsafeArchive', `The backup holds "${printable(a)}" and "${printable(b)}", which are the same name on ${platformName(platform)}.`, 'Nothing was restored. Restore this backup on a system that tells the two names apart.', {
       params: { entry: printable(b), detail: 'case', reason: 'platform', platform: platformName(platform) },
@@ -116,12 +132,14 @@ function checkNesting(files: readonly { path: string }[], platform: NodeJS.Platf
   const exact = new Set(files.map((f) => f.path));
   const folded = new Map<string, string>();
   for (const f of files) {
+    if (++n % STEP_ITEMS === 0) yield;
     const key = foldedPath(f.path, platform);
     const other = folded.get(key);
     if (other !== undefined) throw sameFile(other, f.path);
     folded.set(key, f.path);
   }
   for (const f of files) {
+    if (++n % STEP_ITEMS === 0) yield;
     const key = foldedPath(f.path, platform);
     for (let at = f.path.indexOf('/'); at > 0; at = f.path.indexOf('/', at + 1)) {
       const up = f.path.slice(0, at);

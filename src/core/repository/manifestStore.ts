@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import type { BackupRef } from '../format/backupKeys';
-import { parseManifest, parseManifestHeader, type Manifest, type ManifestHeader } from '../format/manifest';
+import { parseManifestHeader, readManifest, type Manifest, type ManifestHeader } from '../format/manifest';
 import { BackupError } from '../util/engineErrors';
 import type { Logger } from '../util/engineLogger';
 
@@ -70,7 +70,7 @@ export class ManifestStore {
     if (!p) {
       p = this.fetch(ref, id, o.signal).then(async (raw) => {
         const opened = await this.codec.open(ref.key, raw, { signal: o.signal });
-        const m = parseManifest(opened.data);
+        const m = await readManifest(opened.data);
         if (opened.encrypted) this.sealed.add(m);
         return m;
       });

@@ -5,6 +5,7 @@ import type { Manifest } from '../format/manifest';
 import { lstatOrUndefined, sha256File } from '../util/fileHash';
 import { mapLimit } from '../util/firstFailure';
 import { resolveInside } from '../util/paths';
+import { yieldIfDue } from '../util/timeSlice';
 import { runsCode } from './codeFiles';
 import { ContainmentCheck } from './containment';
 import { planLinksAndDirs, type PlannedDir, type PlannedLink, type SkippedLink } from './planLinks';
@@ -59,6 +60,7 @@ export async function planRestore(archiveFile: string, full: Manifest, targets: 
   const items: RestoreItem[] = [];
   const planned = new Map<string, Set<string>>();
   for (const f of manifest.files) {
+    await yieldIfDue();
     const hit = rootFor(roots, f.path);
     if (!hit) continue;
     const targetPath = resolveInside(hit.root.dir, hit.rel);

@@ -3,7 +3,8 @@
 // excludes; this applies the folders' .gitignore files too, which only the
 // archive holds. Run on every fetched backup, after it verified.
 import type { Manifest, ManifestFile } from '../format/manifest';
-import { firstLeftOutPath, leftOutError } from '../format/manifestChecks';
+import { firstLeftOutSteps, leftOutError } from '../format/manifestChecks';
+import { runStepsSliced } from '../util/timeSlice';
 import { gitignoreRules, type GitignoreRules } from '../format/selectionRules';
 
 // A .gitignore larger than this is not one a person wrote; it is not applied (the check stays lenient).
@@ -37,6 +38,6 @@ export async function checkOwnGitignores(manifest: Manifest, read: BackupFileRea
     list.push(gitignoreRules(w.base, data.toString('utf8')));
     byPrefix.set(w.prefix, list);
   }
-  const leftOut = firstLeftOutPath(manifest, byPrefix);
+  const leftOut = await runStepsSliced(firstLeftOutSteps(manifest, byPrefix));
   if (leftOut) throw leftOutError(leftOut);
 }

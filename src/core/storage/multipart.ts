@@ -2,6 +2,7 @@ import type * as S3 from '@aws-sdk/client-s3';
 import type { Readable } from 'stream';
 import { CancelledError } from '../util/engineErrors';
 import { FirstFailure } from '../util/firstFailure';
+import { yieldIfDue } from '../util/timeSlice';
 
 type Sdk = typeof S3;
 
@@ -92,6 +93,8 @@ export async function sendParts(
     let filled = 0;
     try {
       for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        // A body that is already buffered is read without a turn of the event loop: give it one now and then.
+        await yieldIfDue();
         let off = 0;
         while (off < chunk.length) {
           if (filled === partSize) {

@@ -11,6 +11,7 @@ import { checkAnonymousAccess, type AnonymousAccess } from './anonymousAccess';
 
 export type { ConnectionReport, ConnectionStep } from './connectionTest';
 import { sendParts } from './multipart';
+import { payloadHashMiddleware } from './payloadHash';
 import { ATTEMPT_TIMEOUT_MS, bodyTimeMs, CALL_BUDGET_MS, withinBudget } from './requestBudget';
 import { FirstFailure, mapLimit } from '../util/firstFailure';
 import { SinglePutFallback } from './singlePutFallback';
@@ -142,7 +143,7 @@ export class S3Store {
     }
     const { s3 } = sdk();
     const agent = { keepAlive: true, maxSockets: Math.max(8, this.queueSize * 2) };
-    return new s3.S3Client({
+    const client = new s3.S3Client({
       endpoint: p.endpoint,
       region: p.region,
       forcePathStyle: p.forcePathStyle,
@@ -162,6 +163,8 @@ export class S3Store {
         httpsAgent: agent,
       },
     });
+    client.middlewareStack.add(payloadHashMiddleware() as never, { step: 'build', name: 's3BackupPayloadHash' });
+    return client;
   }
 
   private get client(): Client {
@@ -532,10 +535,10 @@ export class S3Store {
     const want = end - start + 1;
     return this.call(o.signal, key, async () => {
       const out = await this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key, Range: `bytes=${start}-${end}` }), { abortSignal: o.signal });
-      const body = Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-      if (body.length > want || (body.length < want && !o.allowShort)) {
-        throw new BackupError('Integrity', `"${key}" is shorter than the backup says (${start + body.length} of at least ${end + 1} bytes).`, 'The backup is damaged; pick another backup.', {
-          params: { key, size: start + body.length, expected: end + 1 },
+      const { body, length } = await readBodyInto(out.Body as Readable, want);
+      if (length > want || (length < want && !o.allowShort)) {
+        throw new BackupError('Integrity', `"${key}" is shorter than the backup says (${start + length} of at least ${end + 1} bytes).`, 'The backup is damaged; pick another backup.', {
+          params: { key, size: start + length, expected: end + 1 },
         });
       }
       return body;
@@ -625,4 +628,24 @@ export class S3Store {
     this.clientCache = undefined;
     this.singleAttemptClientCache = undefined;
   }
+}
+
+/**
+ * A response body copied chunk by chunk, as it arrives, into one buffer of
+ * `want` bytes: no whole-body concatenation and copy on the caller's thread
+ * at the end (the SDK's transformToByteArray does both, 20-40 ms for 8 MiB).
+ * `length` is what the server sent (reading stops past `want`).
+ */
+async function readBodyInto(stream: Readable, want: number): Promise<{ body: Buffer; length: number }> {
+  const body = Buffer.allocUnsafe(want);
+  let length = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (length + chunk.length > want) {
+      stream.destroy();
+      return { body, length: length + chunk.length };
+    }
+    body.set(chunk, length);
+    length += chunk.length;
+  }
+  return { body: body.subarray(0, length), length };
 }

@@ -6,7 +6,9 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as zlib from 'zlib';
-import type { CheckFailure, EntryBatchItem, EntryBatchReply, EntryBatchRequest, EntryReply, EntryRequest } from './messages';
+import { openChunks } from '../format/sealedChunks';
+import { BackupError } from '../util/engineErrors';
+import type { CheckFailure, DecryptReply, DecryptRequest, EntryBatchItem, EntryBatchReply, EntryBatchRequest, EntryReply, EntryRequest, Transferring } from './messages';
 import { serve } from './serve';
 
 function check(m: EntryRequest): Buffer | CheckFailure {
@@ -62,4 +64,15 @@ function handleBatch(m: EntryBatchRequest): EntryBatchReply {
   });
 }
 
-serve((m: EntryRequest | EntryBatchRequest) => ('batch' in m ? handleBatch(m) : handle(m)));
+/** Opens sealed chunks here, off the caller's thread (AES-GCM of a restore's packs: ~3 ms per MiB on a small VM). */
+function handleDecrypt({ decrypt: d }: DecryptRequest): Transferring<DecryptReply> {
+  try {
+    const plain = openChunks({ key: d.key, header: d.header, name: d.name }, d.firstChunk, Buffer.from(d.stored.buffer, d.stored.byteOffset, d.stored.byteLength), d.requested);
+    return { reply: { plain }, transfer: [plain.buffer as ArrayBuffer] };
+  } catch (e) {
+    if (e instanceof BackupError && e.code === 'Unauthentic') return { reply: { refused: String(e.params.detail ?? '') }, transfer: [] };
+    throw e;
+  }
+}
+
+serve((m: EntryRequest | EntryBatchRequest | DecryptRequest) => ('decrypt' in m ? handleDecrypt(m) : 'batch' in m ? handleBatch(m) : handle(m)));

@@ -88,6 +88,16 @@ export interface EntryBatchRequest {
 export type EntryBatchItem = EntryReply | { error: { message: string; code?: string; syscall?: string; path?: string } };
 export type EntryBatchReply = EntryBatchItem[];
 
+/**
+ * entryWorker: opens the sealed chunks of one ranged GET of an encrypted pack
+ * (see chunkCipher's openChunks). The reply is the plaintext (moved back), or
+ * the detail of the 'Unauthentic' refusal.
+ */
+export interface DecryptRequest {
+  decrypt: { key: Uint8Array; header: Uint8Array; name: string; firstChunk: number; requested: number; stored: Uint8Array };
+}
+export type DecryptReply = { plain: Uint8Array } | { refused: string };
+
 /** What was wrong with an entry; undefined when all is well. */
 export interface CheckFailure {
   check: 'big' | 'small' | 'crc32' | 'sha256' | 'damaged';

@@ -15,6 +15,8 @@ export const VIEW_CONTAINER_ID = 's3Backup';
 /** Context keys driving `viewsWelcome` and menus. */
 const CONFIGURED_KEY = 's3Backup.configured';
 const EMPTY_KEY = 's3Backup.empty';
+/** Manifest headers read at once for the rows' marks (summariseSoon). */
+const SUMMARY_READS = 3;
 
 type State =
   | { kind: 'idle' }
@@ -51,6 +53,8 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
   private readonly entriesShown = new Map<string, number>();
   private readonly entryParents = new Map<string, EntryParent>();
   private readonly fileCounts = new Map<string, number>();
+  /** Keys whose manifest header is being read for their row (summariseSoon). */
+  private readonly summarising = new Set<string>();
   /** One node per key for the loaded listing: `TreeView.reveal` finds elements by identity. */
   private nodes = new Map<string, BackupNode>();
   /** Every context key this provider set, with its last value (tests read it; VS Code offers no getter). */
@@ -126,6 +130,46 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
     return node;
   }
 
+  /**
+   * The rows shown whose manifest header was not read yet: read in the
+   * background, a few at a time (one small ranged GET each, cached by the
+   * engine), so every row says whether it is encrypted, and its tooltip has
+   * the totals, without a hover. A refresh stops what is left.
+   */
+  private summariseSoon(rows: readonly BackupNode[]): void {
+    const todo = rows.filter((n) => n.ref.format === 2 && !n.summarised && !this.summarising.has(n.ref.key));
+    if (todo.length === 0) return;
+    const gen = this.generation;
+    const signal = this.abort?.signal;
+    for (const n of todo) this.summarising.add(n.ref.key);
+    const live = (): boolean => gen === this.generation && !signal?.aborted;
+    void (async () => {
+      try {
+        const engine = await this.host.getEngine();
+        let next = 0;
+        const one = async (): Promise<void> => {
+          while (next < todo.length && live()) {
+            const n = todo[next++];
+            try {
+              const header = await engine.summary(n.ref, { signal });
+              if (header && live()) {
+                n.summarise(header);
+                this.emitter.fire(n);
+              }
+            } catch (e) {
+              if (!isCancelled(e)) this.log.debug(`No summary for ${n.ref.key}: ${e instanceof Error ? e.message : String(e)}`);
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: SUMMARY_READS }, one));
+      } catch (e) {
+        this.log.debug(`No summaries: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        for (const n of todo) this.summarising.delete(n.ref.key);
+      }
+    })();
+  }
+
   /** The top and machines answer at once; a backup's and a folder's entries come from its manifest. */
   getChildren(node?: MachineNode): BackupsNode[];
   getChildren(node?: BackupsNode): BackupsNode[] | Promise<BackupsNode[]>;
@@ -134,7 +178,9 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
     if (node instanceof BackupNode || node instanceof BackupFolderNode) return this.entriesOf(node);
     if (node instanceof MachineNode) {
       const shown = this.shown.get(node.host) ?? BackupsProvider.PAGE_SIZE;
-      const children: BackupsNode[] = node.refs.slice(0, shown).map((r) => this.nodeFor(r, node));
+      const rows = node.refs.slice(0, shown).map((r) => this.nodeFor(r, node));
+      this.summariseSoon(rows);
+      const children: BackupsNode[] = rows;
       if (node.refs.length > shown) children.push(new LoadMoreNode(node, shown));
       return children;
     }

@@ -1,0 +1,74 @@
+import * as assert from 'assert';
+import { createHash, randomBytes } from 'crypto';
+import { payloadHashMiddleware } from '../../src/core/storage/payloadHash';
+import { runSteps, runStepsSliced, yieldIfDue, type Steps } from '../../src/core/util/timeSlice';
+
+/** A computation of `n` steps that each keep the thread busy for `ms`. */
+function* busySteps(n: number, ms: number): Steps<number> {
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const end = performance.now() + ms;
+    while (performance.now() < end) sum++;
+    sum = i + 1;
+    yield;
+  }
+  return sum;
+}
+
+describe('time slicing on the caller\'s thread', () => {
+  it('runSteps and runStepsSliced compute the same result', async () => {
+    assert.strictEqual(runSteps(busySteps(5, 0)), 5);
+    assert.strictEqual(await runStepsSliced(busySteps(5, 0)), 5);
+  });
+
+  it('runStepsSliced gives the event loop turns during a long computation; runSteps does not', async () => {
+    let turns = 0;
+    const tick = (): void => {
+      turns++;
+      if (running) setImmediate(tick);
+    };
+    let running = true;
+    setImmediate(tick);
+    runSteps(busySteps(20, 2));
+    assert.strictEqual(turns, 0, 'no turn while the synchronous run holds the thread');
+    await runStepsSliced(busySteps(20, 2));
+    running = false;
+    // 40 ms of work in slices of 8 ms: the loop turned several times in between.
+    assert.ok(turns >= 3, `the loop turned ${turns} times`);
+  });
+
+  it('yieldIfDue costs nothing while the slice is young', async () => {
+    await yieldIfDue();
+    assert.strictEqual(yieldIfDue(), undefined);
+  });
+});
+
+describe('the SigV4 payload hash middleware', () => {
+  const run = async (body: unknown, headers: Record<string, string> = {}): Promise<Record<string, string>> => {
+    const request = { headers: { ...headers }, body };
+    let seen: Record<string, string> | undefined;
+    await payloadHashMiddleware()(async (args) => {
+      seen = (args.request as typeof request).headers;
+      return {};
+    })({ request });
+    return seen!;
+  };
+
+  it('gives a large body its sha256, the value the signer would compute', async () => {
+    const body = randomBytes(1024 * 1024);
+    const h = await run(body);
+    assert.strictEqual(h['x-amz-content-sha256'], createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('hashes only what is sent: a view into a bigger buffer', async () => {
+    const big = randomBytes(3 * 1024 * 1024);
+    const body = big.subarray(1000, 1000 + 2 * 1024 * 1024);
+    assert.strictEqual((await run(body))['x-amz-content-sha256'], createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('leaves small bodies, streams and a hash already set alone', async () => {
+    assert.strictEqual((await run(Buffer.from('small')))['x-amz-content-sha256'], undefined);
+    assert.strictEqual((await run({ pipe() {} }))['x-amz-content-sha256'], undefined);
+    assert.strictEqual((await run(randomBytes(512 * 1024), { 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' }))['x-amz-content-sha256'], undefined);
+  });
+});
