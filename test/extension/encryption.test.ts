@@ -78,7 +78,7 @@ describe('encryption passphrase (real S3 server, real extension host)', function
     assert.strictEqual(prompts.inputs.length, 1);
   });
 
-  it('the tree marks the encrypted and the plain backup in their rows, without a hover', async () => {
+  it('the tree marks the encrypted backup with a lock and says which is plain, without a hover', async () => {
     await api.tree.refresh();
     const machines = api.tree.getChildren() as MachineNode[];
     // The extension's own classes (this test bundle has copies): told apart by their fields, not instanceof.
@@ -87,9 +87,13 @@ describe('encryption passphrase (real S3 server, real extension host)', function
     const rows = (api.tree.getChildren(machine) as BackupNode[]).filter((n) => n.contextValue === 'backup');
     const row = (key: string) => rows.find((n) => n.ref.key === key)!;
     // The rows' headers are read in the background once the rows are shown; nothing hovers here.
-    await waitFor('both rows to be marked', () => / · (not )?encrypted$/.test(String(row(backup.key).description)) && / · (not )?encrypted$/.test(String(row(plainBackup.key).description)));
-    assert.match(String(row(backup.key).description), / · encrypted$/);
-    assert.match(String(row(plainBackup.key).description), / · not encrypted$/);
+    const said = (key: string): string => row(key).accessibilityInformation?.label ?? '';
+    await waitFor('both rows to be marked', () => /encrypted$/.test(said(backup.key)) && /encrypted$/.test(said(plainBackup.key)));
+    const icon = (key: string): string => (row(key).iconPath as { id?: string }).id ?? '';
+    assert.strictEqual(icon(backup.key), 'lock', 'the encrypted backup has the lock');
+    assert.strictEqual(icon(plainBackup.key), 'archive', 'the plain one its kind\'s icon');
+    assert.match(said(backup.key), /, encrypted$/);
+    assert.match(said(plainBackup.key), /, not encrypted$/);
   });
 
   it('a wrong stored passphrase is asked again; a cancelled box ends in one plain sentence', async () => {

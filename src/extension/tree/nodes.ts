@@ -42,8 +42,6 @@ export class BackupNode extends vscode.TreeItem {
     // Format 2 opens like a folder (its manifest alone); format 1 would mean downloading the whole archive.
     super(formatAge(ref.time), ref.format === 2 ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     this.id = ref.key;
-    // A pinned backup shows the pin in place of its kind's icon (the kind is in the description).
-    this.iconPath = new vscode.ThemeIcon(ref.pinned ? 'pinned' : ref.kind === 'appdata' ? 'settings-gear' : ref.kind === 'full' ? 'package' : 'archive');
     this.contextValue = ref.pinned ? 'backup.pinned' : 'backup';
     this.tooltip = backupTooltip(ref, parent.thisMachine, files);
     this.updateAge();
@@ -62,11 +60,14 @@ export class BackupNode extends vscode.TreeItem {
 
   /** Renews the age in the label (the tree does it every minute). */
   updateAge(now = Date.now()): void {
+    // The icon marks a backup: a pin, else a lock when it is encrypted, else its kind (which the description names).
+    // A word in the row would not fit the side bar's default width.
+    this.iconPath = new vscode.ThemeIcon(this.ref.pinned ? 'pinned' : this.encrypted ? 'lock' : this.ref.kind === 'appdata' ? 'settings-gear' : this.ref.kind === 'full' ? 'package' : 'archive');
     this.label = formatAge(this.ref.time, now);
-    const lock = this.encrypted === undefined ? '' : ` · ${this.encrypted ? vscode.l10n.t('encrypted') : vscode.l10n.t('not encrypted')}`;
-    this.description = `${kindLabel(this.ref.kind)} · ${formatShortDateTime(this.ref.time, new Date(now))}${this.ref.pinned ? ` · ${vscode.l10n.t('pinned')}` : ''}${lock}`;
+    this.description = `${kindLabel(this.ref.kind)} · ${formatShortDateTime(this.ref.time, new Date(now))}${this.ref.pinned ? ` · ${vscode.l10n.t('pinned')}` : ''}`;
     const size = this.ref.format === 1 ? `, ${formatBytes(this.ref.size)}` : '';
-    this.accessibilityInformation = { label: `${formatDateTime(this.ref.time)}, ${this.label}, ${kindLabel(this.ref.kind)}${size}${this.ref.pinned ? `, ${vscode.l10n.t('pinned')}` : ''}` };
+    const lock = this.encrypted === undefined ? '' : `, ${this.encrypted ? vscode.l10n.t('encrypted') : vscode.l10n.t('not encrypted')}`;
+    this.accessibilityInformation = { label: `${formatDateTime(this.ref.time)}, ${this.label}, ${kindLabel(this.ref.kind)}${size}${this.ref.pinned ? `, ${vscode.l10n.t('pinned')}` : ''}${lock}` };
   }
 }
 
