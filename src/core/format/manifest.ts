@@ -189,16 +189,15 @@ const PACK_ID = /^[0-9a-f]{32}$/;
  * not well-formed, 'UnsafeArchive' when a path in it is unsafe or listed twice.
  */
 export function parseManifest(text: string | Buffer): Manifest {
-  let raw: unknown;
-  try {
-    let data: string | Buffer = text;
-    if (Buffer.isBuffer(data) && data[0] === 0x1f && data[1] === 0x8b) data = zlib.gunzipSync(data, { maxOutputLength: MAX_MANIFEST_BYTES });
-    const s = typeof data === 'string' ? data : new TextDecoder('utf-8', { fatal: true }).decode(data);
-    raw = JSON.parse(s);
-  } catch (e) {
-    throw bad('The backup manifest is not valid JSON.', e instanceof Error ? e.message : String(e));
+  let data = text;
+  if (Buffer.isBuffer(data) && isGzip(data)) {
+    try {
+      data = zlib.gunzipSync(data, { maxOutputLength: MAX_MANIFEST_BYTES });
+    } catch (e) {
+      throw notJson(e);
+    }
   }
-  return parseManifestObject(raw);
+  return parseManifestObject(jsonOf(data));
 }
 
 const gzip = promisify(zlib.gzip);
@@ -218,14 +217,25 @@ export async function compressManifest(m: Manifest): Promise<Buffer> {
  * files takes a few hundred ms to check).
  */
 export async function readManifest(data: Buffer): Promise<Manifest> {
-  let raw: unknown;
+  const text = isGzip(data)
+    ? await gunzip(data, { maxOutputLength: MAX_MANIFEST_BYTES }).catch((e: unknown) => {
+        throw notJson(e);
+      })
+    : data;
+  return runStepsSliced(parseManifestSteps(jsonOf(text)));
+}
+
+const isGzip = (b: Buffer): boolean => b[0] === 0x1f && b[1] === 0x8b;
+
+const notJson = (e: unknown): BackupError => bad('The backup manifest is not valid JSON.', e instanceof Error ? e.message : String(e));
+
+/** A manifest's JSON value (strict UTF-8); anything else is the one 'Integrity' sentence. */
+function jsonOf(data: string | Buffer): unknown {
   try {
-    const text = data[0] === 0x1f && data[1] === 0x8b ? await gunzip(data, { maxOutputLength: MAX_MANIFEST_BYTES }) : data;
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text));
+    return JSON.parse(typeof data === 'string' ? data : new TextDecoder('utf-8', { fatal: true }).decode(data));
   } catch (e) {
-    throw bad('The backup manifest is not valid JSON.', e instanceof Error ? e.message : String(e));
+    throw notJson(e);
   }
-  return runStepsSliced(parseManifestSteps(raw));
 }
 
 function parseManifestObject(raw: unknown, o: { headerOnly?: boolean } = {}): Manifest {

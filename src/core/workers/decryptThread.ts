@@ -7,11 +7,10 @@ import { WorkerPool } from '../util/workerPool';
 import type { DecryptReply } from './messages';
 import { openChunks, unauthentic, type ChunkOpening } from '../format/sealedChunks';
 
-/** Below this, the round trip costs more than opening in line. */
+/** Below this, the round trip costs more than opening in line. (Far above the 4 KiB up to which Buffer hands out
+ * slices of a shared pool: a buffer this big owns its memory, which can therefore move to the thread.) */
 const OFF_THREAD_FROM = 256 * 1024;
 const IDLE_MS = 15_000;
-/** Buffer's shared pool hands out slices of 8 KiB blocks: only a bigger block is this buffer's alone, and may move. */
-const POOL_BLOCK = 8 * 1024;
 
 let pool: WorkerPool | undefined;
 let unavailable = false;
@@ -42,11 +41,7 @@ export async function openChunksOffThread(o: ChunkOpening, firstChunk: number, s
   const threads = stored.length >= OFF_THREAD_FROM ? acquire() : undefined;
   if (!threads) return openChunks(o, firstChunk, stored, requested);
   try {
-    const movable = stored.buffer instanceof ArrayBuffer && stored.buffer.byteLength > POOL_BLOCK;
-    const r = await threads.call<DecryptReply>(
-      { decrypt: { key: o.key, header: o.header, name: o.name, firstChunk, requested, stored } },
-      movable ? [stored.buffer as ArrayBuffer] : [],
-    );
+    const r = await threads.call<DecryptReply>({ decrypt: { key: o.key, header: o.header, name: o.name, firstChunk, requested, stored } }, [stored.buffer as ArrayBuffer]);
     if ('refused' in r) throw unauthentic(o.name, r.refused);
     return Buffer.from(r.plain.buffer, r.plain.byteOffset, r.plain.byteLength);
   } finally {

@@ -18,6 +18,8 @@ const EMPTY_KEY = 's3Backup.empty';
 /** Manifest headers read at once for the rows' marks (summariseSoon). */
 const SUMMARY_READS = 3;
 
+type Engine = Awaited<ReturnType<EngineHost['getEngine']>>;
+
 type State =
   | { kind: 'idle' }
   | { kind: 'unconfigured' }
@@ -119,15 +121,26 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
     const abort = new AbortController();
     const sub = token.onCancellationRequested(() => abort.abort());
     try {
-      const engine = await this.host.getEngine();
-      const header = await engine.summary(node.ref, { signal: abort.signal });
-      if (header) node.summarise(header);
+      await this.summariseRow(await this.host.getEngine(), node, abort.signal);
     } catch (e) {
-      if (!isCancelled(e)) this.log.debug(`No summary for ${node.ref.key}: ${e instanceof Error ? e.message : String(e)}`);
+      this.log.debug(`No summary for ${node.ref.key}: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       sub.dispose();
     }
     return node;
+  }
+
+  /** Reads a backup row's manifest header into it; whether it did. A failure is logged, never shown: a row is no place for an error. */
+  private async summariseRow(engine: Engine, node: BackupNode, signal?: AbortSignal): Promise<boolean> {
+    try {
+      const header = await engine.summary(node.ref, { signal });
+      if (!header) return false;
+      node.summarise(header);
+      return true;
+    } catch (e) {
+      if (!isCancelled(e)) this.log.debug(`No summary for ${node.ref.key}: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    }
   }
 
   /**
@@ -150,15 +163,7 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
         const one = async (): Promise<void> => {
           while (next < todo.length && live()) {
             const n = todo[next++];
-            try {
-              const header = await engine.summary(n.ref, { signal });
-              if (header && live()) {
-                n.summarise(header);
-                this.emitter.fire(n);
-              }
-            } catch (e) {
-              if (!isCancelled(e)) this.log.debug(`No summary for ${n.ref.key}: ${e instanceof Error ? e.message : String(e)}`);
-            }
+            if ((await this.summariseRow(engine, n, signal)) && live()) this.emitter.fire(n);
           }
         };
         await Promise.all(Array.from({ length: SUMMARY_READS }, one));
@@ -180,9 +185,7 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
       const shown = this.shown.get(node.host) ?? BackupsProvider.PAGE_SIZE;
       const rows = node.refs.slice(0, shown).map((r) => this.nodeFor(r, node));
       this.summariseSoon(rows);
-      const children: BackupsNode[] = rows;
-      if (node.refs.length > shown) children.push(new LoadMoreNode(node, shown));
-      return children;
+      return node.refs.length > shown ? [...rows, new LoadMoreNode(node, shown)] : rows;
     }
     return [];
   }
