@@ -1,13 +1,13 @@
 // Step 6: a setting and a keybinding made on A travel to B: Back Up App Data on A, Restore App Data on B.
 import * as fs from 'fs';
-import * as path from 'path';
-import { applyEdits, modify, parse } from 'jsonc-parser';
+import { parse } from 'jsonc-parser';
 import {
   assert,
   clickDialog,
   clearNotifications,
   clickQuickPickRow,
   dialog,
+  editJson,
   machine,
   openS3BackupView,
   parkMouse,
@@ -17,21 +17,11 @@ import {
   step,
   toast,
   until,
+  userFile,
 } from './world';
 
 const SETTING = { key: 'editor.fontSize', value: 17 };
 const KEYBINDING = { key: 'ctrl+alt+b', command: 's3Backup.backUpWorkspace' };
-
-function userFile(dir: string, name: string): string {
-  return path.join(dir, 'User', name);
-}
-
-/** Edits a JSONC file the way VS Code's settings editor does: the rest, comments included, stays. */
-function editJson(file: string, jsonPath: (string | number)[], value: unknown): void {
-  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : jsonPath[0] === -1 ? '[]' : '{}';
-  const edits = modify(text, jsonPath, value, { formattingOptions: { insertSpaces: true, tabSize: 2 }, isArrayInsertion: jsonPath[0] === -1 });
-  fs.writeFileSync(file, applyEdits(text, edits));
-}
 
 describe('Step 6: app data from A arrives on B', () => {
   it(

@@ -14,6 +14,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { applyEdits, modify } from 'jsonc-parser';
 import type { Browser, Frame, Locator, Page } from 'playwright-core';
 import { closeBrowser, launchBrowser, openViewContainer, openWorkbench, screenshot as harnessScreenshot, waitForWorkbench } from '../harness/browser';
 import { type CodeServer, installExtension, startCodeServer, TEST_USER_SETTINGS, VSCODE_UNDER_TEST, writeUserSettings } from '../harness/codeServer';
@@ -464,6 +465,18 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
 
 export function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** A file of a computer's user folder: settings.json, keybindings.json. */
+export function userFile(userDataDir: string, name: string): string {
+  return path.join(userDataDir, 'User', name);
+}
+
+/** Edits a JSONC file the way VS Code's settings editor does: the rest, comments included, stays. */
+export function editJson(file: string, jsonPath: (string | number)[], value: unknown): void {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : jsonPath[0] === -1 ? '[]' : '{}';
+  const edits = modify(text, jsonPath, value, { formattingOptions: { insertSpaces: true, tabSize: 2 }, isArrayInsertion: jsonPath[0] === -1 });
+  fs.writeFileSync(file, applyEdits(text, edits));
 }
 
 export function readText(file: string): string {

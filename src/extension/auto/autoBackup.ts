@@ -201,7 +201,10 @@ export class AutoBackup implements BackupTracker, vscode.Disposable {
     try {
       const data = await this.state.read();
       const due = this.nextOf(data, t, settings);
-      if (due === undefined || due > this.o.clock.now()) return;
+      if (due === undefined || due > this.o.clock.now()) {
+        this.log.info(`${t.id}: another window has just run this automatic backup`);
+        return;
+      }
       await this.state.update((d) => ((d.schedule[t.id] ??= {}).lastAttempt = this.o.clock.now()));
       await this.runWithRetries(t, lock);
     } catch (e) {
