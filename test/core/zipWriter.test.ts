@@ -6,9 +6,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { Writable } from 'stream';
 import * as zlib from 'zlib';
+import { wholeBufferDeflate } from '../../src/core/util/deflateWindow';
 import {
   ZipWriter,
   deflateBound,
+  gatheringSink,
   dosDateTime,
   extendedTimestampField,
   externalAttributes,
@@ -765,6 +767,38 @@ describe('zip writer: refuses to write a lying header', () => {
 
 describe('zip writer: streaming', () => {
   const T = Date.parse('2024-05-06T07:08:09Z');
+
+  it('the gathering sink hands the bytes on in order, in few writes: small chunks in blocks, big ones as they are', async () => {
+    const writes: Buffer[] = [];
+    const out = new Writable({
+      highWaterMark: 64 * 1024,
+      write(chunk: Buffer, _enc, cb) {
+        writes.push(Buffer.from(chunk));
+        setImmediate(cb);
+      },
+    });
+    const { sink, flush } = gatheringSink(out, undefined, 4096);
+    const chunks = [...Array.from({ length: 300 }, (_, i) => randomBytes(1 + (i % 40))), randomBytes(3000), ...Array.from({ length: 50 }, () => randomBytes(30))];
+    for (const c of chunks) await sink(c);
+    await flush();
+    out.end();
+    await once(out, 'finish');
+    assert.ok(Buffer.concat(writes).equals(Buffer.concat(chunks)), 'the same bytes in the same order');
+    assert.ok(writes.length <= 8, `${writes.length} writes for ${chunks.length} chunks`);
+    assert.ok(writes.some((w) => w.length === 3000), 'a chunk of a quarter block or more goes on its own');
+    assert.ok(writes.every((w) => w.length <= 4096));
+  });
+
+  it('a small buffer deflated with a window of its size: the same bytes back, no bigger than with the full window', () => {
+    for (const size of [0, 1, 300, 1000, 5000, 40_000]) {
+      const data = Buffer.from(Array.from({ length: size }, (_, i) => 'abcdefgh'.charCodeAt((i * 7) % 8) ^ (i % 13 === 0 ? 1 : 0)));
+      const o = wholeBufferDeflate(6, size);
+      assert.ok(o.windowBits! >= 9 && o.windowBits! <= 15 && (o.windowBits === 15 || 2 ** o.windowBits! >= size), `${size}: ${o.windowBits}`);
+      const small = zlib.deflateRawSync(data, o);
+      assert.ok(zlib.inflateRawSync(small).equals(data), `${size} bytes come back`);
+      assert.ok(small.length <= zlib.deflateRawSync(data, { level: 6 }).length, `${size}: ${small.length} bytes`);
+    }
+  });
 
   it('waits for drain: a slow Writable never holds much more than its highWaterMark', async () => {
     const hwm = 16 * 1024;

@@ -1,5 +1,6 @@
 import { promisify } from 'util';
 import * as zlib from 'zlib';
+import { wholeBufferDeflate } from '../util/deflateWindow';
 import type { WorkerPool } from '../util/workerPool';
 import type { DeflateReply, DeflateRequest } from '../workers/messages';
 
@@ -20,7 +21,7 @@ export async function deflateOnThread(threads: WorkerPool, buf: Buffer, level: n
 
 /** Deflates on libuv's thread pool (where worker threads are not available). */
 export function deflateInPool(buf: Buffer, level: number): Promise<Buffer> {
-  return deflateRaw(buf, { level });
+  return deflateRaw(buf, wholeBufferDeflate(level, buf.length));
 }
 
 // Also used by the file worker, which decides while it reads (see util/methodChoice.ts).

@@ -10,7 +10,7 @@ import { EMPTY, OPEN_FLAGS, PARALLEL, PIECE_SIZE, SMALL_FILE, toIoError, type Ar
 
 // Small files the hashing pass read are kept for the archive pass, up to this
 // much: the bytes archived are then exactly the bytes hashed, and not read twice.
-const CACHE_BYTES = 48 * 1024 * 1024;
+export const CACHE_BYTES = 48 * 1024 * 1024;
 // Small files go to the worker threads in batches of up to this many files
 // and bytes: one message per batch, not two per file.
 const BATCH_FILES = 128;
@@ -34,7 +34,7 @@ interface HashResult {
  */
 export async function hashPass(
   sources: ArchiveSource[],
-  o: { onProgress?: ProgressListener; level?: number },
+  o: { onProgress?: ProgressListener; level?: number; cache?: { left: number } },
   failed: () => Error | undefined,
   threads: WorkerPool | undefined,
 ): Promise<Entry[]> {
@@ -43,7 +43,8 @@ export async function hashPass(
   let bytesDone = 0;
   let filesDone = 0;
   let next = 0;
-  const cache = { left: CACHE_BYTES };
+  // Shared with the caller when it hashes in waves and gives back what it packed.
+  const cache = o.cache ?? { left: CACHE_BYTES };
   const level = o.level ?? DEFAULT_LEVEL;
   const report = (): void => o.onProgress?.({ phase: 'hash', bytesDone, bytesTotal, filesDone, filesTotal: sources.length });
   const entryOf = (s: ArchiveSource, h: HashResult, method = chooseMethod(s.archivePath, h.sample), packed?: Buffer): Entry => ({

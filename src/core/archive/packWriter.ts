@@ -8,7 +8,7 @@ import type { Logger } from '../util/engineLogger';
 import { SMALL_FILE, type Entry } from './entries';
 import type { Job, Pipeline } from './readAhead';
 import { yieldIfDue } from '../util/timeSlice';
-import { ZipWriter, type ZipEntryInfo } from './zipWriter';
+import { gatheringSink, ZipWriter, type ZipEntryInfo } from './zipWriter';
 
 /** The store operations packs need (S3Store's). */
 export interface PackStore {
@@ -49,6 +49,8 @@ interface OpenPack {
   key: string;
   out: PassThrough;
   zip: ZipWriter;
+  /** Sends what the gathering sink holds into `out`. */
+  flush: () => Promise<void>;
   names: Set<string>;
   upload: Promise<{ size: number }>;
 }
@@ -140,12 +142,13 @@ export class PackSet {
     const id = newPackId();
     const key = packKey(this.rootPath, id);
     const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const zip = new ZipWriter(out);
+    const gathered = gatheringSink(out, this.o.signal);
+    const zip = new ZipWriter(gathered.sink);
     this.started.push(id);
     const upload = this.store.upload(key, out, { signal: this.o.signal, contentType: 'application/zip' });
     // Watched here; awaited in closeCurrent. A failure also breaks the writes into `out`.
     upload.catch((e: unknown) => out.destroy(e instanceof Error ? e : new Error(String(e))));
-    this.current = { id, key, out, zip, names: new Set(), upload };
+    this.current = { id, key, out, zip, flush: gathered.flush, names: new Set(), upload };
     return this.current;
   }
 
@@ -154,6 +157,7 @@ export class PackSet {
     if (!pack) return;
     this.current = undefined;
     await pack.zip.finish();
+    await pack.flush();
     pack.out.end();
     const done = pack.upload.then((r) => {
       this.written.push({ id: pack.id, key: pack.key, size: r.size, entries: pack.names.size });

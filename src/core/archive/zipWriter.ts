@@ -333,6 +333,36 @@ function mismatch(name: string, detail: string): BackupError {
   return new BackupError(base.code, base.message, base.hint, { cause: new Error(`${name}: ${detail}`), params: { ...base.params, detail } });
 }
 
+/**
+ * A sink that gathers small chunks into blocks of `size` bytes before they go
+ * to `out`: a pack of small files is three chunks per entry (header, data,
+ * descriptor), and a stream write each cost more than the entry's own work.
+ * Chunks of a quarter block or more pass straight through. `flush` before
+ * ending `out`.
+ */
+export function gatheringSink(out: Writable, signal?: AbortSignal, size = 256 * 1024): { sink: ZipSink; flush(): Promise<void> } {
+  const write = writableSink(out, signal);
+  let block = Buffer.allocUnsafe(size);
+  let used = 0;
+  const flush = async (): Promise<void> => {
+    if (used === 0) return;
+    const full = block.subarray(0, used);
+    block = Buffer.allocUnsafe(size);
+    used = 0;
+    await write(full);
+  };
+  const sink: ZipSink = async (chunk) => {
+    if (chunk.length >= size / 4) {
+      await flush();
+      return write(chunk);
+    }
+    if (used + chunk.length > size) await flush();
+    chunk.copy(block, used);
+    used += chunk.length;
+  };
+  return { sink, flush };
+}
+
 function writableSink(out: Writable, signal: AbortSignal | undefined): ZipSink {
   const closed = (): Error => out.errored ?? new Error('the zip output was closed before the archive was complete');
   return async (chunk) => {

@@ -2,7 +2,7 @@
 // the bucket already (unchanged by its stat, or the same sha256), or hash,
 // compress and pack it; then the manifest entries that say where it all is.
 import { packEntryName, PackSet, writeEntries, type WrittenPack } from '../archive/packWriter';
-import { hashPass } from '../archive/hashPass';
+import { CACHE_BYTES, hashPass } from '../archive/hashPass';
 import { Pipeline } from '../archive/readAhead';
 import type { ArchiveSource, Entry } from '../archive/entries';
 import type { ManifestAdded, ManifestFile, PieceRef } from '../format/manifest';
@@ -41,6 +41,57 @@ function piecesOf(e: Entry): Entry[] {
   return e.pieces.map((p) => ({ ...e, pieces: undefined, cached: undefined, packed: undefined, size: p.size, sha256: p.sha256, crc32: p.crc32, range: { start: p.start, length: p.size } }));
 }
 
+// A wave of the hash pass: enough files to keep both worker threads busy,
+// few enough bytes to hold two waves in the read cache (CACHE_BYTES).
+const WAVE_FILES = 4096;
+const WAVE_BYTES = 16 * 1024 * 1024;
+
+/** [from, to) ranges of `sources`, in order: up to WAVE_FILES files or WAVE_BYTES bytes each (a bigger file is a wave of its own). */
+function wavesOf(sources: ArchiveSource[]): [number, number][] {
+  const waves: [number, number][] = [];
+  let from = 0;
+  let bytes = 0;
+  sources.forEach((s, k) => {
+    if (k > from && (k - from >= WAVE_FILES || bytes + s.size > WAVE_BYTES)) {
+      waves.push([from, k]);
+      from = k;
+      bytes = 0;
+    }
+    bytes += s.size;
+  });
+  if (from < sources.length) waves.push([from, sources.length]);
+  return waves;
+}
+
+/**
+ * Packs one wave's new entries in order. Its progress counts on from the
+ * waves before it, and only once every wave is hashed and the totals are
+ * known (`totals`; until then the hash pass's progress is the one shown:
+ * two phases at once would flicker).
+ */
+async function packWave(entries: Entry[], packs: PackSet, o: StoreOptions, totals: () => { bytes: number; files: number } | undefined, done: { bytes: number; files: number }): Promise<StoredPiece[]> {
+  const base = { ...done };
+  const onProgress: ProgressListener = (p) => {
+    const t = totals();
+    if (t) o.onProgress?.({ ...p, bytesDone: base.bytes + p.bytesDone, bytesTotal: t.bytes, filesDone: base.files + p.filesDone, filesTotal: t.files });
+  };
+  const bytes = entries.reduce((n, e) => n + e.size, 0);
+  const pipeline = new Pipeline(entries, o.fail, onProgress, bytes, o.level, o.threads);
+  const cancel = (): void => pipeline.cancel(o.failed() ?? new Error('cancelled'));
+  o.signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    const placed = await writeEntries(pipeline, packs);
+    done.bytes += bytes;
+    done.files += entries.length;
+    return placed;
+  } catch (e) {
+    pipeline.cancel(e instanceof Error ? e : new Error(String(e)));
+    throw e;
+  } finally {
+    o.signal?.removeEventListener('abort', cancel);
+  }
+}
+
 /**
  * Finds or stores the content of every source. Unchanged files (by stat,
  * against the previous backup) are not read; the others are hashed, and
@@ -53,9 +104,7 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
   );
   const unchanged = found.filter(Boolean).length;
   const toHash = sources.map((s, i) => ({ s, i })).filter((x) => !found[x.i]);
-  const hashed = await hashPass(toHash.map((x) => x.s), { onProgress: o.onProgress, level: o.level }, o.failed, o.threads);
-  const err = o.failed();
-  if (err) throw err;
+  const hashed: Entry[] = new Array(toHash.length);
 
   // What is new: its entries (pieces for big files), and which source each stands for.
   const newEntries: Entry[] = [];
@@ -63,39 +112,68 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
   const firstOf = new Map<string, number>();
   const sameAs = new Map<number, number>();
   const added: ManifestAdded = { files: 0, bytes: 0, packs: 0, packBytes: 0 };
-  hashed.forEach((e, k) => {
-    const i = toHash[k].i;
-    const stored = reuse.byHash(e.sha256!, e.size);
-    if (stored) {
-      found[i] = stored;
-      return;
+  /** Decides for each entry of a wave, in the sources' order: stored already, a twin of an earlier one, or new. */
+  const decide = (from: number, to: number): Entry[] => {
+    const fresh: Entry[] = [];
+    for (let k = from; k < to; k++) {
+      const e = hashed[k];
+      const i = toHash[k].i;
+      const stored = reuse.byHash(e.sha256!, e.size);
+      const twin = stored ? undefined : firstOf.get(e.sha256!);
+      if (stored || twin !== undefined) {
+        if (stored) found[i] = stored;
+        else sameAs.set(i, twin!);
+        // Not packed: its bytes go now, not with the wave.
+        e.cached = e.packed = undefined;
+        continue;
+      }
+      firstOf.set(e.sha256!, i);
+      const parts = piecesOf(e);
+      owner.push({ source: i, hashed: k, first: newEntries.length, count: parts.length });
+      newEntries.push(...parts);
+      fresh.push(...parts);
+      added.files++;
+      added.bytes += e.size;
     }
-    const twin = firstOf.get(e.sha256!);
-    if (twin !== undefined) {
-      sameAs.set(i, twin);
-      return;
-    }
-    firstOf.set(e.sha256!, i);
-    const parts = piecesOf(e);
-    owner.push({ source: i, hashed: k, first: newEntries.length, count: parts.length });
-    newEntries.push(...parts);
-    added.files++;
-    added.bytes += e.size;
-  });
+    return fresh;
+  };
 
-  let placed: StoredPiece[] = [];
-  if (newEntries.length > 0) {
-    const pipeline = new Pipeline(newEntries, o.fail, o.onProgress, added.bytes, o.level, o.threads);
-    const cancel = (): void => pipeline.cancel(o.failed() ?? new Error('cancelled'));
-    o.signal?.addEventListener('abort', cancel, { once: true });
-    try {
-      placed = await writeEntries(pipeline, packs);
-    } catch (e) {
-      pipeline.cancel(e instanceof Error ? e : new Error(String(e)));
-      throw e;
-    } finally {
-      o.signal?.removeEventListener('abort', cancel);
-    }
+  // Hashing runs one wave ahead of packing: the worker threads read, hash and
+  // compress wave k+1 while this thread packs wave k (one after the other, the
+  // threads idled through the packing and this thread through the hashing).
+  // The read cache is shared and each wave's bytes go back once it is packed.
+  const waves = wavesOf(toHash.map((x) => x.s));
+  const cache = { left: CACHE_BYTES };
+  const hashTotals = { bytes: toHash.reduce((n, x) => n + x.s.size, 0), files: toHash.length };
+  const hashDone = { bytes: 0, files: 0 };
+  const packDone = { bytes: 0, files: 0 };
+  let allHashed = waves.length <= 1;
+  const hashWave = (w: number): Promise<void> => {
+    const [from, to] = waves[w];
+    const base = { ...hashDone };
+    const onProgress: ProgressListener = (p) => o.onProgress?.({ ...p, bytesDone: base.bytes + p.bytesDone, bytesTotal: hashTotals.bytes, filesDone: base.files + p.filesDone, filesTotal: hashTotals.files });
+    return hashPass(toHash.slice(from, to).map((x) => x.s), { onProgress, level: o.level, cache }, o.failed, o.threads).then((entries) => {
+      entries.forEach((e, k) => (hashed[from + k] = e));
+      hashDone.bytes = base.bytes + entries.reduce((n, e) => n + e.size, 0);
+      hashDone.files = base.files + entries.length;
+    });
+  };
+  const placed: StoredPiece[] = [];
+  let hashing = waves.length > 0 ? hashWave(0) : undefined;
+  for (let w = 0; w < waves.length; w++) {
+    await hashing;
+    const err = o.failed();
+    if (err) throw err;
+    hashing = w + 1 < waves.length ? hashWave(w + 1) : undefined;
+    // Awaited in the next turn of the loop; a failure meanwhile must not go unhandled.
+    hashing?.catch((e: unknown) => o.fail(e instanceof Error ? e : new Error(String(e))));
+    allHashed ||= !hashing;
+    const [from, to] = waves[w];
+    const held = hashed.slice(from, to).reduce((n, e) => n + (e.cached?.length ?? 0) + (e.packed?.length ?? 0), 0);
+    const fresh = decide(from, to);
+    const totals = (): { bytes: number; files: number } | undefined => (allHashed ? { bytes: added.bytes, files: newEntries.length } : undefined);
+    if (fresh.length > 0) placed.push(...(await packWave(fresh, packs, o, totals, packDone)));
+    cache.left += held;
   }
   const written = await packs.close();
   added.packs = written.length;

@@ -98,13 +98,17 @@ const SHA256 = /^[0-9a-f]{64}$/;
 // Date.toISOString() form; anything else is not ours.
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
+// Entries per piece of the serialised text: a 100,000-file manifest is made
+// and compressed a piece at a time, never as one string (nor one per step).
+const PIECE_LINES = 1024;
+
 /**
- * Serialises a manifest as UTF-8 JSON: the header fields on the first line
+ * The manifest as UTF-8 JSON, in pieces: the header fields on the first line
  * (so a reader of the first few kilobytes gets the totals without the rest,
  * see `parseManifestHeader`), then one entry per line, which keeps
  * `unzip -p backup.zip manifest.json` and `zcat` readable and diffable.
  */
-export function serializeManifest(m: Manifest): Buffer {
+function* manifestPieces(m: Manifest): Generator<string> {
   const head: Record<string, unknown> = {
     format: m.format,
     toolVersion: m.toolVersion,
@@ -118,27 +122,36 @@ export function serializeManifest(m: Manifest): Buffer {
     totals: m.totals,
     ...(m.added ? { added: m.added } : {}),
   };
-  const lines = (name: string, items: readonly unknown[]): string => `"${name}":[\n${items.map((x) => JSON.stringify(x)).join(',\n')}\n]`;
-  const parts: string[] = [];
-  if (m.format === 2) {
-    parts.push(lines('packs', m.packs ?? []), lines('dirs', m.dirs ?? []), lines('links', m.links ?? []));
+  yield `${JSON.stringify(head).slice(0, -1)},\n`;
+  const fileLine = (f: ManifestFile): string =>
+    JSON.stringify({
+      path: f.path,
+      size: f.size,
+      mtime: f.mtime,
+      mode: f.mode,
+      sha256: f.sha256,
+      ...(f.refs ? { refs: f.refs } : {}),
+      ...(f.ino !== undefined ? { ino: f.ino } : {}),
+      ...(f.ctime !== undefined ? { ctime: f.ctime } : {}),
+    });
+  const lists: [string, readonly unknown[], (x: never) => string][] = [];
+  if (m.format === 2) lists.push(['packs', m.packs ?? [], JSON.stringify], ['dirs', m.dirs ?? [], JSON.stringify], ['links', m.links ?? [], JSON.stringify]);
+  lists.push(['files', m.files, fileLine as (x: never) => string]);
+  for (const [k, [name, items, line]] of lists.entries()) {
+    yield `"${name}":[\n`;
+    for (let i = 0; i < items.length; i += PIECE_LINES) {
+      const last = Math.min(items.length, i + PIECE_LINES);
+      const batch: string[] = [];
+      for (let j = i; j < last; j++) batch.push(line(items[j] as never));
+      yield batch.join(',\n') + (last < items.length ? ',\n' : '');
+    }
+    yield k < lists.length - 1 ? '\n],\n' : '\n]}\n';
   }
-  parts.push(
-    lines(
-      'files',
-      m.files.map((f) => ({
-        path: f.path,
-        size: f.size,
-        mtime: f.mtime,
-        mode: f.mode,
-        sha256: f.sha256,
-        ...(f.refs ? { refs: f.refs } : {}),
-        ...(f.ino !== undefined ? { ino: f.ino } : {}),
-        ...(f.ctime !== undefined ? { ctime: f.ctime } : {}),
-      })),
-    ),
-  );
-  return Buffer.from(`${JSON.stringify(head).slice(0, -1)},\n${parts.join(',\n')}}\n`, 'utf8');
+}
+
+/** The whole serialised manifest (format-1 archives, tests); backups stream it through `compressManifest`. */
+export function serializeManifest(m: Manifest): Buffer {
+  return Buffer.from([...manifestPieces(m)].join(''), 'utf8');
 }
 
 /** What the first line of a serialised manifest tells: everything but the entries. */
@@ -200,7 +213,6 @@ export function parseManifest(text: string | Buffer): Manifest {
   return parseManifestObject(jsonOf(data));
 }
 
-const gzip = promisify(zlib.gzip);
 const gunzip = promisify(zlib.gunzip);
 
 /**
@@ -208,7 +220,20 @@ const gunzip = promisify(zlib.gunzip);
  * libuv's thread pool: a large manifest's gzip would hold the caller's thread.
  */
 export async function compressManifest(m: Manifest): Promise<Buffer> {
-  return gzip(serializeManifest(m), { level: 6 });
+  // Gzip'd as it is made, on the thread pool: memory is the compressed output and one piece.
+  const z = zlib.createGzip({ level: 6 });
+  const out: Buffer[] = [];
+  z.on('data', (c: Buffer) => out.push(c));
+  const ended = new Promise<void>((resolve, reject) => {
+    z.once('end', resolve);
+    z.once('error', reject);
+  });
+  for (const piece of manifestPieces(m)) {
+    if (!z.write(piece, 'utf8')) await new Promise<void>((resolve) => z.once('drain', resolve));
+  }
+  z.end();
+  await ended;
+  return Buffer.concat(out);
 }
 
 /**
@@ -217,12 +242,15 @@ export async function compressManifest(m: Manifest): Promise<Buffer> {
  * files takes a few hundred ms to check).
  */
 export async function readManifest(data: Buffer): Promise<Manifest> {
-  const text = isGzip(data)
-    ? await gunzip(data, { maxOutputLength: MAX_MANIFEST_BYTES }).catch((e: unknown) => {
-        throw notJson(e);
-      })
-    : data;
-  return runStepsSliced(parseManifestSteps(jsonOf(text)));
+  // Only the parsed JSON outlives this statement: the text is gone before the checks run.
+  const raw = jsonOf(
+    isGzip(data)
+      ? await gunzip(data, { maxOutputLength: MAX_MANIFEST_BYTES }).catch((e: unknown) => {
+          throw notJson(e);
+        })
+      : data,
+  );
+  return runStepsSliced(parseManifestSteps(raw));
 }
 
 const isGzip = (b: Buffer): boolean => b[0] === 0x1f && b[1] === 0x8b;
@@ -295,6 +323,9 @@ function* parseManifestSteps(raw: unknown, o: { headerOnly?: boolean } = {}): St
     }
     bytes += f.size;
     files.push(file);
+    // The parsed JSON is ours (every caller parses it fresh): its entry can go
+    // now, so a 100,000-file manifest is never held twice while it is checked.
+    (m.files as unknown[])[i] = undefined;
   }
   if (!o.headerOnly && (totals.files !== files.length || totals.bytes !== bytes)) throw bad('The backup manifest totals do not match its file list.', 'totals');
   const selection = parseSelection(m.selection);

@@ -6,6 +6,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { wholeBufferDeflate } from '../util/deflateWindow';
 import { methodOfContent } from '../util/methodChoice';
 import type { BatchItem, DeflateReply, FileWorkerRequest, ReadBatchReply, ReadBatchRequest, ReadReply, StatBatchReply, StatBatchRequest, StatItem, Transferring } from './messages';
 import { serve } from './serve';
@@ -57,7 +58,7 @@ function readBatch(m: ReadBatchRequest): Transferring<ReadBatchReply> {
     const method = f.mayDeflate ? methodOfContent(raw) : 'store';
     if (!f.keep) return { size: got, sha256, crc32, method };
     // Copies: the read buffer is reused, and zlib's output may share a pool.
-    const data = new Uint8Array(method === 'deflate' ? zlib.deflateRawSync(raw, { level: m.level }) : raw);
+    const data = new Uint8Array(method === 'deflate' ? zlib.deflateRawSync(raw, wholeBufferDeflate(m.level, raw.length)) : raw);
     transfer.push(data.buffer);
     return { size: got, sha256, crc32, method, data };
   });
@@ -66,7 +67,7 @@ function readBatch(m: ReadBatchRequest): Transferring<ReadBatchReply> {
 
 function deflate(data: Uint8Array, level: number): Transferring<DeflateReply> {
   // A copy: the output may be a view of a buffer other code shares.
-  const out = new Uint8Array(zlib.deflateRawSync(data, { level }));
+  const out = new Uint8Array(zlib.deflateRawSync(data, wholeBufferDeflate(level, data.length)));
   return { reply: out, transfer: [out.buffer] };
 }
 
