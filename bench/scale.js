@@ -49,7 +49,7 @@ async function scaling(ctx, o, resticEnv, say) {
         const r = await measure('restore', { ...common, key: b.result.key, dest }, server, { osTime: true });
         lib.assertSameTree(digest, await lib.digestTree(dest), `our restore of ${row.label}`);
         fs.rmSync(dest, { recursive: true, force: true });
-        figures.ours.push({ backupMs: b.os.wallMs, backupRss: b.os.peakRss, restoreMs: r.os.wallMs, restoreRss: r.os.peakRss, stored: b.result.uploaded });
+        figures.ours.push({ backupMs: b.os.wallMs, backupRss: b.os.peakRss, restoreMs: r.os.wallMs, restoreRss: r.os.peakRss, stored: b.result.uploaded, stallMs: Math.max(b.stallMs, r.stallMs) });
         // The server keeps objects in memory: free them before the other tool's turn.
         await lib.emptyPrefix(client, bucket, `${prefix}-ours/`);
       };
@@ -71,8 +71,11 @@ async function scaling(ctx, o, resticEnv, say) {
     const r = { id: row.id, label: row.label, kind: row.kind, files: t.files, bytes: t.bytes, rounds: figures };
     for (const side of ['ours', 'restic']) r[side] = Object.fromEntries(['backupMs', 'backupRss', 'restoreMs', 'restoreRss'].map((k) => [k, med(side, k)]));
     r.ratios = Object.fromEntries(['backupMs', 'backupRss', 'restoreMs', 'restoreRss'].map((k) => [k, r.ours[k] / r.restic[k]]));
+    // The worst round's longest event-loop stall, backup or restore.
+    r.ours.stallMs = Math.max(...figures.ours.map((x) => x.stallMs));
     say(`    backup  ours ${fmtMs(r.ours.backupMs)} (${fmtMiB(r.ours.backupRss)}) | restic ${fmtMs(r.restic.backupMs)} (${fmtMiB(r.restic.backupRss)}) -> ${fmtRatio(r.ratios.backupMs)} time, ${fmtRatio(r.ratios.backupRss)} RSS`);
     say(`    restore ours ${fmtMs(r.ours.restoreMs)} (${fmtMiB(r.ours.restoreRss)}) | restic ${fmtMs(r.restic.restoreMs)} (${fmtMiB(r.restic.restoreRss)}) -> ${fmtRatio(r.ratios.restoreMs)} time, ${fmtRatio(r.ratios.restoreRss)} RSS`);
+    say(`    longest event-loop stall of ours (backup or restore): ${fmtMs(r.ours.stallMs)}`);
     rows.push(r);
   }
   return { rows, all: !!o.all, rounds: o.rounds };
@@ -81,10 +84,10 @@ async function scaling(ctx, o, resticEnv, say) {
 /** The table for docs/PERFORMANCE.md. */
 function scalingTable(s) {
   const lines = [];
-  lines.push('| tree | backup ours / restic | ratio | restore ours / restic | ratio | peak RSS backup ours / restic | peak RSS restore ours / restic |');
-  lines.push('| --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('| tree | backup ours / restic | ratio | restore ours / restic | ratio | peak RSS backup ours / restic | peak RSS restore ours / restic | longest stall, ours |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of s.rows) {
-    lines.push(`| ${r.label} | ${fmtMs(r.ours.backupMs)} / ${fmtMs(r.restic.backupMs)} | ${fmtRatio(r.ratios.backupMs)} | ${fmtMs(r.ours.restoreMs)} / ${fmtMs(r.restic.restoreMs)} | ${fmtRatio(r.ratios.restoreMs)} | ${fmtMiB(r.ours.backupRss)} / ${fmtMiB(r.restic.backupRss)} | ${fmtMiB(r.ours.restoreRss)} / ${fmtMiB(r.restic.restoreRss)} |`);
+    lines.push(`| ${r.label} | ${fmtMs(r.ours.backupMs)} / ${fmtMs(r.restic.backupMs)} | ${fmtRatio(r.ratios.backupMs)} | ${fmtMs(r.ours.restoreMs)} / ${fmtMs(r.restic.restoreMs)} | ${fmtRatio(r.ratios.restoreMs)} | ${fmtMiB(r.ours.backupRss)} / ${fmtMiB(r.restic.backupRss)} | ${fmtMiB(r.ours.restoreRss)} / ${fmtMiB(r.restic.restoreRss)} | ${r.ours.stallMs === undefined ? 'n/a' : fmtMs(r.ours.stallMs)} |`);
   }
   return lines.join('\n');
 }

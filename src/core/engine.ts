@@ -19,13 +19,14 @@ import { checkForChanges, type ChangeCheck } from './backup/changeCheck';
 import { runBackup, type BackupDeps } from './backup/runBackup';
 import { selectionRulesOf, type SkippedFile } from './backup/select';
 import { backupPrefix, compareNewestFirst, parseBackupKey, type BackupKind, type BackupRef } from './format/backupKeys';
-import type { Manifest, ManifestAdded } from './format/manifest';
+import type { Manifest, ManifestAdded, ManifestFile } from './format/manifest';
 import { ManifestIndex, type BrowseEntry } from './format/manifestIndex';
 import { RepositoryCrypto } from './crypto/repositoryCrypto';
 import { decryptWholeStream } from './crypto/chunkCipher';
 import { sealedName } from './crypto/sealedObjects';
 import type { ScryptParams } from './crypto/repoKey';
 import { parsePackKey } from './format/packKeys';
+import { yieldIfDue } from './util/timeSlice';
 import type { PackSource } from './archive/packReader';
 import { collectGarbage, type GcResult } from './repository/collectGarbage';
 import { ManifestStore, type ManifestSummary } from './repository/manifestStore';
@@ -535,7 +536,11 @@ export class BackupEngine {
   /** Format 2's staging: each selected file read from the packs, checked, then created. */
   private packStager(manifest: Manifest): Stager {
     return async (select, so) => {
-      const wanted = manifest.files.filter((f) => select(f.path) !== undefined);
+      const wanted: ManifestFile[] = [];
+      for (let i = 0; i < manifest.files.length; i++) {
+        if (i % 1024 === 0) await yieldIfDue();
+        if (select(manifest.files[i].path) !== undefined) wanted.push(manifest.files[i]);
+      }
       await readFromPacks(await this.packSource(manifest, so.signal), this.profile.rootPath, manifest, wanted, { kind: 'file', dest: (f) => select(f.path), setMeta: so.setMeta, modeOf: (f, umask) => restoredMode(f.mode, umask) }, so);
     };
   }

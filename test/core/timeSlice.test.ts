@@ -1,5 +1,10 @@
 import * as assert from 'assert';
 import { createHash, randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { writeJsonDurable } from '../../src/core/restore/snapshotRecord';
+import { jsonPieces } from '../../src/core/util/jsonPieces';
 import { payloadHashMiddleware } from '../../src/core/storage/payloadHash';
 import { runSteps, runStepsSliced, yieldIfDue, type Steps } from '../../src/core/util/timeSlice';
 
@@ -70,5 +75,33 @@ describe('the SigV4 payload hash middleware', () => {
     assert.strictEqual((await run(Buffer.from('small')))['x-amz-content-sha256'], undefined);
     assert.strictEqual((await run({ pipe() {} }))['x-amz-content-sha256'], undefined);
     assert.strictEqual((await run(randomBytes(512 * 1024), { 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' }))['x-amz-content-sha256'], undefined);
+  });
+});
+
+describe('JSON in pieces (undo records of big restores)', () => {
+  it('joins to exactly JSON.stringify of the same data, long lists and left-out fields included', () => {
+    const entries = Array.from({ length: 5000 }, (_, i) => ({ path: `/w/f${i}.txt`, sha256: 'ab'.repeat(32), ...(i % 3 ? { staged: `/w/.s/${i}` } : {}), before: i % 7 ? undefined : { size: i } }));
+    const cases: unknown[] = [
+      { format: 2, state: 'applying', created: new Date(0), entries, createdDirs: [], nested: { list: Array.from({ length: 4100 }, (_, i) => (i % 5 ? i : undefined)) }, gone: undefined, fn: () => 1 },
+      Array.from({ length: 4097 }, (_, i) => ({ i })),
+      { 1: 'a', b: [], c: {}, d: null, e: 'x"\n\u2028' },
+      [],
+      'text',
+    ];
+    for (const c of cases) assert.strictEqual([...jsonPieces(c)].join(''), JSON.stringify(c));
+    assert.ok([...jsonPieces(cases[0])].length > 3, 'a long list comes in several pieces');
+  });
+
+  it('an undo record written in pieces reads back whole', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-json-'));
+    try {
+      const data = { format: 2, entries: Array.from({ length: 30_000 }, (_, i) => ({ path: `/w/${i}`, sha256: String(i).padStart(64, '0') })) };
+      const file = path.join(dir, 'record.json');
+      await writeJsonDurable(file, data);
+      assert.deepStrictEqual(JSON.parse(fs.readFileSync(file, 'utf8')), data);
+      assert.deepStrictEqual(fs.readdirSync(dir), ['record.json'], 'no temp file left');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -160,7 +160,7 @@ describe('undo record, lock and recovery', function () {
     const interrupted = path.join(dirs[0], 'snapshot.json');
     fs.writeFileSync(interrupted, JSON.stringify({ ...JSON.parse(fs.readFileSync(interrupted, 'utf8')), state: 'applying' }));
     assert.strictEqual(await pruneSnapshots(snapshots, { keep: 1, except: dirs[3] }), 2);
-    assert.deepStrictEqual(fs.readdirSync(snapshots).sort(), [path.basename(dirs[0]), path.basename(dirs[3])]);
+    assert.deepStrictEqual(fs.readdirSync(snapshots).sort(), [path.basename(dirs[0]), path.basename(dirs[3])].sort());
     assert.strictEqual(await pruneSnapshots(snapshots, { keep: 0, days: 0 }), 0, 'no limit, nothing pruned');
   });
 

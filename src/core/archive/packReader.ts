@@ -76,9 +76,11 @@ interface Range {
 }
 
 /** Groups single-piece small files into ranges per pack, in offset order. */
-function rangesOf(files: ManifestFile[]): Range[] {
+async function rangesOf(files: ManifestFile[]): Promise<Range[]> {
   const byPack = new Map<number, Small[]>();
-  for (const f of files) {
+  for (let i = 0; i < files.length; i++) {
+    if (i % 1024 === 0) await yieldIfDue();
+    const f = files[i];
     const ref = f.refs![0];
     const list = byPack.get(ref[0]);
     if (list) list.push({ file: f, ref });
@@ -151,14 +153,18 @@ export async function readFromPacks(
   report();
 
   const isSmall = (f: ManifestFile): boolean => f.refs!.length === 1 && f.refs![0][2] > 0 && f.refs![0][2] <= ONE_SHOT && f.size <= ONE_SHOT;
-  const small = files.filter((f) => f.refs && f.refs.length > 0 && isSmall(f));
-  const smallSet = new Set(small);
-  const big = files.filter((f) => !smallSet.has(f));
+  const small: ManifestFile[] = [];
+  const big: ManifestFile[] = [];
+  for (let i = 0; i < files.length; i++) {
+    if (i % 1024 === 0) await yieldIfDue();
+    const f = files[i];
+    (f.refs && f.refs.length > 0 && isSmall(f) ? small : big).push(f);
+  }
   const pool = sink.kind === 'memory' ? undefined : WorkerPool.create('entryWorker');
   const failure = new FirstFailure();
   try {
     // Small files: ranges fetched a few at a time; each file checked (and written) on a worker thread.
-    const ranges = rangesOf(small);
+    const ranges = await rangesOf(small);
     let next = 0;
     let inFlight = 0;
     let wake: (() => void) | undefined;
@@ -197,19 +203,27 @@ export async function readFromPacks(
         g.batch.push({ raw: own, method: ref[3], size: ref[5], crc32: ref[4], sha256: file.sha256, ...(dest ? { dest, ...meta(file) } : {}) });
         g.transfer.push(own.buffer);
       }
-      await Promise.all(
-        [...groups].map(async ([key, g]) => {
-          throwIfAborted(o.signal);
-          const request: EntryBatchRequest = { batch: g.batch };
-          const replies = await (key ? threads.callKeyed<EntryBatchReply>(key, request, g.transfer) : threads.call<EntryBatchReply>(request, g.transfer));
-          replies.forEach((bad, k) => {
-            if (bad && 'error' in bad) throw Object.assign(new Error(bad.error.message), bad.error);
-            if (bad) throw checkFailure({ name: g.files[k].path }, bad);
-            testPause('verify');
-            done(g.files[k]);
-          });
-        }),
-      );
+      const post = async (key: string, g: { files: ManifestFile[]; batch: EntryRequest[]; transfer: ArrayBuffer[] }): Promise<void> => {
+        throwIfAborted(o.signal);
+        const request: EntryBatchRequest = { batch: g.batch };
+        const replies = await (key ? threads.callKeyed<EntryBatchReply>(key, request, g.transfer) : threads.call<EntryBatchReply>(request, g.transfer));
+        replies.forEach((bad, k) => {
+          if (bad && 'error' in bad) throw Object.assign(new Error(bad.error.message), bad.error);
+          if (bad) throw checkFailure({ name: g.files[k].path }, bad);
+          testPause('verify');
+          done(g.files[k]);
+        });
+      };
+      // Posted one by one with turns between: a range of 8 MiB of small files is a few dozen
+      // messages of hundreds of entries each (~60 ms of postMessage at once otherwise).
+      const calls: Promise<void>[] = [];
+      for (const [key, g] of groups) {
+        await yieldIfDue();
+        const call = post(key, g);
+        call.catch(() => undefined);
+        calls.push(call);
+      }
+      await Promise.all(calls);
     };
     while (next < ranges.length && !failure.failed) {
       throwIfAborted(o.signal);

@@ -6,6 +6,7 @@ import { archivePathProblem } from '../util/paths';
 import { printable } from '../util/printable';
 import { runSteps, runStepsSliced, STEP_ITEMS, type Steps } from '../util/timeSlice';
 import { checkManifestSteps } from './manifestChecks';
+import { parseManifestJson } from './manifestJson';
 import type { SelectionRules } from './selectionRules';
 
 export { printable } from '../util/printable';
@@ -243,13 +244,17 @@ export async function compressManifest(m: Manifest): Promise<Buffer> {
  */
 export async function readManifest(data: Buffer): Promise<Manifest> {
   // Only the parsed JSON outlives this statement: the text is gone before the checks run.
-  const raw = jsonOf(
-    isGzip(data)
-      ? await gunzip(data, { maxOutputLength: MAX_MANIFEST_BYTES }).catch((e: unknown) => {
-          throw notJson(e);
-        })
-      : data,
-  );
+  const raw = await parseManifestJson(
+    utf8Of(
+      isGzip(data)
+        ? await gunzip(data, { maxOutputLength: MAX_MANIFEST_BYTES }).catch((e: unknown) => {
+            throw notJson(e);
+          })
+        : data,
+    ),
+  ).catch((e: unknown) => {
+    throw notJson(e);
+  });
   return runStepsSliced(parseManifestSteps(raw));
 }
 
@@ -257,10 +262,20 @@ const isGzip = (b: Buffer): boolean => b[0] === 0x1f && b[1] === 0x8b;
 
 const notJson = (e: unknown): BackupError => bad('The backup manifest is not valid JSON.', e instanceof Error ? e.message : String(e));
 
-/** A manifest's JSON value (strict UTF-8); anything else is the one 'Integrity' sentence. */
-function jsonOf(data: string | Buffer): unknown {
+/** A manifest's text (strict UTF-8); anything else is the one 'Integrity' sentence. */
+function utf8Of(data: string | Buffer): string {
   try {
-    return JSON.parse(typeof data === 'string' ? data : new TextDecoder('utf-8', { fatal: true }).decode(data));
+    return typeof data === 'string' ? data : new TextDecoder('utf-8', { fatal: true }).decode(data);
+  } catch (e) {
+    throw notJson(e);
+  }
+}
+
+/** A manifest's JSON value; anything else is the one 'Integrity' sentence. */
+function jsonOf(data: string | Buffer): unknown {
+  const text = utf8Of(data);
+  try {
+    return JSON.parse(text);
   } catch (e) {
     throw notJson(e);
   }

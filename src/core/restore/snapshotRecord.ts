@@ -10,6 +10,8 @@ import * as path from 'path';
 import { BackupError } from '../util/engineErrors';
 import { isInside } from '../util/paths';
 import { asOwner, type ProcessOwner } from '../util/processOwner';
+import { jsonPieces } from '../util/jsonPieces';
+import { yieldIfDue } from '../util/timeSlice';
 
 export const RECORD_FILE = 'snapshot.json';
 /** Staging folders are named after their restore's record: `.s3-backup-staging-<id>`. */
@@ -121,7 +123,16 @@ export async function writeJsonDurable(file: string, data: unknown): Promise<voi
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   const fh = await fs.promises.open(tmp, 'wx', 0o600);
   try {
-    await fh.writeFile(JSON.stringify(data));
+    // In pieces of about a MiB, with turns of the event loop between them.
+    let pending = '';
+    for (const piece of jsonPieces(data)) {
+      pending += piece;
+      if (pending.length < 1024 * 1024) continue;
+      await fh.write(pending);
+      pending = '';
+      await yieldIfDue();
+    }
+    await fh.write(pending);
     await fh.sync();
   } finally {
     await fh.close();

@@ -1,0 +1,87 @@
+// The manifest's sliced JSON parse gives JSON.parse's value, or JSON.parse's
+// error, for every text: our layout a line at a time, anything else whole.
+import * as assert from 'assert';
+import { serializeManifest, type Manifest } from '../../src/core/format/manifest';
+import { parseManifestJson } from '../../src/core/format/manifestJson';
+
+function manifest(files: number): Manifest {
+  return {
+    format: 2,
+    toolVersion: '1.0.0',
+    created: '2026-12-02T00:00:00.000Z',
+    hostname: 'h',
+    platform: 'linux',
+    kind: 'workspace',
+    sources: ['workspace/app'],
+    totals: { files, bytes: (files * (files - 1)) / 2 },
+    packs: files ? ['0'.repeat(32)] : [],
+    dirs: [],
+    links: [],
+    files: Array.from({ length: files }, (_, i) => ({ path: `workspace/app/f${i}, "q".txt`, size: i, mtime: '2026-01-01T00:00:00.000Z', mode: 0o644, sha256: 'a'.repeat(64), refs: [[0, i, i, 8, i, i]] })),
+  };
+}
+
+async function same(text: string): Promise<void> {
+  let expected: unknown;
+  let error: unknown;
+  try {
+    expected = JSON.parse(text);
+  } catch (e) {
+    error = e;
+  }
+  if (error) {
+    await assert.rejects(parseManifestJson(text), (e: Error) => e instanceof SyntaxError, `rejects like JSON.parse: ${text.slice(0, 60)}`);
+    return;
+  }
+  const got = await parseManifestJson(text);
+  assert.deepStrictEqual(got, expected, text.slice(0, 60));
+  assert.strictEqual(JSON.stringify(got), JSON.stringify(expected), 'same key order');
+}
+
+describe('manifest JSON, parsed a line at a time', () => {
+  it('our serializer\'s text, empty lists and 5,000 entries: JSON.parse\'s value', async () => {
+    for (const n of [0, 1, 2, 511, 512, 5000]) await same(serializeManifest(manifest(n)).toString('utf8'));
+  });
+
+  it('any other layout or a broken text: JSON.parse\'s value or its error', async () => {
+    const ours = serializeManifest(manifest(3)).toString('utf8');
+    const variants = [
+      JSON.stringify(manifest(3)),
+      JSON.stringify(manifest(3), null, 2),
+      ours.replace(/\n/g, '\r\n'),
+      `${ours}  \n\t`,
+      `${ours}x`,
+      ours.replace('"files":[\n', '"files":[\n\n'),
+      ours.replace(/\]\}\n$/, ']\n}\n'),
+      ours.slice(0, -4),
+      '{,\n"files":[\n\n]}\n',
+      '{"a":1,\n"__proto__":[\n{"polluted":true}\n]}\n',
+      '{"files":7,\n"files":[\n1\n],\n"x":[\n2,\n3\n]}\n',
+      '{"a":1,\n"l":[\n1,2\n]}\n',
+      '{"a":1,\n"l":[\n1,\n]}\n',
+      '{"a":1,\n"l":[\n{"b":\n2}\n]}\n',
+      '',
+      '[]',
+    ];
+    for (const v of variants) await same(v);
+    const proto = (await parseManifestJson('{"a":1,\n"__proto__":[\n{"polluted":true}\n]}\n')) as Record<string, unknown>;
+    assert.strictEqual(Object.getPrototypeOf(proto), Object.prototype, 'a "__proto__" list is an own property, not the prototype');
+    assert.ok(Array.isArray(Object.getOwnPropertyDescriptor(proto, '__proto__')?.value));
+  });
+
+  it('a big manifest in our layout gives the event loop turns while it is parsed (JSON.parse whole gives none)', async () => {
+    const text = serializeManifest(manifest(60_000)).toString('utf8');
+    let turns = 0;
+    let on = true;
+    const tick = (): void => {
+      turns++;
+      if (on) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const before = turns;
+    const got = (await parseManifestJson(text)) as Manifest;
+    on = false;
+    assert.strictEqual(got.files.length, 60_000);
+    assert.ok(turns - before >= 2, `${turns - before} turns of the event loop during the parse`);
+  });
+});
