@@ -88,6 +88,8 @@ async function rangesOf(files: ManifestFile[]): Promise<Range[]> {
   }
   const ranges: Range[] = [];
   for (const [pack, items] of byPack) {
+    // Up to 20,000 entries a pack: one sort at a time.
+    await yieldIfDue();
     items.sort((a, b) => a.ref[1] - b.ref[1]);
     let cur: Range | undefined;
     for (const it of items) {

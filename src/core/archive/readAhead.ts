@@ -3,6 +3,7 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import type { ProgressListener } from '../util/progress';
+import { yieldIfDue } from '../util/timeSlice';
 import type { WorkerPool } from '../util/workerPool';
 import { deflateInPool, deflateOnThread } from './compression';
 import { EMPTY, OPEN_FLAGS, PARALLEL, readWhole, SMALL_FILE, sourceChanged, toIoError, type Entry } from './entries';
@@ -26,6 +27,7 @@ export class Pipeline {
   private filesDone = 0;
   private pumping = false;
   private pumpAgain = false;
+  private awaitingTurn = false;
 
   constructor(
     entries: Entry[],
@@ -66,7 +68,22 @@ export class Pipeline {
   }
 
   private pumpOnce(): void {
+    let started = 0;
     while (!this.cancelled && this.next < this.jobs.length && this.working < PARALLEL) {
+      // Jobs packed by the hash pass finish as they start: a wave's worth would run in one go.
+      if (++started % 64 === 0) {
+        const turn = yieldIfDue();
+        if (turn) {
+          if (!this.awaitingTurn) {
+            this.awaitingTurn = true;
+            void turn.then(() => {
+              this.awaitingTurn = false;
+              this.pump();
+            });
+          }
+          return;
+        }
+      }
       const job = this.jobs[this.next];
       const estimate = Math.min(job.entry.size, SMALL_FILE);
       if (this.next > this.consumer && this.queued + this.reserved + estimate > READ_AHEAD_BYTES) break;

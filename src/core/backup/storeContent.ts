@@ -118,9 +118,10 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
   const sameAs = new Map<number, number>();
   const added: ManifestAdded = { files: 0, bytes: 0, packs: 0, packBytes: 0 };
   /** Decides for each entry of a wave, in the sources' order: stored already, a twin of an earlier one, or new. */
-  const decide = (from: number, to: number): Entry[] => {
+  const decide = async (from: number, to: number): Promise<Entry[]> => {
     const fresh: Entry[] = [];
     for (let k = from; k < to; k++) {
+      if ((k - from) % 512 === 511) await yieldIfDue();
       const e = hashed[k];
       const i = toHash[k].i;
       const stored = reuse.byHash(e.sha256!, e.size);
@@ -175,7 +176,7 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
     allHashed ||= !hashing;
     const [from, to] = waves[w];
     const held = hashed.slice(from, to).reduce((n, e) => n + (e.cached?.length ?? 0) + (e.packed?.length ?? 0), 0);
-    const fresh = decide(from, to);
+    const fresh = await decide(from, to);
     const totals = (): { bytes: number; files: number } | undefined => (allHashed ? { bytes: added.bytes, files: newEntries.length } : undefined);
     if (fresh.length > 0) placed.push(...(await packWave(fresh, packs, o, totals, packDone)));
     cache.left += held;

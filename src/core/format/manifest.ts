@@ -1,4 +1,3 @@
-import { promisify } from 'util';
 import * as zlib from 'zlib';
 import { BackupError } from '../util/engineErrors';
 import type { BackupKind } from './backupKeys';
@@ -214,8 +213,6 @@ export function parseManifest(text: string | Buffer): Manifest {
   return parseManifestObject(jsonOf(data));
 }
 
-const gunzip = promisify(zlib.gunzip);
-
 /**
  * The manifest as stored in the bucket (format 2): gzip'd JSON. Compressed on
  * libuv's thread pool: a large manifest's gzip would hold the caller's thread.
@@ -244,18 +241,47 @@ export async function compressManifest(m: Manifest): Promise<Buffer> {
  */
 export async function readManifest(data: Buffer): Promise<Manifest> {
   // Only the parsed JSON outlives this statement: the text is gone before the checks run.
-  const raw = await parseManifestJson(
-    utf8Of(
-      isGzip(data)
-        ? await gunzip(data, { maxOutputLength: MAX_MANIFEST_BYTES }).catch((e: unknown) => {
-            throw notJson(e);
-          })
-        : data,
-    ),
-  ).catch((e: unknown) => {
-    throw notJson(e);
+  const raw = await parseManifestJson(isGzip(data) ? await gunzipText(data) : utf8Of(data)).catch((e: unknown) => {
+    throw e instanceof BackupError ? e : notJson(e);
   });
   return runStepsSliced(parseManifestSteps(raw));
+}
+
+/**
+ * The text of a gzip'd manifest, inflated on the thread pool and decoded
+ * (strict UTF-8) as the chunks arrive: no whole Buffer of it, and no one
+ * decode of 25 MB on the caller's thread. Past MAX_MANIFEST_BYTES: refused.
+ */
+function gunzipText(data: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const z = zlib.createGunzip({ chunkSize: 256 * 1024 });
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    const parts: string[] = [];
+    let total = 0;
+    const fail = (e: unknown): void => {
+      z.destroy();
+      reject(notJson(e));
+    };
+    z.on('data', (c: Buffer) => {
+      total += c.length;
+      if (total > MAX_MANIFEST_BYTES) return fail(new RangeError(`more than ${MAX_MANIFEST_BYTES} bytes inflated`));
+      try {
+        parts.push(decoder.decode(c, { stream: true }));
+      } catch (e) {
+        fail(e);
+      }
+    });
+    z.on('error', fail);
+    z.on('end', () => {
+      try {
+        parts.push(decoder.decode());
+        resolve(parts.join(''));
+      } catch (e) {
+        fail(e);
+      }
+    });
+    z.end(data);
+  });
 }
 
 const isGzip = (b: Buffer): boolean => b[0] === 0x1f && b[1] === 0x8b;

@@ -6,11 +6,12 @@ import { lstatOrUndefined } from '../util/fileHash';
 import { mapLimit } from '../util/firstFailure';
 import { resolveInside } from '../util/paths';
 import { yieldIfDue } from '../util/timeSlice';
+import type { ManifestFile } from '../format/manifest';
 import type { ProgressListener } from '../util/progress';
 import { ContainmentCheck } from './containment';
 import { extractEntries } from './extract';
 import { PARALLEL, type RestoreItem, type RestorePlan } from './planRestore';
-import { commitRestore } from './commitRestore';
+import { commitRestore, type StagedFile } from './commitRestore';
 import { linkStaysInside } from './planLinks';
 import { LINK_CONTENT_PREFIX } from './snapshotRecord';
 import { SnapshotWriter } from './snapshot';
@@ -55,13 +56,17 @@ export async function applyRestore(
 ): Promise<RestoreResult> {
   throwIfAborted(o.signal);
   const roots = rootsOf(plan.targets);
-  const byPath = new Map(plan.manifest.files.map((f) => [f.path, f]));
+  // Loops over every file give the event loop a turn (100,000 files: 30-300 ms each in one go).
+  const byPath = new Map<string, ManifestFile>();
+  for (let i = 0; i < plan.manifest.files.length; i++) {
+    if (i % 1024 === 0) await yieldIfDue();
+    byPath.set(plan.manifest.files[i].path, plan.manifest.files[i]);
+  }
   // Files that run code (item.runsCode) stay out unless the caller asked the user and the user said yes.
   const work = plan.items.filter((it) => (it.action === 'create' || it.action === 'overwrite') && (o.includeCodeFiles === true || !it.runsCode));
   const links = (plan.links ?? []).filter((l) => l.action !== 'unchanged' && (o.includeCodeFiles === true || !l.runsCode));
   const newDirs = (plan.dirs ?? []).filter((d) => d.action === 'create').map((d) => d.targetPath);
   if (work.length === 0 && links.length === 0 && newDirs.length === 0) return { written: 0 };
-  // Loops over every file give the event loop a turn (100,000 files: ~300 ms in one go).
   for (let i = 0; i < work.length; i++) {
     if (i % 512 === 0) await yieldIfDue();
     const it = work[i];
@@ -144,10 +149,13 @@ export async function applyRestore(
       if (st?.isDirectory()) throw conflict(l.archivePath, l.targetPath, 'A folder');
       if (st) currentLink.set(l.archivePath, st);
     });
-    const files = [
-      ...work.map((it) => ({ targetPath: it.targetPath, staged: staged.get(it.archivePath)!, sha256: byPath.get(it.archivePath)!.sha256, current: current.get(it) })),
-      ...links.map((l) => ({ targetPath: l.targetPath, staged: stagedLinks.get(l.archivePath)!, sha256: `${LINK_CONTENT_PREFIX}${l.target}`, current: currentLink.get(l.archivePath) })),
-    ];
+    const files: StagedFile[] = [];
+    for (let i = 0; i < work.length; i++) {
+      if (i % 1024 === 0) await yieldIfDue();
+      const it = work[i];
+      files.push({ targetPath: it.targetPath, staged: staged.get(it.archivePath)!, sha256: byPath.get(it.archivePath)!.sha256, current: current.get(it) });
+    }
+    for (const l of links) files.push({ targetPath: l.targetPath, staged: stagedLinks.get(l.archivePath)!, sha256: `${LINK_CONTENT_PREFIX}${l.target}`, current: currentLink.get(l.archivePath) });
     const written = await commitRestore(journal, files, { signal: o.signal, dirs: newDirs });
     return { written, snapshotDir: journal.dir };
   } catch (e) {
