@@ -154,6 +154,8 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
   const hashDone = { bytes: 0, files: 0 };
   const packDone = { bytes: 0, files: 0 };
   let allHashed = waves.length <= 1;
+  // The packing's totals, known once every wave is hashed (and decided).
+  const totals = (): { bytes: number; files: number } | undefined => (allHashed ? { bytes: added.bytes, files: newEntries.length } : undefined);
   const hashWave = (w: number): Promise<void> => {
     const [from, to] = waves[w];
     const base = { ...hashDone };
@@ -177,7 +179,6 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
     const [from, to] = waves[w];
     const held = hashed.slice(from, to).reduce((n, e) => n + (e.cached?.length ?? 0) + (e.packed?.length ?? 0), 0);
     const fresh = await decide(from, to);
-    const totals = (): { bytes: number; files: number } | undefined => (allHashed ? { bytes: added.bytes, files: newEntries.length } : undefined);
     if (fresh.length > 0) placed.push(...(await packWave(fresh, packs, o, totals, packDone)));
     cache.left += held;
   }

@@ -1,3 +1,4 @@
+import { once } from 'events';
 import * as zlib from 'zlib';
 import { BackupError } from '../util/engineErrors';
 import type { BackupKind } from './backupKeys';
@@ -227,7 +228,8 @@ export async function compressManifest(m: Manifest): Promise<Buffer> {
     z.once('error', reject);
   });
   for (const piece of manifestPieces(m)) {
-    if (!z.write(piece, 'utf8')) await new Promise<void>((resolve) => z.once('drain', resolve));
+    // events.once also rejects on 'error', so a failing gzip cannot leave this waiting for a drain.
+    if (!z.write(piece, 'utf8')) await once(z, 'drain');
   }
   z.end();
   await ended;
