@@ -1,7 +1,7 @@
 // The path checks every archive entry and restore target goes through.
 import * as assert from 'assert';
 import * as path from 'path';
-import { archivePathProblem, isInside, resolveInside } from '../../src/core/util/paths';
+import { archivePathProblem, isInside, nameProblem, resolveInside } from '../../src/core/util/paths';
 
 describe('archive path checks', () => {
   const safe = ['a', 'workspace/app/src/index.ts', 'a b/c d.txt', '.env', '..a/b..', 'ä/日本/файл', 'x'.repeat(200)];
@@ -26,6 +26,22 @@ describe('archive path checks', () => {
   for (const [p, why] of unsafe) {
     it(`refuses ${JSON.stringify(p.length > 40 ? `${p.slice(0, 20)}…` : p)}`, () => assert.match(archivePathProblem(p) ?? 'accepted', why));
   }
+
+  it('nameProblem (a fine folder plus one name) says what archivePathProblem says of the joined path', () => {
+    const names = ['a', '.env', '..a', '.', '..', '', 'a\\b', 'a\u0000b', 'a/b', 'C:', 'c:x', 'ä日本', 'x'.repeat(30000), '名'.repeat(22000)];
+    const dirs = ['src', 'a b/c', 'ä/日本', 'y'.repeat(40000)];
+    let checked = 0;
+    for (const dir of dirs) {
+      for (const name of names) {
+        const joined = `${dir}/${name}`;
+        assert.strictEqual(nameProblem(name, joined), archivePathProblem(joined), JSON.stringify(joined.slice(0, 30)));
+        checked++;
+      }
+    }
+    // Both answers, fine and not, among the cases.
+    assert.ok(names.some((n) => nameProblem(n, `src/${n}`) === undefined) && names.some((n) => nameProblem(n, `src/${n}`) !== undefined));
+    assert.strictEqual(checked, dirs.length * names.length);
+  });
 
   it('resolveInside joins safe paths and refuses escapes', () => {
     const root = path.resolve('/tmp/root');

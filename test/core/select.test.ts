@@ -5,6 +5,7 @@ import * as path from 'path';
 import { execFileSync } from 'child_process';
 import { BackupError } from '../../src/core/util/engineErrors';
 import { DEFAULT_EXCLUDES, selectFiles } from '../../src/core/backup/select';
+import { WorkerPool } from '../../src/core/util/workerPool';
 
 function tree(root: string, files: Record<string, string>): void {
   for (const [rel, content] of Object.entries(files)) {
@@ -122,6 +123,33 @@ describe('selectFiles', () => {
     const r = await selectFiles(tmp);
     assert.deepStrictEqual(r.emptyDirs.map((d) => d.relPath), ['empty/deeper', 'only-ignored']);
     assert.deepStrictEqual(r.files.map((f) => f.relPath), ['a/x.txt']);
+  });
+
+  it('many folders listed at once: the same sorted selection, empty folders and skipped names as a walk one folder at a time would give', async () => {
+    const files: Record<string, string> = {};
+    for (let d = 0; d < 40; d++) {
+      for (let f = 0; f < 30; f++) files[`d${d % 7}/sub${d}/f${f}.txt`] = `${d}-${f}`;
+      files[`d${d % 7}/sub${d}/node_modules/x.js`] = 'left out';
+      files[`d${d % 7}/sub${d}/bad\\name${d}.txt`] = 'not portable';
+      fs.mkdirSync(path.join(tmp, `d${d % 7}/sub${d}/empty${d}`), { recursive: true });
+    }
+    tree(tmp, files);
+    const threads = WorkerPool.create('fileWorker');
+    try {
+      for (const o of [{}, { threads }]) {
+        const r = await selectFiles(tmp, o);
+        const kept = Object.keys(files).filter((p) => !p.includes('node_modules') && !p.includes('\\')).sort();
+        assert.deepStrictEqual(r.files.map((f) => f.relPath), kept);
+        assert.strictEqual(r.totalBytes, kept.reduce((n, p) => n + Buffer.byteLength(files[p]), 0));
+        assert.deepStrictEqual(r.emptyDirs.map((d) => d.relPath), Array.from({ length: 40 }, (_, d) => `d${d % 7}/sub${d}/empty${d}`).sort());
+        const skipped = r.skipped.map((s) => s.relPath);
+        assert.deepStrictEqual(skipped, [...skipped].sort(), 'skipped names in path order');
+        assert.strictEqual(skipped.length, 40);
+        assert.ok(r.skipped.every((s) => s.reason === 'special' && /backslash/.test(s.detail ?? '')));
+      }
+    } finally {
+      await threads?.close();
+    }
   });
 
   it('reports unreadable folders and files without failing', async () => {

@@ -687,6 +687,26 @@ describe('zip writer: refuses to write a lying header', () => {
     await assertAbandoned(w, m.bytes());
   });
 
+  it('a whole entry (addEntry) that disagrees with its header: refused before any byte of it is written', async () => {
+    const info: ZipEntryInfo = { ...stored, method: 8 };
+    for (const [e, chunks, check] of [
+      [stored, [data.subarray(0, 9)], {}],
+      [stored, [data, Buffer.from([1])], {}],
+      [{ ...stored, crc32: (stored.crc32 ^ 1) >>> 0 }, [data], {}],
+      [info, [deflated], { size: 11, crc32: stored.crc32 }],
+      [info, [deflated], { size: 10, crc32: (stored.crc32 + 1) >>> 0 }],
+      [{ ...info, compressedSize: deflated.length }, [deflated.subarray(1)], { size: 10, crc32: stored.crc32 }],
+    ] as const) {
+      const m = memorySink();
+      const w = new ZipWriter(m.sink);
+      await w.addEntry({ ...stored, name: 'first.txt' }, [data]);
+      const before = m.bytes().length;
+      await assert.rejects(w.addEntry(e, chunks, check), expectCode('SourceChanged'));
+      assert.strictEqual(m.bytes().length, before, 'nothing of the refused entry');
+      await assertAbandoned(w, m.bytes());
+    }
+  });
+
   it('a streamed entry whose compressor read another size or crc than declared: no data descriptor is written', async () => {
     const info: ZipEntryInfo = { ...stored, method: 8 };
     for (const check of [{ size: 11, crc32: stored.crc32 }, { size: 10, crc32: (stored.crc32 + 1) >>> 0 }, { size: 10, crc32: stored.crc32, compressedSize: deflated.length + 1 }]) {
@@ -767,6 +787,37 @@ describe('zip writer: refuses to write a lying header', () => {
 
 describe('zip writer: streaming', () => {
   const T = Date.parse('2024-05-06T07:08:09Z');
+
+  it('a whole entry (addEntry) is the bytes beginEntry with the compressed size, write and endEntry make', async () => {
+    const text = Buffer.from('hello, hello, hello, world\n'.repeat(40));
+    const packed = zlib.deflateRawSync(text);
+    const entries: [ZipEntryInfo, Buffer[]][] = [
+      [{ name: 'a/stored.txt', kind: 'file', method: 0, mtimeMs: T, mode: 0o644, size: text.length, crc32: zlib.crc32(text) }, [text.subarray(0, 100), text.subarray(100)]],
+      [{ name: 'a/deflated.txt', kind: 'file', method: 8, mtimeMs: T + 2000, mode: 0o600, size: text.length, crc32: zlib.crc32(text), compressedSize: packed.length }, [packed]],
+      [{ name: 'empty', kind: 'file', method: 0, mtimeMs: T, mode: 0o644, size: 0, crc32: 0 }, []],
+      [{ name: 'ünïcode/名前.md', kind: 'file', method: 0, mtimeMs: Date.parse('1975-01-01T00:00:00Z'), mode: 0o755, size: 3, crc32: zlib.crc32(Buffer.from('abc')) }, [Buffer.from('abc')]],
+    ];
+    const streamed = memorySink();
+    const whole = memorySink();
+    const a = new ZipWriter(streamed.sink);
+    const b = new ZipWriter(whole.sink);
+    for (const [info, chunks] of entries) {
+      const check = info.method === 8 ? { size: info.size, crc32: info.crc32 } : {};
+      const p = await a.beginEntry(info);
+      for (const c of chunks) await a.write(c);
+      await a.endEntry(check);
+      // Without the compressed size: addEntry counts it itself.
+      const q = await b.addEntry({ ...info, compressedSize: undefined }, chunks, check);
+      assert.deepStrictEqual(q, p, info.name);
+    }
+    assert.deepStrictEqual(await b.finish(), await a.finish());
+    assert.ok(whole.bytes().equals(streamed.bytes()), 'the same archive, byte for byte');
+    assert.strictEqual(b.entryCount, entries.length);
+    assert.ok(b.has('a/deflated.txt') && !b.has('a/other.txt'));
+    const read = await readWithYauzl(whole.bytes(), { dataUpTo: MiB });
+    assert.deepStrictEqual(read.entries.map((r: YauzlRead) => r.entry.fileName), entries.map(([info]) => info.name));
+    assert.ok(read.entries[1].data!.equals(text), 'the deflated entry inflates to its content');
+  });
 
   it('the gathering sink hands the bytes on in order, in few writes: small chunks in blocks, big ones as they are', async () => {
     const writes: Buffer[] = [];

@@ -38,7 +38,8 @@ export interface Entry {
   /** The pieces of a file too big for one pack, from the hashing pass (the entry itself is the whole file). */
   pieces?: Piece[];
   method: Method;
-  date: Date;
+  /** Last modification, whole ms since the epoch (a number: a Date each would be 100,000 more objects). */
+  mtimeMs: number;
   unixMode: number;
 }
 

@@ -10,6 +10,7 @@ import { printable } from '../format/manifest';
 import type { WorkerPool } from '../util/workerPool';
 import type { CheckFailure, EntryReply, EntryRequest } from '../workers/messages';
 import { checkFailure, integrity, unsafe } from './readerErrors';
+import { wholeBufferInflate } from '../util/deflateWindow';
 
 /** One file entry of an opened archive, as its central directory describes it. */
 export interface ArchiveEntry {
@@ -92,7 +93,7 @@ export async function readEntryData(
     if (entry.method === 8) {
       try {
         // One byte over the declared size is enough to know it lies.
-        data = await inflateRaw(raw, { maxOutputLength: entry.size + 1 });
+        data = await inflateRaw(raw, wholeBufferInflate(entry.size));
       } catch (e) {
         const tooBig = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError;
         throw tooBig

@@ -19,6 +19,7 @@ import { yieldIfDue } from '../util/timeSlice';
 import { WorkerPool } from '../util/workerPool';
 import type { EntryBatchReply, EntryBatchRequest, EntryRequest } from '../workers/messages';
 import { checkFailure, integrity } from './readerErrors';
+import { wholeBufferInflate } from '../util/deflateWindow';
 
 /** The store operations reading packs needs (S3Store's). */
 export interface PackSource {
@@ -277,7 +278,7 @@ export async function readFromPacks(
 function checkInline(f: ManifestFile, ref: PieceRef, raw: Buffer): Buffer {
   let data: Buffer;
   try {
-    data = ref[3] === 8 ? zlib.inflateRawSync(raw, { maxOutputLength: ref[5] + 1 }) : raw;
+    data = ref[3] === 8 ? zlib.inflateRawSync(raw, wholeBufferInflate(ref[5])) : raw;
   } catch (e) {
     const tooBig = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError;
     throw checkFailure({ name: f.path }, tooBig ? { check: 'big' } : { check: 'damaged', message: (e as Error).message });

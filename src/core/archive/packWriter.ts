@@ -8,7 +8,7 @@ import type { Logger } from '../util/engineLogger';
 import { SMALL_FILE, type Entry } from './entries';
 import type { Job, Pipeline } from './readAhead';
 import { yieldIfDue } from '../util/timeSlice';
-import { gatheringSink, ZipWriter, type ZipEntryInfo } from './zipWriter';
+import { gatheringSink, ZipWriter, type ZipEntryInfo, type ZipEntryPosition } from './zipWriter';
 
 /** The store operations packs need (S3Store's). */
 export interface PackStore {
@@ -51,7 +51,6 @@ interface OpenPack {
   zip: ZipWriter;
   /** Sends what the gathering sink holds into `out`. */
   flush: () => Promise<void>;
-  names: Set<string>;
   upload: Promise<{ size: number }>;
 }
 
@@ -91,26 +90,33 @@ export class PackSet {
       name: packEntryName(e),
       kind: 'file',
       method,
-      mtimeMs: e.date.getTime(),
+      mtimeMs: e.mtimeMs,
       mode: e.unixMode,
       size: e.size,
       crc32: e.crc32 ?? 0,
       ...(method === 8 && job.ended ? { compressedSize: job.compressedSize } : {}),
     };
     const pack = await this.packFor(info.name);
-    const { offset, headerLength } = await pack.zip.beginEntry(info);
-    for (;;) {
-      // Entries whose data is already queued would otherwise chain without a turn of the event loop.
+    let position: ZipEntryPosition;
+    if (job.ended) {
+      // All of it in memory (small files): written in one call, not three and one per chunk.
       await yieldIfDue();
-      const chunk = await job.nextChunk();
-      if (!chunk) break;
-      await pack.zip.write(chunk);
+      position = await pack.zip.addEntry(info, job.takeRest(), { size: job.rawSize, crc32: job.crc >>> 0, compressedSize: job.compressedSize });
+    } else {
+      position = await pack.zip.beginEntry(info);
+      for (;;) {
+        // Entries whose data is already queued would otherwise chain without a turn of the event loop.
+        await yieldIfDue();
+        const chunk = await job.nextChunk();
+        if (!chunk) break;
+        await pack.zip.write(chunk);
+      }
+      await pack.zip.endEntry({ size: job.rawSize, crc32: job.crc >>> 0, compressedSize: job.compressedSize });
     }
-    await pack.zip.endEntry({ size: job.rawSize, crc32: job.crc >>> 0, compressedSize: job.compressedSize });
-    pack.names.add(info.name);
+    const { offset, headerLength } = position;
     this.entries++;
     const piece: StoredPiece = { packId: pack.id, offset: offset + headerLength, compressedSize: job.compressedSize, method, crc32: job.crc >>> 0, size: job.rawSize };
-    if (pack.zip.bytesWritten >= this.limits.bytes || pack.names.size >= this.limits.entries) await this.closeCurrent();
+    if (pack.zip.bytesWritten >= this.limits.bytes || pack.zip.entryCount >= this.limits.entries) await this.closeCurrent();
     return piece;
   }
 
@@ -137,7 +143,7 @@ export class PackSet {
 
   private async packFor(name: string): Promise<OpenPack> {
     // Names are unique within a pack (unzip would overwrite); a clash starts the next pack.
-    if (this.current?.names.has(name)) await this.closeCurrent();
+    if (this.current?.zip.has(name)) await this.closeCurrent();
     if (this.current) return this.current;
     const id = newPackId();
     const key = packKey(this.rootPath, id);
@@ -148,7 +154,7 @@ export class PackSet {
     const upload = this.store.upload(key, out, { signal: this.o.signal, contentType: 'application/zip' });
     // Watched here; awaited in closeCurrent. A failure also breaks the writes into `out`.
     upload.catch((e: unknown) => out.destroy(e instanceof Error ? e : new Error(String(e))));
-    this.current = { id, key, out, zip, flush: gathered.flush, names: new Set(), upload };
+    this.current = { id, key, out, zip, flush: gathered.flush, upload };
     return this.current;
   }
 
@@ -160,8 +166,8 @@ export class PackSet {
     await pack.flush();
     pack.out.end();
     const done = pack.upload.then((r) => {
-      this.written.push({ id: pack.id, key: pack.key, size: r.size, entries: pack.names.size });
-      this.o.log?.debug(`pack ${pack.id}: ${pack.names.size} entries, ${r.size} bytes`);
+      this.written.push({ id: pack.id, key: pack.key, size: r.size, entries: pack.zip.entryCount });
+      this.o.log?.debug(`pack ${pack.id}: ${pack.zip.entryCount} entries, ${r.size} bytes`);
     });
     this.uploading.add(done);
     done.then(() => this.uploading.delete(done), () => undefined);

@@ -299,6 +299,17 @@ export class Job {
     return c;
   }
 
+  /** Once the job has ended: all of its output not taken yet, at once (an entry written whole). */
+  takeRest(): Buffer[] {
+    const rest = this.chunks.slice(this.head);
+    this.chunks = [];
+    this.head = 0;
+    this.pipeline.queued -= this.queuedHere;
+    this.queuedHere = 0;
+    this.pipeline.pump();
+    return rest;
+  }
+
   private waitForSpace(): Promise<void> {
     if (this.queuedHere < JOB_QUEUE_BYTES || this.pipeline.isCancelled) return Promise.resolve();
     return new Promise((res) => (this.spaceWaiter = res));

@@ -122,7 +122,7 @@ export function dosDateTime(mtimeMs: number): { date: number; time: number } {
 export function extendedTimestampField(mtimeMs: number): Buffer | undefined {
   const secs = Math.floor(mtimeMs / 1000);
   if (!(secs >= 0 && secs <= 0x7fffffff)) return undefined;
-  const b = Buffer.alloc(EXTENDED_TIMESTAMP_LENGTH);
+  const b = Buffer.allocUnsafe(EXTENDED_TIMESTAMP_LENGTH);
   b.writeUInt16LE(0x5455, 0);
   b.writeUInt16LE(5, 2);
   b[4] = 1; // flags: mtime only
@@ -161,8 +161,18 @@ interface EntryPlan {
   /** The local header carries ZIP64 sizes (and a descriptor, if any, 8-byte sizes). */
   zip64Sizes: boolean;
   timestamp?: Buffer;
+  /** The DOS date and time fields, the same in both headers. */
+  dos: { date: number; time: number };
   /** Most data bytes the entry may hold. */
   limit: number;
+}
+
+// The range of a JavaScript Date (ECMA-262 21.4.1.1).
+const MAX_TIME_MS = 8.64e15;
+
+function wellFormed(s: string): boolean {
+  const f = (s as { isWellFormed?: () => boolean }).isWellFormed;
+  return f ? f.call(s) : Buffer.from(s, 'utf8').toString('utf8') === s;
 }
 
 function isSize(n: unknown): n is number {
@@ -179,11 +189,12 @@ function planEntry(e: ZipEntryInfo): EntryPlan {
   if (isDir !== name.endsWith('/')) throw new TypeError(`zip entry ${what}: a folder's name ends in "/", and only a folder's`);
   const problem = archivePathProblem(isDir ? name.slice(0, -1) : name);
   if (problem) throw new TypeError(`zip entry ${what} cannot be written: ${problem}`);
+  // A lone surrogate would be written as U+FFFD: not the name asked for.
+  if (!wellFormed(name)) throw new TypeError(`zip entry ${what}: the name is not valid Unicode`);
   const bytes = Buffer.from(name, 'utf8');
-  if (bytes.toString('utf8') !== name) throw new TypeError(`zip entry ${what}: the name is not valid Unicode`);
   if (bytes.length > MAX16) throw new TypeError(`zip entry ${what}: the name is longer than 65,535 bytes`);
   if (e.method !== 0 && e.method !== 8) throw new TypeError(`zip entry ${what}: method must be 0 or 8`);
-  if (!Number.isFinite(e.mtimeMs) || Number.isNaN(new Date(e.mtimeMs).getTime())) throw new TypeError(`zip entry ${what}: mtimeMs is not a time`);
+  if (!Number.isFinite(e.mtimeMs) || Math.abs(e.mtimeMs) > MAX_TIME_MS) throw new TypeError(`zip entry ${what}: mtimeMs is not a time`);
   if (!Number.isInteger(e.mode) || e.mode < 0) throw new TypeError(`zip entry ${what}: mode must be a non-negative integer`);
   if (!isSize(e.size)) throw new TypeError(`zip entry ${what}: size must be a non-negative integer`);
   if (!Number.isInteger(e.crc32) || e.crc32 < 0 || e.crc32 > MAX32) throw new TypeError(`zip entry ${what}: crc32 must be a 32-bit unsigned integer`);
@@ -198,7 +209,7 @@ function planEntry(e: ZipEntryInfo): EntryPlan {
   const zip64Sizes = e.size >= MAX32 || compressedBound >= MAX32;
   // Without ZIP64 sizes, 0xFFFFFFFF is the marker, not a size.
   const limit = e.method === 0 ? e.size : (e.compressedSize ?? (zip64Sizes ? Number.MAX_SAFE_INTEGER : MAX32 - 1));
-  return { info, name: bytes, descriptor, zip64Sizes, timestamp: extendedTimestampField(e.mtimeMs), limit };
+  return { info, name: bytes, descriptor, zip64Sizes, timestamp: extendedTimestampField(e.mtimeMs), dos: dosDateTime(e.mtimeMs), limit };
 }
 
 function localExtra(p: EntryPlan): Buffer[] {
@@ -230,14 +241,22 @@ function flagsOf(p: EntryPlan): number {
   return FLAG_UTF8 | (p.descriptor ? FLAG_DESCRIPTOR : 0);
 }
 
+/** Copies `parts` into `b` from `at`; returns where they end. */
+function copyAll(parts: readonly Buffer[], b: Buffer, at: number): number {
+  for (const x of parts) at += x.copy(b, at);
+  return at;
+}
+
 function localHeader(p: EntryPlan, version: number): Buffer {
-  const extra = Buffer.concat(localExtra(p));
-  const b = Buffer.alloc(LOCAL_FIXED + p.name.length + extra.length);
+  const extra = localExtra(p);
+  const extraLength = extra.reduce((n, x) => n + x.length, 0);
+  // Every byte is written below: a pooled buffer (one allocation per thousands of small entries, not one each).
+  const b = Buffer.allocUnsafe(LOCAL_FIXED + p.name.length + extraLength);
   const { info } = p;
   // ZIP64: markers that send readers to the extra field; bit 3: zero, the sizes follow the data.
   const size32 = p.zip64Sizes ? MAX32 : p.descriptor ? 0 : info.size;
   const compressed32 = p.zip64Sizes ? MAX32 : p.descriptor ? 0 : (info.compressedSize ?? info.size);
-  const { date, time } = dosDateTime(info.mtimeMs);
+  const { date, time } = p.dos;
   b.writeUInt32LE(SIG_LOCAL, 0);
   b.writeUInt16LE(version, 4);
   b.writeUInt16LE(flagsOf(p), 6);
@@ -248,9 +267,9 @@ function localHeader(p: EntryPlan, version: number): Buffer {
   b.writeUInt32LE(compressed32, 18);
   b.writeUInt32LE(size32, 22);
   b.writeUInt16LE(p.name.length, 26);
-  b.writeUInt16LE(extra.length, 28);
+  b.writeUInt16LE(extraLength, 28);
   p.name.copy(b, LOCAL_FIXED);
-  extra.copy(b, LOCAL_FIXED + p.name.length);
+  copyAll(extra, b, LOCAL_FIXED + p.name.length);
   return b;
 }
 
@@ -276,9 +295,11 @@ function centralRecord(p: EntryPlan, version: number, offset: number, compressed
   const size32 = field(info.size);
   const compressed32 = field(compressed);
   const offset32 = field(offset);
-  const extra = Buffer.concat([...(wide.length ? [zip64Field(wide)] : []), ...(p.timestamp ? [p.timestamp] : [])]);
-  const b = Buffer.alloc(CENTRAL_FIXED + p.name.length + extra.length);
-  const { date, time } = dosDateTime(info.mtimeMs);
+  const extra = [...(wide.length ? [zip64Field(wide)] : []), ...(p.timestamp ? [p.timestamp] : [])];
+  const extraLength = extra.reduce((n, x) => n + x.length, 0);
+  // Pooled like the local header: the central directory of a pack of small files is thousands of these.
+  const b = Buffer.allocUnsafe(CENTRAL_FIXED + p.name.length + extraLength);
+  const { date, time } = p.dos;
   b.writeUInt32LE(SIG_CENTRAL, 0);
   b.writeUInt16LE(MADE_BY, 4);
   b.writeUInt16LE(version, 6);
@@ -290,12 +311,15 @@ function centralRecord(p: EntryPlan, version: number, offset: number, compressed
   b.writeUInt32LE(compressed32, 20);
   b.writeUInt32LE(size32, 24);
   b.writeUInt16LE(p.name.length, 28);
-  b.writeUInt16LE(extra.length, 30);
-  // 32: comment length, 34: disk number start, 36: internal attributes: all 0
+  b.writeUInt16LE(extraLength, 30);
+  // Comment length, disk number start, internal attributes: all 0.
+  b.writeUInt16LE(0, 32);
+  b.writeUInt16LE(0, 34);
+  b.writeUInt16LE(0, 36);
   b.writeUInt32LE(externalAttributes(info.kind, info.mode), 38);
   b.writeUInt32LE(offset32, 42);
   p.name.copy(b, CENTRAL_FIXED);
-  extra.copy(b, CENTRAL_FIXED + p.name.length);
+  copyAll(extra, b, CENTRAL_FIXED + p.name.length);
   return { record: b, zip64: wide.length > 0 };
 }
 
@@ -325,6 +349,20 @@ function endRecords(count: number, cdSize: number, cdOffset: number, end64Offset
   end64.writeBigUInt64LE(BigInt(end64Offset), END64_FIXED + 8);
   end64.writeUInt32LE(1, END64_FIXED + 16);
   return { bytes: Buffer.concat([end64, end]), zip64 };
+}
+
+/**
+ * Checks the data written for an entry against its header: `written` data
+ * bytes, their crc32 (`crc`, stored entries) and what the compressor saw.
+ */
+function checkEntry(info: ZipEntryInfo, written: number, crc: number | undefined, check: ZipEntryCheck): void {
+  const wrong = (what: string, said: number, got: number): BackupError => mismatch(info.name, `its header says ${what} ${said}, the data has ${got}`);
+  if (info.method === 0 && written !== info.size) throw wrong('size', info.size, written);
+  if (crc !== undefined && crc !== info.crc32) throw wrong('crc32', info.crc32, crc);
+  if (info.compressedSize !== undefined && written !== info.compressedSize) throw wrong('compressed size', info.compressedSize, written);
+  if (check.size !== undefined && check.size !== info.size) throw wrong('size', info.size, check.size);
+  if (check.crc32 !== undefined && check.crc32 >>> 0 !== info.crc32) throw wrong('crc32', info.crc32, check.crc32 >>> 0);
+  if (check.compressedSize !== undefined && check.compressedSize !== written) throw wrong('compressed size', written, check.compressedSize);
 }
 
 /** A data/header disagreement: the source changed between the pass that declared it and the one that wrote it. */
@@ -427,6 +465,16 @@ export class ZipWriter {
     this.sink = typeof out === 'function' ? out : writableSink(out, o.signal);
   }
 
+  /** Whether an entry of this name is in the archive already. */
+  has(name: string): boolean {
+    return this.names.has(name);
+  }
+
+  /** Entries begun so far. */
+  get entryCount(): number {
+    return this.names.size;
+  }
+
   /** Bytes handed to the output so far: the offset of whatever comes next. */
   get bytesWritten(): number {
     return this.offset;
@@ -482,19 +530,48 @@ export class ZipWriter {
       throw new TypeError(`zip entry ${JSON.stringify(info.name)}: endEntry() of a deflated entry needs the size and crc32 the compressor read`);
     }
     return this.run(async () => {
-      const wrong = (what: string, said: number, got: number): BackupError => mismatch(info.name, `its header says ${what} ${said}, the data has ${got}`);
       const compressed = c.written;
-      if (info.method === 0 && compressed !== info.size) throw wrong('size', info.size, compressed);
-      if (info.method === 0 && c.crc >>> 0 !== info.crc32) throw wrong('crc32', info.crc32, c.crc >>> 0);
-      if (info.compressedSize !== undefined && compressed !== info.compressedSize) throw wrong('compressed size', info.compressedSize, compressed);
-      if (check.size !== undefined && check.size !== info.size) throw wrong('size', info.size, check.size);
-      if (check.crc32 !== undefined && check.crc32 >>> 0 !== info.crc32) throw wrong('crc32', info.crc32, check.crc32 >>> 0);
-      if (check.compressedSize !== undefined && check.compressedSize !== compressed) throw wrong('compressed size', compressed, check.compressedSize);
+      checkEntry(info, compressed, info.method === 0 ? c.crc >>> 0 : undefined, check);
       const { record, zip64 } = centralRecord(c.plan, c.version, c.offset, compressed);
       this.zip64 ||= zip64;
       this.current = undefined;
       if (descriptor) await this.push(dataDescriptor(info.crc32, compressed, info.size, zip64Sizes));
       this.central.push(record);
+    });
+  }
+
+  /**
+   * Writes a whole entry whose data is in memory already (a small file the
+   * hash pass read and compressed): its header, the data and its central
+   * record in one call: the bytes beginEntry (given the compressed size),
+   * write and endEntry would write. `check` as for endEntry; every check is
+   * made before any byte goes out.
+   */
+  async addEntry(e: ZipEntryInfo, data: readonly Buffer[], check: ZipEntryCheck = {}): Promise<ZipEntryPosition> {
+    this.ready();
+    if (this.current) throw new Error('ZipWriter: endEntry() the previous entry first');
+    const written = data.reduce((n, c) => n + c.length, 0);
+    // The sizes go in the local header: no data descriptor.
+    const plan = planEntry(e.method === 8 && e.compressedSize === undefined ? { ...e, compressedSize: written } : e);
+    const { info } = plan;
+    if (this.names.has(info.name)) throw new TypeError(`zip entry ${JSON.stringify(info.name)} is already in the archive`);
+    if (info.method === 8 && (check.size === undefined || check.crc32 === undefined)) {
+      throw new TypeError(`zip entry ${JSON.stringify(info.name)}: a deflated entry needs the size and crc32 the compressor read`);
+    }
+    return this.run(async () => {
+      if (written > plan.limit) throw mismatch(info.name, `${written} bytes of data, more than the ${plan.limit} bytes its header says`);
+      const crc = info.method === 0 ? data.reduce((c, chunk) => zlib.crc32(chunk, c), 0) >>> 0 : undefined;
+      checkEntry(info, written, crc, check);
+      const offset = this.offset;
+      const version = versionNeeded(plan, offset);
+      const header = localHeader(plan, version);
+      const { record, zip64 } = centralRecord(plan, version, offset, written);
+      this.names.add(info.name);
+      this.zip64 ||= version === NEEDS_ZIP64 || zip64;
+      await this.push(header);
+      for (const chunk of data) if (chunk.length > 0) await this.push(chunk);
+      this.central.push(record);
+      return { offset, headerLength: header.length };
     });
   }
 

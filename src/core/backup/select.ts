@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_EXCLUDES, excludeMatcher, gitignoreRules, isGitSegment, isLeftOut, type GitignoreRules, type SelectionRules } from '../format/selectionRules';
 import { BackupError, throwIfAborted } from '../util/engineErrors';
-import { archivePathProblem } from '../util/paths';
+import { archivePathProblem, nameProblem } from '../util/paths';
+import { slots } from '../util/slots';
 import type { WorkerPool } from '../util/workerPool';
 import type { StatBatchReply, StatBatchRequest } from '../workers/messages';
 
@@ -52,6 +53,8 @@ export interface SkippedFile {
 export { DEFAULT_EXCLUDES } from '../format/selectionRules';
 
 const STAT_CONCURRENCY = 64;
+// Folders listed at once (see selectFiles).
+const SCAN_FOLDERS = 4;
 // With worker threads, a folder's files are stat'ed in batches of this many, one message each.
 const STAT_BATCH = 512;
 
@@ -129,8 +132,27 @@ export async function selectFiles(
   const skipped: SkippedFile[] = [];
   let totalBytes = 0;
 
+  // Folders listed at once: while a worker thread stats one folder's files,
+  // this thread lists and matches the next (one at a time, each waited).
+  const listing = slots(SCAN_FOLDERS);
+
   /** Walks one folder; resolves to how many things it selected, below it included. */
   const walk = async (relDir: string, inherited: GitignoreRules[]): Promise<number> => {
+    const { selected, dirs, rules } = await listing(() => listFolder(relDir, inherited));
+    const below = await Promise.all(
+      dirs.map(async (d) => {
+        const n = await walk(d, rules);
+        if (n > 0) return n;
+        const st = await fs.promises.lstat(path.join(absRoot, ...d.split('/'))).catch(() => undefined);
+        if (st?.isDirectory()) emptyDirs.push({ relPath: d, mtimeMs: st.mtimeMs, mode: st.mode & 0o777 });
+        return 1;
+      }),
+    );
+    return below.reduce((a, b) => a + b, selected);
+  };
+
+  /** One folder's own files and links (selected, and counted), and the folders in it to walk next. */
+  const listFolder = async (relDir: string, inherited: GitignoreRules[]): Promise<{ selected: number; dirs: string[]; rules: GitignoreRules[] }> => {
     throwIfAborted(o.signal);
     const absDir = relDir === '' ? absRoot : path.join(absRoot, ...relDir.split('/'));
     let entries: fs.Dirent[];
@@ -140,7 +162,7 @@ export async function selectFiles(
       if (relDir === '') throw new BackupError('Io', `The folder "${absRoot}" cannot be read.`, 'Check that you may read the folder.', { cause: e, params: { path: absRoot } });
       skipped.push({ relPath: relDir, reason: 'unreadable', detail: (e as NodeJS.ErrnoException).code ?? String(e) });
       // Not empty as far as anyone knows: do not record it as an empty folder.
-      return 1;
+      return { selected: 1, dirs: [], rules: inherited };
     }
     let selected = 0;
     let rules = inherited;
@@ -160,7 +182,8 @@ export async function selectFiles(
       const isDir = d.isDirectory();
       // Git's internals never go into a backup, whatever the excludes say: a restore refuses them.
       if (isGitSegment(d.name) || isLeftOut(rel, isDir, excludes, rules)) continue;
-      const problem = archivePathProblem(rel);
+      // The folder's path passed already: only the new name can add a problem.
+      const problem = relDir === '' ? archivePathProblem(rel) : nameProblem(d.name, rel);
       if (problem) {
         skipped.push({ relPath: rel, reason: 'special', detail: `name cannot be stored: ${problem}` });
       } else if (d.isSymbolicLink()) {
@@ -194,15 +217,7 @@ export async function selectFiles(
         skipped.push({ relPath: f.rel, reason: 'special' });
       }
     }
-    for (const d of dirs) {
-      const below = await walk(d, rules);
-      if (below === 0) {
-        const st = await fs.promises.lstat(path.join(absRoot, ...d.split('/'))).catch(() => undefined);
-        if (st?.isDirectory()) emptyDirs.push({ relPath: d, mtimeMs: st.mtimeMs, mode: st.mode & 0o777 });
-      }
-      selected += below === 0 ? 1 : below;
-    }
-    return selected;
+    return { selected, dirs, rules };
   };
 
   await walk('', []);
@@ -210,6 +225,8 @@ export async function selectFiles(
   files.sort(byPath);
   links.sort(byPath);
   emptyDirs.sort(byPath);
+  // Folders are listed several at once: the order they finish in is not the tree's.
+  skipped.sort(byPath);
   return { files, links, emptyDirs, skipped, totalBytes };
 }
 

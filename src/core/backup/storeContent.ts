@@ -108,12 +108,15 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
     found[i] = s.absPath && s.ino !== undefined && s.ctimeMs !== undefined ? reuse.unchanged(s.archivePath, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino, ctimeMs: s.ctimeMs }) : undefined;
   }
   const unchanged = found.filter(Boolean).length;
-  const toHash = sources.map((s, i) => ({ s, i })).filter((x) => !found[x.i]);
-  const hashed: Entry[] = new Array(toHash.length);
+  // The sources to read, by index (an object each would be 100,000 more objects for 100,000 files).
+  const toHash: number[] = [];
+  for (let i = 0; i < sources.length; i++) if (!found[i]) toHash.push(i);
+  // A wave's entries, released once the wave is packed.
+  const hashed: (Entry | undefined)[] = new Array(toHash.length);
 
-  // What is new: its entries (pieces for big files), and which source each stands for.
-  const newEntries: Entry[] = [];
-  const owner: { source: number; hashed: number; first: number; count: number }[] = [];
+  // What is new: how many entries (pieces for big files), and which sources the current wave packs.
+  let newEntries = 0;
+  let owners: { source: number; sha256: string; size: number; first: number; count: number }[] = [];
   const firstOf = new Map<string, number>();
   const sameAs = new Map<number, number>();
   const added: ManifestAdded = { files: 0, bytes: 0, packs: 0, packBytes: 0 };
@@ -122,8 +125,8 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
     const fresh: Entry[] = [];
     for (let k = from; k < to; k++) {
       if ((k - from) % 512 === 511) await yieldIfDue();
-      const e = hashed[k];
-      const i = toHash[k].i;
+      const e = hashed[k]!;
+      const i = toHash[k];
       const stored = reuse.byHash(e.sha256!, e.size);
       const twin = stored ? undefined : firstOf.get(e.sha256!);
       if (stored || twin !== undefined) {
@@ -135,8 +138,8 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
       }
       firstOf.set(e.sha256!, i);
       const parts = piecesOf(e);
-      owner.push({ source: i, hashed: k, first: newEntries.length, count: parts.length });
-      newEntries.push(...parts);
+      owners.push({ source: i, sha256: e.sha256!, size: e.size, first: fresh.length, count: parts.length });
+      newEntries += parts.length;
       fresh.push(...parts);
       added.files++;
       added.bytes += e.size;
@@ -148,25 +151,24 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
   // compress wave k+1 while this thread packs wave k (one after the other, the
   // threads idled through the packing and this thread through the hashing).
   // The read cache is shared and each wave's bytes go back once it is packed.
-  const waves = wavesOf(toHash.map((x) => x.s));
+  const waves = wavesOf(toHash.map((i) => sources[i]));
   const cache = { left: CACHE_BYTES };
-  const hashTotals = { bytes: toHash.reduce((n, x) => n + x.s.size, 0), files: toHash.length };
+  const hashTotals = { bytes: toHash.reduce((n, i) => n + sources[i].size, 0), files: toHash.length };
   const hashDone = { bytes: 0, files: 0 };
   const packDone = { bytes: 0, files: 0 };
   let allHashed = waves.length <= 1;
   // The packing's totals, known once every wave is hashed (and decided).
-  const totals = (): { bytes: number; files: number } | undefined => (allHashed ? { bytes: added.bytes, files: newEntries.length } : undefined);
+  const totals = (): { bytes: number; files: number } | undefined => (allHashed ? { bytes: added.bytes, files: newEntries } : undefined);
   const hashWave = (w: number): Promise<void> => {
     const [from, to] = waves[w];
     const base = { ...hashDone };
     const onProgress: ProgressListener = (p) => o.onProgress?.({ ...p, bytesDone: base.bytes + p.bytesDone, bytesTotal: hashTotals.bytes, filesDone: base.files + p.filesDone, filesTotal: hashTotals.files });
-    return hashPass(toHash.slice(from, to).map((x) => x.s), { onProgress, level: o.level, cache }, o.failed, o.threads).then((entries) => {
+    return hashPass(toHash.slice(from, to).map((i) => sources[i]), { onProgress, level: o.level, cache }, o.failed, o.threads).then((entries) => {
       entries.forEach((e, k) => (hashed[from + k] = e));
       hashDone.bytes = base.bytes + entries.reduce((n, e) => n + e.size, 0);
       hashDone.files = base.files + entries.length;
     });
   };
-  const placed: StoredPiece[] = [];
   let hashing = waves.length > 0 ? hashWave(0) : undefined;
   for (let w = 0; w < waves.length; w++) {
     await hashing;
@@ -177,19 +179,18 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
     hashing?.catch((e: unknown) => o.fail(e instanceof Error ? e : new Error(String(e))));
     allHashed ||= !hashing;
     const [from, to] = waves[w];
-    const held = hashed.slice(from, to).reduce((n, e) => n + (e.cached?.length ?? 0) + (e.packed?.length ?? 0), 0);
+    const held = hashed.slice(from, to).reduce((n, e) => n + (e!.cached?.length ?? 0) + (e!.packed?.length ?? 0), 0);
     const fresh = await decide(from, to);
-    if (fresh.length > 0) placed.push(...(await packWave(fresh, packs, o, totals, packDone)));
+    const placed = fresh.length > 0 ? await packWave(fresh, packs, o, totals, packDone) : [];
+    for (const w of owners) found[w.source] = { sha256: w.sha256, size: w.size, pieces: placed.slice(w.first, w.first + w.count) };
+    owners = [];
+    hashed.fill(undefined, from, to);
     cache.left += held;
   }
   const written = await packs.close();
   added.packs = written.length;
   added.packBytes = written.reduce((n, p) => n + p.size, 0);
 
-  for (const w of owner) {
-    const h = hashed[w.hashed];
-    found[w.source] = { sha256: h.sha256!, size: h.size, pieces: placed.slice(w.first, w.first + w.count) };
-  }
   for (const [i, twin] of sameAs) found[i] = found[twin];
 
   const packIds: string[] = [];

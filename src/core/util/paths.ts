@@ -21,6 +21,21 @@ export function archivePathProblem(p: string): string | undefined {
 }
 
 /**
+ * archivePathProblem(`path`) for a path that is a folder's path, already
+ * found fine, joined with one more `name`: the same answer, from the name
+ * alone (and the whole path's length).
+ */
+export function nameProblem(name: string, path: string): string | undefined {
+  if (name === '' || name.includes('/')) return archivePathProblem(path);
+  if (name.includes('\0')) return 'it contains a NUL character';
+  if (name.includes('\\')) return 'it contains a backslash';
+  if (name === '.' || name === '..') return `it contains "${name}"`;
+  // Cheap first: a UTF-8 byte is at most 3 per UTF-16 unit.
+  if (path.length * 3 > 65535 && Buffer.byteLength(path, 'utf8') > 65535) return 'it is too long';
+  return undefined;
+}
+
+/**
  * Joins a safe relative POSIX path onto `root`; undefined when the result would
  * not be strictly inside `root` (belt and braces after `archivePathProblem`).
  */

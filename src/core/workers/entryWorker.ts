@@ -10,12 +10,13 @@ import { openChunks } from '../format/sealedChunks';
 import { BackupError } from '../util/engineErrors';
 import type { CheckFailure, DecryptReply, DecryptRequest, EntryBatchItem, EntryBatchReply, EntryBatchRequest, EntryReply, EntryRequest, Transferring } from './messages';
 import { serve } from './serve';
+import { wholeBufferInflate } from '../util/deflateWindow';
 
 function check(m: EntryRequest): Buffer | CheckFailure {
   let data: Buffer;
   if (m.method === 8) {
     try {
-      data = zlib.inflateRawSync(m.raw, { maxOutputLength: m.size + 1 });
+      data = zlib.inflateRawSync(m.raw, wholeBufferInflate(m.size));
     } catch (e) {
       if ((e as NodeJS.ErrnoException)?.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) return { check: 'big' };
       return { check: 'damaged', message: String((e as Error)?.message) };

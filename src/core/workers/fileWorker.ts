@@ -7,9 +7,14 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { wholeBufferDeflate } from '../util/deflateWindow';
-import { methodOfContent } from '../util/methodChoice';
+import { methodOfContent, type Method } from '../util/methodChoice';
 import type { BatchItem, DeflateReply, FileWorkerRequest, ReadBatchReply, ReadBatchRequest, ReadReply, StatBatchReply, StatBatchRequest, StatItem, Transferring } from './messages';
 import { serve } from './serve';
+
+// Files up to this size are deflated without measuring a sample's entropy
+// first: the deflate costs little more than the measure, and its output says
+// whether it paid.
+const TRY_DEFLATE = 4096;
 
 let buf: Buffer | undefined;
 
@@ -55,10 +60,16 @@ function readBatch(m: ReadBatchRequest): Transferring<ReadBatchReply> {
     const raw = buf!.subarray(0, got);
     const sha256 = createHash('sha256').update(raw).digest('hex');
     const crc32 = zlib.crc32(raw) >>> 0;
-    const method = f.mayDeflate ? methodOfContent(raw) : 'store';
-    if (!f.keep) return { size: got, sha256, crc32, method };
-    // Copies: the read buffer is reused, and zlib's output may share a pool.
-    const data = new Uint8Array(method === 'deflate' ? zlib.deflateRawSync(raw, wholeBufferDeflate(m.level, raw.length)) : raw);
+    if (!f.keep) return { size: got, sha256, crc32, method: f.mayDeflate ? methodOfContent(raw) : 'store' };
+    let method: Method = 'store';
+    let packed: Uint8Array = raw;
+    if (f.mayDeflate && got > 0 && (got <= TRY_DEFLATE || methodOfContent(raw) === 'deflate')) {
+      const d = zlib.deflateRawSync(raw, wholeBufferDeflate(m.level, raw.length));
+      // A tiny file is deflated without sampling it first; kept only where it saves a byte.
+      if (got > TRY_DEFLATE || d.length < got) [method, packed] = ['deflate', d];
+    }
+    // A copy: the read buffer is reused, and zlib's output may share a pool.
+    const data = new Uint8Array(packed);
     transfer.push(data.buffer);
     return { size: got, sha256, crc32, method, data };
   });

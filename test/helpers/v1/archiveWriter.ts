@@ -93,7 +93,7 @@ export function writeArchive(
     const files: ManifestFile[] = entries.map((e) => ({
       path: e.name,
       size: e.size,
-      mtime: e.date.toISOString(),
+      mtime: new Date(e.mtimeMs).toISOString(),
       mode: e.unixMode & 0o777,
       sha256: e.sha256!,
     }));
@@ -102,7 +102,7 @@ export function writeArchive(
     const manifestData = serializeManifest(m);
     const created = new Date(meta.created);
     const all: Entry[] = [
-      { name: MANIFEST_NAME, data: manifestData, size: manifestData.length, method: 'deflate', date: Number.isNaN(created.getTime()) ? new Date() : created, unixMode: 0o644 },
+      { name: MANIFEST_NAME, data: manifestData, size: manifestData.length, method: 'deflate', mtimeMs: Number.isNaN(created.getTime()) ? Date.now() : created.getTime(), unixMode: 0o644 },
       ...entries,
     ];
     resolveManifest(m);

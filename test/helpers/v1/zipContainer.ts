@@ -139,7 +139,7 @@ export async function writeZip(entries: Entry[], pipeline: Pipeline, out: Writab
       binary: true,
       compression: e.method === 'deflate' ? 'DEFLATE' : 'STORE',
       createFolders: false,
-      date: dosSafeDate(e.date),
+      date: dosSafeDate(new Date(e.mtimeMs)),
       unixPermissions: 0o100000 | (e.unixMode & 0o777),
     });
   }
