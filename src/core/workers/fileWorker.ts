@@ -7,8 +7,8 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { wholeBufferDeflate } from '../util/deflateWindow';
-import { methodOfContent, type Method } from '../util/methodChoice';
-import type { BatchItem, DeflateReply, FileWorkerRequest, ReadBatchReply, ReadBatchRequest, ReadReply, StatBatchReply, StatBatchRequest, StatItem, Transferring } from './messages';
+import { methodOfContent } from '../util/methodChoice';
+import { READ_BIG, READ_FAILED, READ_KEEP, READ_MAY_DEFLATE, type DeflateReply, type FileWorkerRequest, type ReadBatchReply, type ReadBatchRequest, type ReadReply, type StatBatchReply, type StatBatchRequest, type StatItem, type Transferring } from './messages';
 import { serve } from './serve';
 
 // Files up to this size are deflated without measuring a sample's entropy
@@ -16,6 +16,7 @@ import { serve } from './serve';
 // whether it paid.
 const TRY_DEFLATE = 4096;
 
+const EMPTY = new Uint8Array(0);
 let buf: Buffer | undefined;
 
 /** Reads a file of at most `max` bytes into the shared buffer; -1 when it holds more. */
@@ -47,33 +48,62 @@ function read(path: string, flags: number, max: number): Transferring<ReadReply>
 }
 
 function readBatch(m: ReadBatchRequest): Transferring<ReadBatchReply> {
-  const transfer: ArrayBuffer[] = [];
-  const items = m.files.map((f): BatchItem => {
+  const n = m.paths.length;
+  const r: ReadBatchReply = {
+    size: new Float64Array(n),
+    crc32: new Uint32Array(n),
+    method: new Uint8Array(n),
+    sha256: new Uint8Array(32 * n),
+    offset: new Float64Array(n).fill(-1),
+    length: new Float64Array(n).fill(-1),
+    data: EMPTY,
+    errors: [],
+  };
+  const kept: Uint8Array[] = [];
+  let total = 0;
+  for (let k = 0; k < n; k++) {
     let got: number;
     try {
-      got = readInto(f.path, m.flags, m.max);
+      got = readInto(m.paths[k], m.flags, m.max);
     } catch (e) {
       const x = e as NodeJS.ErrnoException;
-      return { error: { message: String(x?.message), code: x?.code, syscall: x?.syscall, path: x?.path } };
+      r.size[k] = READ_FAILED;
+      r.errors.push({ index: k, message: String(x?.message), code: x?.code, syscall: x?.syscall, path: x?.path });
+      continue;
     }
-    if (got < 0) return { big: true };
+    r.size[k] = got < 0 ? READ_BIG : got;
+    if (got < 0) continue;
     const raw = buf!.subarray(0, got);
-    const sha256 = createHash('sha256').update(raw).digest('hex');
-    const crc32 = zlib.crc32(raw) >>> 0;
-    if (!f.keep) return { size: got, sha256, crc32, method: f.mayDeflate ? methodOfContent(raw) : 'store' };
-    let method: Method = 'store';
+    r.sha256.set(createHash('sha256').update(raw).digest(), 32 * k);
+    r.crc32[k] = zlib.crc32(raw) >>> 0;
+    const mayDeflate = (m.opts[k] & READ_MAY_DEFLATE) !== 0;
+    if ((m.opts[k] & READ_KEEP) === 0) {
+      r.method[k] = mayDeflate && methodOfContent(raw) === 'deflate' ? 8 : 0;
+      continue;
+    }
     let packed: Uint8Array = raw;
-    if (f.mayDeflate && got > 0 && (got <= TRY_DEFLATE || methodOfContent(raw) === 'deflate')) {
+    if (mayDeflate && got > 0 && (got <= TRY_DEFLATE || methodOfContent(raw) === 'deflate')) {
       const d = zlib.deflateRawSync(raw, wholeBufferDeflate(m.level, raw.length));
       // A tiny file is deflated without sampling it first; kept only where it saves a byte.
-      if (got > TRY_DEFLATE || d.length < got) [method, packed] = ['deflate', d];
+      if (got > TRY_DEFLATE || d.length < got) {
+        r.method[k] = 8;
+        packed = d;
+      }
     }
-    // A copy: the read buffer is reused, and zlib's output may share a pool.
-    const data = new Uint8Array(packed);
-    transfer.push(data.buffer);
-    return { size: got, sha256, crc32, method, data };
-  });
-  return { reply: items, transfer };
+    // The read buffer is reused: a stored file's bytes are copied before the next read.
+    kept.push(packed === raw ? Buffer.from(raw) : packed);
+    r.offset[k] = total;
+    r.length[k] = packed.length;
+    total += packed.length;
+  }
+  // One buffer of its own (never a view of a shared pool: it moves to the caller).
+  r.data = new Uint8Array(total);
+  let at = 0;
+  for (const c of kept) {
+    r.data.set(c, at);
+    at += c.length;
+  }
+  return { reply: r, transfer: [r.data.buffer, r.size.buffer, r.crc32.buffer, r.method.buffer, r.sha256.buffer, r.offset.buffer, r.length.buffer] as ArrayBuffer[] };
 }
 
 function deflate(data: Uint8Array, level: number): Transferring<DeflateReply> {
