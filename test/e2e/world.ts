@@ -357,13 +357,27 @@ export async function openPalette(m: Machine, query: string, title: string, time
   const row = widget.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   const deadline = Date.now() + timeoutMs;
   await parkMouse(m);
+  const input = widget.locator('input.input');
   for (;;) {
-    if (!(await widget.isVisible())) {
+    // The widget can be there with its input hidden (closing, or a quick pick
+    // without one): open the palette afresh until its input shows.
+    if (!(await input.isVisible())) {
+      if (await widget.isVisible()) {
+        await page.keyboard.press('Escape');
+        await widget.waitFor({ state: 'hidden', timeout: 2000 }).catch(() => undefined);
+      }
       await page.locator('.monaco-workbench').focus().catch(() => undefined);
       await page.keyboard.press('F1');
-      await widget.waitFor({ state: 'visible', timeout: 5000 });
+      if (!(await input.waitFor({ state: 'visible', timeout: 5000 }).then(() => true, () => false))) {
+        if (Date.now() > deadline) throw new Error(`the command palette's input did not show within ${timeoutMs} ms`);
+        continue;
+      }
     }
-    await widget.locator('input.input').fill(`>${query}`);
+    const filled = await input.fill(`>${query}`, { timeout: 5000 }).then(() => true, () => false);
+    if (!filled) {
+      if (Date.now() > deadline) throw new Error(`the command palette took no input within ${timeoutMs} ms`);
+      continue;
+    }
     try {
       await row.waitFor({ state: 'visible', timeout: 3000 });
       return row;

@@ -112,9 +112,18 @@ export async function applyRestore(
     } catch (e) {
       throw ioError(`The folder "${journal.record.staging[0]}" cannot be written`, e, { path: journal.record.staging[0] });
     }
+    // Each bucket folder's path once; a file's is that plus its number: one
+    // string join per file, not path.join's (100,000 files: ~9 MiB of string pieces).
+    const bucketDirs = new Map<string, string[]>();
+    const bucketDir = (it: { archivePath: string }, k: number): string => {
+      const dir = stagingOf(it);
+      let list = bucketDirs.get(dir);
+      if (!list) bucketDirs.set(dir, (list = Array.from({ length: buckets }, (_, b) => path.join(dir, String(b)))));
+      return list[k];
+    };
     for (let i = 0; i < work.length; i++) {
       if (i % 512 === 0) await yieldIfDue();
-      staged.set(work[i].archivePath, path.join(stagingOf(work[i]), String(i % buckets), String(i)));
+      staged.set(work[i].archivePath, `${bucketDir(work[i], i % buckets)}${path.sep}${i}`);
     }
 
     const stageAll = o.stage ?? ((select: (p: string) => string | undefined, so: StageOptions) => extractEntries(plan.archiveFile, plan.manifest, select, so));
