@@ -8,9 +8,9 @@ import * as zlib from 'zlib';
 import { BackupError, CancelledError, throwIfAborted } from '../util/engineErrors';
 import { printable } from '../format/manifest';
 import type { WorkerPool } from '../util/workerPool';
+import { wholeBufferInflate } from '../util/deflateWindow';
 import type { CheckFailure, EntryReply, EntryRequest } from '../workers/messages';
 import { checkFailure, integrity, unsafe } from './readerErrors';
-import { wholeBufferInflate } from '../util/deflateWindow';
 
 /** One file entry of an opened archive, as its central directory describes it. */
 export interface ArchiveEntry {

@@ -137,16 +137,15 @@ export async function hashPass(
  */
 async function hashBatchOnThread(threads: WorkerPool, batch: ArchiveSource[], cache: { left: number }, level: number): Promise<{ entry?: Entry }[]> {
   const opts = new Uint8Array(batch.length);
-  const keep = batch.map((s, k) => {
-    const kept = s.size <= cache.left;
-    if (kept) cache.left -= s.size;
-    opts[k] = (compressedByName(s.archivePath) ? 0 : READ_MAY_DEFLATE) | (kept ? READ_KEEP : 0);
-    return kept;
+  batch.forEach((s, k) => {
+    const keep = s.size <= cache.left;
+    if (keep) cache.left -= s.size;
+    opts[k] = (compressedByName(s.archivePath) ? 0 : READ_MAY_DEFLATE) | (keep ? READ_KEEP : 0);
   });
   const request: ReadBatchRequest = { kind: 'readBatch', flags: OPEN_FLAGS, max: SMALL_FILE, level, paths: batch.map((s) => s.absPath!), opts };
   let r: ReadBatchReply;
   try {
-    r = await threads.call<ReadBatchReply>(request, [opts.buffer]);
+    r = await threads.call<ReadBatchReply>(request);
   } catch (e) {
     throw toIoError(e, batch[0].archivePath);
   }
@@ -155,7 +154,7 @@ async function hashBatchOnThread(threads: WorkerPool, batch: ArchiveSource[], ca
   const sha = Buffer.from(r.sha256.buffer, r.sha256.byteOffset, r.sha256.byteLength);
   return batch.map((s, k) => {
     // What was reserved for this file goes back; what it holds is taken.
-    if (keep[k]) cache.left += s.size;
+    if (opts[k] & READ_KEEP) cache.left += s.size;
     const size = r.size[k];
     if (size === READ_FAILED) {
       const x = r.errors.find((e) => e.index === k)!;

@@ -16,10 +16,10 @@ import { FirstFailure } from '../util/firstFailure';
 import type { ProgressListener } from '../util/progress';
 import { testPause } from '../util/testPause';
 import { yieldIfDue } from '../util/timeSlice';
+import { wholeBufferInflate } from '../util/deflateWindow';
 import { WorkerPool } from '../util/workerPool';
 import type { EntryBatchReply, EntryBatchRequest, EntryRequest } from '../workers/messages';
 import { checkFailure, integrity } from './readerErrors';
-import { wholeBufferInflate } from '../util/deflateWindow';
 
 /** The store operations reading packs needs (S3Store's). */
 export interface PackSource {

@@ -115,7 +115,7 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
   const hashed: (Entry | undefined)[] = new Array(toHash.length);
 
   // What is new: how many entries (pieces for big files), and which sources the current wave packs.
-  let newEntries = 0;
+  let newEntryCount = 0;
   let owners: { source: number; sha256: string; size: number; first: number; count: number }[] = [];
   const firstOf = new Map<string, number>();
   const sameAs = new Map<number, number>();
@@ -139,7 +139,7 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
       firstOf.set(e.sha256!, i);
       const parts = piecesOf(e);
       owners.push({ source: i, sha256: e.sha256!, size: e.size, first: fresh.length, count: parts.length });
-      newEntries += parts.length;
+      newEntryCount += parts.length;
       fresh.push(...parts);
       added.files++;
       added.bytes += e.size;
@@ -158,7 +158,7 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
   const packDone = { bytes: 0, files: 0 };
   let allHashed = waves.length <= 1;
   // The packing's totals, known once every wave is hashed (and decided).
-  const totals = (): { bytes: number; files: number } | undefined => (allHashed ? { bytes: added.bytes, files: newEntries } : undefined);
+  const totals = (): { bytes: number; files: number } | undefined => (allHashed ? { bytes: added.bytes, files: newEntryCount } : undefined);
   const hashWave = (w: number): Promise<void> => {
     const [from, to] = waves[w];
     const base = { ...hashDone };

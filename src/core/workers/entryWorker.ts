@@ -7,10 +7,10 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { openChunks } from '../format/sealedChunks';
+import { wholeBufferInflate } from '../util/deflateWindow';
 import { BackupError } from '../util/engineErrors';
 import type { CheckFailure, DecryptReply, DecryptRequest, EntryBatchItem, EntryBatchReply, EntryBatchRequest, EntryReply, EntryRequest, Transferring } from './messages';
 import { serve } from './serve';
-import { wholeBufferInflate } from '../util/deflateWindow';
 
 function check(m: EntryRequest): Buffer | CheckFailure {
   let data: Buffer;
