@@ -49,6 +49,18 @@ describe('archive path checks', () => {
     for (const p of ['../x', '/abs', 'a/../../x', '', 'a\\..\\..\\x']) assert.strictEqual(resolveInside(root, p), undefined, p);
   });
 
+  it('resolveInside gives what path.resolve gives, for normalised roots and others', () => {
+    const roots = [path.resolve('/tmp/root'), path.resolve('/'), '/tmp/root/', '/tmp//root', '/tmp/./root', '/tmp/x/../root'];
+    const rels = ['a', 'a/b.txt', '.env', '..a/b..', 'ä/日本/файл', 'a b/c d.txt', 'x'.repeat(300)];
+    for (const root of roots) {
+      for (const rel of rels) {
+        const want = path.resolve(root, ...rel.split('/'));
+        assert.strictEqual(resolveInside(root, rel), isInside(root, want) ? want : undefined, `${root} + ${rel}`);
+      }
+      for (const p of ['../x', '/abs', 'a/../../x', '', 'a/./b', 'a//b', 'a/']) assert.strictEqual(resolveInside(root, p), undefined, `${root} + ${p}`);
+    }
+  });
+
   it('isInside is strict: a folder is not inside itself, nor is a sibling with the same prefix', () => {
     const root = path.resolve('/tmp/root');
     assert.strictEqual(isInside(root, path.join(root, 'a')), true);

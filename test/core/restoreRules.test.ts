@@ -1,5 +1,6 @@
 import * as assert from 'assert';
-import { CODE_FILE_RULES, runsCode } from '../../src/core/restore/codeFiles';
+import ignore from 'ignore';
+import { CODE_FILE_HINTS, CODE_FILE_RULES, runsCode } from '../../src/core/restore/codeFiles';
 import { codeFilesToWrite } from '../../src/core/restore/codeFileItems';
 import { restoredMode } from '../../src/core/restore/restoredMode';
 import { printable, printableLines } from '../../src/core/util/printable';
@@ -69,6 +70,27 @@ describe('restore rules', () => {
       'eslint.config.js',
     ];
     for (const p of plain) it(`does not mark ${p}`, () => assert.ok(!runsCode(p), p));
+
+    it('the quick check by literal pieces gives the matcher\'s answer: each rule holds a piece, and on paths built from every rule', () => {
+      const full = ignore().add(CODE_FILE_RULES.map((r) => r.pattern));
+      for (const r of CODE_FILE_RULES) {
+        const literal = r.pattern.replace(/\*\*\//g, '').toLowerCase();
+        assert.ok(CODE_FILE_HINTS.some((h) => literal.replace(/\*/g, '').includes(h) && literal.split('*').some((part) => part.includes(h))), `no piece of ${r.pattern} in the hints`);
+      }
+      const names = CODE_FILE_RULES.flatMap((r) => {
+        const base = r.pattern.replace(/^\*\*\//, '').replace(/\/$/, '');
+        const filled = [base.replace(/\*/g, ''), base.replace(/\*/g, 'x'), base.replace(/\*/g, 'Ab-c')];
+        return filled.flatMap((n) => [n, n.toUpperCase(), `${n}.bak`, `x${n}`]);
+      });
+      const paths = [...plain, ...code];
+      for (const n of names) paths.push(n, `${n}/child.txt`, `deep/er/${n}`, `deep/${n}/a/b.json`);
+      let marked = 0;
+      for (const p of paths) {
+        assert.strictEqual(runsCode(p), full.ignores(p), p);
+        if (full.ignores(p)) marked++;
+      }
+      assert.ok(marked > 100 && marked < paths.length - 100, `both answers were tried (${marked} of ${paths.length} marked)`);
+    });
 
     it('every rule says why', () => {
       for (const r of CODE_FILE_RULES) assert.ok(r.why.length > 20, r.pattern);

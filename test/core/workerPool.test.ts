@@ -7,7 +7,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { WorkerPool } from '../../src/core/util/workerPool';
-import type { CheckFailure, DeflateReply, EntryRequest, ReadReply } from '../../src/core/workers/messages';
+import { renameAll } from '../../src/core/restore/renameAll';
+import type { CheckFailure, DeflateReply, EntryBatchReply, EntryBatchRequest, EntryRequest, ReadReply } from '../../src/core/workers/messages';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -85,6 +86,70 @@ describe('worker pool', () => {
     assert.strictEqual(fs.statSync(dest).mtimeMs, 1_000_000_000_000);
     // Created exclusively: an existing file is never replaced.
     await assert.rejects(entries.call({ ...good, raw: new Uint8Array(raw), dest, mode: 0o640 }), (e: NodeJS.ErrnoException) => e.code === 'EEXIST');
+  });
+
+  it('entryWorker takes a folder\'s entries as one batch: each checked and created, the bad ones reported by index', async () => {
+    const sub = path.join(dir, 'batch');
+    fs.mkdirSync(sub);
+    const texts = [Buffer.from('one\n'.repeat(50)), Buffer.from('two\n'), Buffer.from('three\n'.repeat(9)), Buffer.from('four\n')];
+    const stored = texts.map((t, i) => (i % 2 === 0 ? zlib.deflateRawSync(t) : t));
+    // The third entry's crc32 is wrong: it is reported and not created; the others are written.
+    const crc = texts.map((t, i) => (zlib.crc32(t) + (i === 2 ? 1 : 0)) >>> 0);
+    const start = new Float64Array(texts.length + 1);
+    stored.forEach((b, i) => (start[i + 1] = start[i] + b.length));
+    const dests = texts.map((_, i) => path.join(sub, `f${i}`));
+    const request: EntryBatchRequest = {
+      batch: {
+        raw: new Uint8Array(Buffer.concat(stored)),
+        start,
+        method: Uint8Array.from(texts.map((_, i) => (i % 2 === 0 ? 8 : 0))),
+        size: Float64Array.from(texts.map((t) => t.length)),
+        crc32: Uint32Array.from(crc),
+        sha256: texts.map(sha).join(''),
+        dest: dests.join('\0'),
+        mode: Uint32Array.from(texts.map(() => 0o640)),
+        flags: new Uint8Array(texts.length),
+        mtime: Float64Array.from([1_600_000_000, Number.NaN, 1_600_000_000, 1_500_000_000]),
+      },
+    };
+    const bad = await entries.call<EntryBatchReply>(request);
+    assert.deepStrictEqual(bad, [{ index: 2, check: { check: 'crc32' } }]);
+    assert.strictEqual(fs.existsSync(dests[2]), false, 'nothing is created for a bad entry');
+    for (const i of [0, 1, 3]) assert.deepStrictEqual(fs.readFileSync(dests[i]), texts[i]);
+    assert.strictEqual(fs.statSync(dests[3]).mtimeMs, 1_500_000_000_000);
+    assert.strictEqual(fs.statSync(dests[0]).mtimeMs, 1_600_000_000_000);
+    // A file in the way: that entry's error, with its code; the rest of the batch goes on.
+    fs.rmSync(dests[3]);
+    fs.writeFileSync(dests[1], 'in the way');
+    fs.rmSync(dests[0]);
+    const again = await entries.call<EntryBatchReply>(request);
+    assert.deepStrictEqual(again.map((b) => [b.index, b.check?.check ?? b.error?.code]), [[1, 'EEXIST'], [2, 'crc32']]);
+    assert.deepStrictEqual(fs.readFileSync(dests[3]), texts[3]);
+    assert.deepStrictEqual(fs.readFileSync(dests[0]), texts[0]);
+  });
+
+  it('renameAll renames in order on a worker thread and stops at the first failure, with its code', async () => {
+    const sub = path.join(dir, 'renames');
+    fs.mkdirSync(path.join(sub, 'to'), { recursive: true });
+    const n = 300;
+    const from = Array.from({ length: n }, (_, i) => path.join(sub, `s${i}`));
+    const to = Array.from({ length: n }, (_, i) => path.join(sub, 'to', `t${i}`));
+    from.forEach((f, i) => fs.writeFileSync(f, String(i)));
+    // The 200th source is missing: 199 are renamed, then ENOENT; none after it.
+    fs.rmSync(from[199]);
+    let done = 0;
+    await assert.rejects(
+      renameAll(from, to, () => done++),
+      (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && e.syscall === 'rename',
+    );
+    assert.strictEqual(done, 199);
+    assert.strictEqual(fs.readdirSync(path.join(sub, 'to')).length, 199);
+    assert.strictEqual(fs.readFileSync(to[198], 'utf8'), '198');
+    assert.ok(fs.existsSync(from[200]) && !fs.existsSync(to[200]), 'nothing after the failure is renamed');
+    done = 0;
+    await renameAll(from.slice(200), to.slice(200), () => done++);
+    assert.strictEqual(done, 100);
+    assert.strictEqual(fs.readFileSync(to[n - 1], 'utf8'), String(n - 1));
   });
 
   it('a closed pool rejects further calls', async () => {

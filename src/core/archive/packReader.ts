@@ -18,7 +18,7 @@ import { testPause } from '../util/testPause';
 import { yieldIfDue } from '../util/timeSlice';
 import { wholeBufferInflate } from '../util/deflateWindow';
 import { WorkerPool } from '../util/workerPool';
-import type { EntryBatchReply, EntryBatchRequest, EntryRequest } from '../workers/messages';
+import { ENTRY_CHMOD, type EntryBatchReply, type EntryBatchRequest } from '../workers/messages';
 import { checkFailure, integrity } from './readerErrors';
 
 /** The store operations reading packs needs (S3Store's). */
@@ -119,6 +119,55 @@ function currentUmask(): number {
   }
 }
 
+/** One folder's entries of a range (`buf`, which starts at pack offset `start`) as one message for the entry worker. */
+function entryBatch(
+  buf: Buffer,
+  start: number,
+  files: readonly ManifestFile[],
+  refs: readonly PieceRef[],
+  dests: readonly string[],
+  meta: (f: ManifestFile) => { mode: number; chmod: boolean; mtime: number | undefined },
+): EntryBatchRequest {
+  const n = files.length;
+  let bytes = 0;
+  for (const ref of refs) bytes += ref[2];
+  const b: EntryBatchRequest['batch'] = {
+    raw: new Uint8Array(bytes),
+    start: new Float64Array(n + 1),
+    method: new Uint8Array(n),
+    size: new Float64Array(n),
+    crc32: new Uint32Array(n),
+    sha256: '',
+    dest: dests.join('\0'),
+    mode: new Uint32Array(n),
+    flags: new Uint8Array(n),
+    mtime: new Float64Array(n),
+  };
+  const shas: string[] = new Array(n);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const ref = refs[i];
+    b.raw.set(buf.subarray(ref[1] - start, ref[1] - start + ref[2]), at);
+    b.start[i] = at;
+    at += ref[2];
+    b.method[i] = ref[3];
+    b.size[i] = ref[5];
+    b.crc32[i] = ref[4];
+    // The manifest's parser let only 64 hex digits through; the worker slices by that length.
+    if (files[i].sha256.length !== 64) throw integrity('The backup\'s list of files is damaged.', files[i].path, 'sha256');
+    shas[i] = files[i].sha256;
+    if (dests.length > 0) {
+      const m = meta(files[i]);
+      b.mode[i] = m.mode;
+      b.flags[i] = m.chmod ? ENTRY_CHMOD : 0;
+      b.mtime[i] = m.mtime ?? Number.NaN;
+    }
+  }
+  b.start[n] = at;
+  b.sha256 = shas.join('');
+  return { batch: b };
+}
+
 /**
  * Reads `files` of `manifest` from the packs under `rootPath` into `sink`:
  * files created exclusively at `dest(f)` (with the manifest's mode and mtime
@@ -191,31 +240,33 @@ export async function readFromPacks(
     };
     // A range's entries, one message per folder (the same folder, the same thread): checked, then created.
     const onThreads = async (threads: WorkerPool, r: Range, buf: Buffer): Promise<void> => {
-      const groups = new Map<string, { files: ManifestFile[]; batch: EntryRequest[]; transfer: ArrayBuffer[] }>();
-      for (const { file, ref } of r.items) {
-        // Each entry's bytes are copied into a buffer of its own and moved to the thread (shared memory would
-        // live as long as the threads' garbage collector lets it: 60 MiB more at peak on the 1 GiB restore).
-        // Up to 8 MiB of copies: in slices, with turns of the event loop between them.
-        await yieldIfDue();
+      const groups = new Map<string, { files: ManifestFile[]; refs: PieceRef[]; dests: string[] }>();
+      for (let i = 0; i < r.items.length; i++) {
+        if (i % 256 === 0) await yieldIfDue();
+        const { file, ref } = r.items[i];
         const dest = sink.kind === 'file' ? sink.dest(file) : undefined;
-        const own = new Uint8Array(buf.subarray(ref[1] - r.start, ref[1] - r.start + ref[2]));
         const key = dest ? path.dirname(dest) : '';
         let g = groups.get(key);
-        if (!g) groups.set(key, (g = { files: [], batch: [], transfer: [] }));
+        if (!g) groups.set(key, (g = { files: [], refs: [], dests: [] }));
         g.files.push(file);
-        g.batch.push({ raw: own, method: ref[3], size: ref[5], crc32: ref[4], sha256: file.sha256, ...(dest ? { dest, ...meta(file) } : {}) });
-        g.transfer.push(own.buffer);
+        g.refs.push(ref);
+        if (dest) g.dests.push(dest);
       }
-      const post = async (key: string, g: { files: ManifestFile[]; batch: EntryRequest[]; transfer: ArrayBuffer[] }): Promise<void> => {
+      const post = async (key: string, g: { files: ManifestFile[]; refs: PieceRef[]; dests: string[] }): Promise<void> => {
         throwIfAborted(o.signal);
-        const request: EntryBatchRequest = { batch: g.batch };
-        const replies = await (key ? threads.callKeyed<EntryBatchReply>(key, request, g.transfer) : threads.call<EntryBatchReply>(request, g.transfer));
-        replies.forEach((bad, k) => {
-          if (bad && 'error' in bad) throw Object.assign(new Error(bad.error.message), bad.error);
-          if (bad) throw checkFailure({ name: g.files[k].path }, bad);
+        const request = entryBatch(buf, r.start, g.files, g.refs, g.dests, meta);
+        // The entries' bytes are copied into one buffer of the group's own and moved to the thread (shared
+        // memory would live as long as the threads' garbage collector lets it: 60 MiB more at peak on the 1 GiB restore).
+        const transfer = [request.batch.raw.buffer as ArrayBuffer];
+        const bad = await (key ? threads.callKeyed<EntryBatchReply>(key, request, transfer) : threads.call<EntryBatchReply>(request, transfer));
+        const first = bad[0];
+        const ok = first ? first.index : g.files.length;
+        for (let k = 0; k < ok; k++) {
           testPause('verify');
           done(g.files[k]);
-        });
+        }
+        if (first?.error) throw Object.assign(new Error(first.error.message), first.error);
+        if (first?.check) throw checkFailure({ name: g.files[first.index].path }, first.check);
       };
       // Posted one by one with turns between: a range of 8 MiB of small files is a few dozen
       // messages of hundreds of entries each (~60 ms of postMessage at once otherwise).

@@ -3,6 +3,7 @@ import * as path from 'path';
 import { BackupError, throwIfAborted } from '../util/engineErrors';
 import { mapLimit } from '../util/firstFailure';
 import { testPause } from '../util/testPause';
+import { renameAll } from './renameAll';
 import { missingDirs, type SnapshotWriter } from './snapshot';
 import type { RecordEntry } from './snapshotRecord';
 import { ioError as ioErrorOf } from './targetRoots';
@@ -68,11 +69,14 @@ export async function commitRestore(journal: SnapshotWriter, files: readonly Sta
         if (e.code !== 'EEXIST') throw e;
       });
     }
-    await mapLimit(files, PARALLEL, async (f) => {
-      testPause('renames');
-      await fs.promises.rename(f.staged, f.targetPath);
-      renamed++;
-    });
+    await renameAll(
+      files.map((f) => f.staged),
+      files.map((f) => f.targetPath),
+      () => {
+        renamed++;
+        testPause('renames');
+      },
+    );
   } catch (e) {
     await journal.release();
     throw ioError(`The restore stopped after ${renamed} of ${files.length} files; undo puts back what it changed`, e, { snapshotDir: journal.dir, written: renamed });

@@ -5,6 +5,7 @@ import { lstatOrUndefined } from '../util/fileHash';
 import { mapLimit } from '../util/firstFailure';
 import { isInside } from '../util/paths';
 import { ContainmentCheck } from './containment';
+import { renameAll } from './renameAll';
 import { RestoreLocks } from './restoreLock';
 import { holdsContent, removeStaging } from './snapshot';
 import { readRecord, writeRecord, type Before, type RecordEntry } from './snapshotRecord';
@@ -85,10 +86,11 @@ export async function finishRestore(snapshotDir: string): Promise<FinishResult> 
           if (e.code !== 'EEXIST') throw e;
         });
       }
-      await mapLimit(todo, PARALLEL, async (e) => {
-        await fs.promises.rename(e.staged!, e.targetPath);
-        written++;
-      });
+      await renameAll(
+        todo.map((e) => e.staged!),
+        todo.map((e) => e.targetPath),
+        () => written++,
+      );
     } catch (e) {
       throw ioError(`Finishing the restore stopped after ${written} of ${todo.length} files; undo puts back what it changed`, e, { snapshotDir: r.dir, written });
     }

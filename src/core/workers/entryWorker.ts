@@ -9,38 +9,36 @@ import * as zlib from 'zlib';
 import { openChunks } from '../format/sealedChunks';
 import { wholeBufferInflate } from '../util/deflateWindow';
 import { BackupError } from '../util/engineErrors';
-import type { CheckFailure, DecryptReply, DecryptRequest, EntryBatchItem, EntryBatchReply, EntryBatchRequest, EntryReply, EntryRequest, Transferring } from './messages';
+import { ENTRY_CHMOD, type CheckFailure, type DecryptReply, type DecryptRequest, type EntryBatchReply, type EntryBatchRequest, type EntryReply, type EntryRequest, type RenameBatchReply, type RenameBatchRequest, type Transferring } from './messages';
 import { serve } from './serve';
 
-function check(m: EntryRequest): Buffer | CheckFailure {
+function check(raw: Uint8Array, method: number, size: number, crc32: number, sha256: string): Buffer | CheckFailure {
   let data: Buffer;
-  if (m.method === 8) {
+  if (method === 8) {
     try {
-      data = zlib.inflateRawSync(m.raw, wholeBufferInflate(m.size));
+      data = zlib.inflateRawSync(raw, wholeBufferInflate(size));
     } catch (e) {
       if ((e as NodeJS.ErrnoException)?.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) return { check: 'big' };
       return { check: 'damaged', message: String((e as Error)?.message) };
     }
   } else {
-    data = Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength);
+    data = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   }
-  if (data.length > m.size) return { check: 'big' };
-  if (data.length < m.size) return { check: 'small' };
-  if (zlib.crc32(data) >>> 0 !== m.crc32) return { check: 'crc32' };
-  if (createHash('sha256').update(data).digest('hex') !== m.sha256) return { check: 'sha256' };
+  if (data.length > size) return { check: 'big' };
+  if (data.length < size) return { check: 'small' };
+  if (zlib.crc32(data) >>> 0 !== crc32) return { check: 'crc32' };
+  if (createHash('sha256').update(data).digest('hex') !== sha256) return { check: 'sha256' };
   return data;
 }
 
-function handle(m: EntryRequest): EntryReply {
-  const data = check(m);
-  if (!Buffer.isBuffer(data)) return data;
-  if (m.dest === undefined) return undefined;
-  const fd = fs.openSync(m.dest, 'wx', m.mode);
+/** Creates `dest` (exclusively) holding `data`, with `mode` and, unless NaN or undefined, `mtime`. */
+function write(dest: string, data: Buffer, mode: number | undefined, chmod: boolean, mtime: number | undefined): void {
+  const fd = fs.openSync(dest, 'wx', mode);
   try {
     let off = 0;
     while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-    if (m.chmod && m.mode !== undefined) fs.fchmodSync(fd, m.mode);
-    if (m.mtime !== undefined) fs.futimesSync(fd, m.mtime, m.mtime);
+    if (chmod && mode !== undefined) fs.fchmodSync(fd, mode);
+    if (mtime !== undefined && !Number.isNaN(mtime)) fs.futimesSync(fd, mtime, mtime);
   } catch (e) {
     try {
       fs.closeSync(fd);
@@ -50,19 +48,43 @@ function handle(m: EntryRequest): EntryReply {
     throw e;
   }
   fs.closeSync(fd);
+}
+
+function handle(m: EntryRequest): EntryReply {
+  const data = check(m.raw, m.method, m.size, m.crc32, m.sha256);
+  if (!Buffer.isBuffer(data)) return data;
+  if (m.dest !== undefined) write(m.dest, data, m.mode, m.chmod === true, m.mtime);
   return undefined;
 }
 
 /** Each entry in turn; a file's error is its item's, the others go on (the caller stops at the first). */
-function handleBatch(m: EntryBatchRequest): EntryBatchReply {
-  return m.batch.map((e): EntryBatchItem => {
+function handleBatch({ batch: b }: EntryBatchRequest): EntryBatchReply {
+  const dests = b.dest === '' ? undefined : b.dest.split('\0');
+  const bad: EntryBatchReply = [];
+  for (let i = 0; i < b.method.length; i++) {
     try {
-      return handle(e);
+      const data = check(b.raw.subarray(b.start[i], b.start[i + 1]), b.method[i], b.size[i], b.crc32[i], b.sha256.slice(i * 64, i * 64 + 64));
+      if (!Buffer.isBuffer(data)) bad.push({ index: i, check: data });
+      else if (dests) write(dests[i], data, b.mode[i], (b.flags[i] & ENTRY_CHMOD) !== 0, b.mtime[i]);
     } catch (err) {
       const x = err as NodeJS.ErrnoException;
-      return { error: { message: String(x?.message), code: x?.code, syscall: x?.syscall, path: x?.path } };
+      bad.push({ index: i, error: { message: String(x?.message), code: x?.code, syscall: x?.syscall, path: x?.path } });
     }
-  });
+  }
+  return bad;
+}
+
+/** Renames in order, up to the first failure (restore/renameAll.ts). */
+function handleRename({ rename: r }: RenameBatchRequest): RenameBatchReply {
+  for (let i = 0; i < r.from.length; i++) {
+    try {
+      fs.renameSync(r.from[i], r.to[i]);
+    } catch (err) {
+      const x = err as NodeJS.ErrnoException;
+      return { done: i, error: { message: String(x?.message), code: x?.code, syscall: x?.syscall, path: x?.path } };
+    }
+  }
+  return { done: r.from.length };
 }
 
 /** Opens sealed chunks here, off the caller's thread (AES-GCM of a restore's packs: ~3 ms per MiB on a small VM). */
@@ -76,4 +98,6 @@ function handleDecrypt({ decrypt: d }: DecryptRequest): Transferring<DecryptRepl
   }
 }
 
-serve((m: EntryRequest | EntryBatchRequest | DecryptRequest) => ('decrypt' in m ? handleDecrypt(m) : 'batch' in m ? handleBatch(m) : handle(m)));
+serve((m: EntryRequest | EntryBatchRequest | DecryptRequest | RenameBatchRequest) =>
+  'decrypt' in m ? handleDecrypt(m) : 'rename' in m ? handleRename(m) : 'batch' in m ? handleBatch(m) : handle(m),
+);

@@ -95,14 +95,44 @@ export interface EntryRequest {
 }
 /**
  * entryWorker: the small entries of one ranged GET that go to one folder, in
- * one message (one per file was most of the restore's messages). Each
- * reply item is that entry's EntryReply, or the error its file got.
+ * one message of a few typed arrays and two strings (an object per entry, and
+ * a buffer each, were a third of the caller's thread restoring 100,000
+ * files). Entry i's stored bytes are `raw[start[i], start[i + 1])`.
  */
 export interface EntryBatchRequest {
-  batch: EntryRequest[];
+  batch: {
+    raw: Uint8Array;
+    /** n + 1 offsets into `raw`. */
+    start: Float64Array;
+    method: Uint8Array;
+    size: Float64Array;
+    crc32: Uint32Array;
+    /** The entries' sha256s, 64 hex digits each, one after the other. */
+    sha256: string;
+    /** The files to create, joined by NUL (a path never holds one); '' to check only. */
+    dest: string;
+    mode: Uint32Array;
+    /** ENTRY_CHMOD: set the mode again after creation (the umask took bits away). */
+    flags: Uint8Array;
+    /** Seconds since the epoch; NaN: leave the time as it is. */
+    mtime: Float64Array;
+  };
 }
-export type EntryBatchItem = EntryReply | { error: { message: string; code?: string; syscall?: string; path?: string } };
-export type EntryBatchReply = EntryBatchItem[];
+export const ENTRY_CHMOD = 1;
+/** The entries that failed (none: all checked, and written), each with what was wrong or its file's error. */
+export type EntryBatchReply = Array<{ index: number; check?: CheckFailure; error?: { message: string; code?: string; syscall?: string; path?: string } }>;
+
+/**
+ * entryWorker: renames `from[i]` to `to[i]`, in order, stopping at the first
+ * failure: `done` renames were made, and `error` is the next one's.
+ */
+export interface RenameBatchRequest {
+  rename: { from: string[]; to: string[] };
+}
+export interface RenameBatchReply {
+  done: number;
+  error?: { message: string; code?: string; syscall?: string; path?: string };
+}
 
 /**
  * entryWorker: opens the sealed chunks of one ranged GET of an encrypted pack
