@@ -3,6 +3,8 @@ import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { Entry } from '../../src/core/archive/entries';
+import { Pipeline } from '../../src/core/archive/readAhead';
 import { writeJsonDurable } from '../../src/core/restore/snapshotRecord';
 import { jsonPieces } from '../../src/core/util/jsonPieces';
 import { payloadHashMiddleware } from '../../src/core/storage/payloadHash';
@@ -40,6 +42,66 @@ describe('time slicing on the caller\'s thread', () => {
     running = false;
     // 40 ms of work in slices of 8 ms: the loop turned several times in between.
     assert.ok(turns >= 3, `the loop turned ${turns} times`);
+  });
+
+  it('several sliced loops at once share one slice per turn of the event loop', async () => {
+    // Each step is 1 ms of work; the ticker counts the steps done between two of its turns.
+    let steps = 0;
+    function* counted(n: number): Steps<number> {
+      for (let i = 0; i < n; i++) {
+        const end = performance.now() + 1;
+        while (performance.now() < end) {
+          // busy
+        }
+        steps++;
+        yield;
+      }
+      return n;
+    }
+    let running = true;
+    let last = 0;
+    let most = 0;
+    const tick = (): void => {
+      most = Math.max(most, steps - last);
+      last = steps;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const results = await Promise.all(Array.from({ length: 6 }, () => runStepsSliced(counted(40))));
+    running = false;
+    assert.deepStrictEqual(results, [40, 40, 40, 40, 40, 40]);
+    // One slice is 8 ms: each loop starting its own would let ~48 steps run between two turns.
+    assert.ok(most <= 20, `${most} steps ran between two turns of the event loop`);
+  });
+
+  it('the read-ahead gives the event loop turns while it starts a wave of entries the hash pass packed', async () => {
+    // Each packed entry finishes as it starts; the progress listener makes each cost 0.1 ms.
+    const n = 3000;
+    const entries: Entry[] = Array.from({ length: n }, (_, i) => ({ name: `f${i}`, size: 1, packed: Buffer.from('x'), crc32: 0, method: 'store', mtimeMs: 0, unixMode: 0o644 }));
+    let read = 0;
+    let last = 0;
+    let most = 0;
+    let running = true;
+    const tick = (): void => {
+      last = read;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    await yieldIfDue();
+    await new Promise<void>((resolve) => {
+      new Pipeline(entries, (e) => assert.fail(e), (p) => {
+        read = p.bytesDone;
+        most = Math.max(most, read - last);
+        const end = performance.now() + 0.1;
+        while (performance.now() < end) {
+          // busy
+        }
+        if (read === n) resolve();
+      }, n, 1, undefined);
+    });
+    running = false;
+    // Slices of 8 ms: ~80 entries between two turns; the whole wave at once was the bug.
+    assert.ok(most <= 400, `${most} entries started between two turns of the event loop`);
   });
 
   it('yieldIfDue costs nothing while the slice is young', async () => {

@@ -58,16 +58,19 @@ export class Pipeline {
     }
     this.pumping = true;
     try {
+      // Not while a turn of the event loop is awaited: that turn pumps again (pumping on
+      // here, each round's count of jobs started from zero, ran a whole wave in one go).
       do {
         this.pumpAgain = false;
         this.pumpOnce();
-      } while (this.pumpAgain);
+      } while (this.pumpAgain && !this.awaitingTurn);
     } finally {
       this.pumping = false;
     }
   }
 
   private pumpOnce(): void {
+    if (this.awaitingTurn) return;
     let started = 0;
     while (!this.cancelled && this.next < this.jobs.length && this.working < PARALLEL) {
       // Jobs packed by the hash pass finish as they start: a wave's worth would run in one go.

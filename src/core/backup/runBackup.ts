@@ -195,8 +195,8 @@ async function reuseIndexFor(deps: BackupDeps, folders: FolderToBackUp[], prefix
     if (!m) continue;
     // A folder of the same name elsewhere on this machine is another folder: its stats say nothing about this one.
     const serves = new Set([...wanted].filter((p) => m.sources.includes(p) && (p === 'appdata' || m.folders?.find((f) => f.prefix === p)?.path === pathOf.get(p))));
-    if (serves.size > 0) index.addPrevious(m, serves);
-    else index.addContent(m);
+    if (serves.size > 0) await index.addPrevious(m, serves);
+    else await index.addContent(m);
     wanted = new Set([...wanted].filter((p) => !serves.has(p)));
   }
   const seenHosts = new Set([host]);
@@ -207,7 +207,7 @@ async function reuseIndexFor(deps: BackupDeps, folders: FolderToBackUp[], prefix
     if (seenHosts.has(h)) continue;
     seenHosts.add(h);
     const m = await deps.manifests.load(ref, { signal }).catch(() => undefined);
-    if (m) index.addContent(m);
+    if (m) await index.addContent(m);
     others++;
   }
   return index;
