@@ -1,7 +1,8 @@
 // The manifest's sliced JSON parse gives JSON.parse's value, or JSON.parse's
 // error, for every text: our layout a line at a time, anything else whole.
 import * as assert from 'assert';
-import { serializeManifest, type Manifest } from '../../src/core/format/manifest';
+import * as zlib from 'zlib';
+import { compressManifest, parseManifestHeader, readManifest, serializeManifest, type Manifest } from '../../src/core/format/manifest';
 import { parseManifestJson } from '../../src/core/format/manifestJson';
 
 function manifest(files: number): Manifest {
@@ -83,5 +84,23 @@ describe('manifest JSON, parsed a line at a time', () => {
     on = false;
     assert.strictEqual(got.files.length, 60_000);
     assert.ok(turns - before >= 2, `${turns - before} turns of the event loop during the parse`);
+  });
+
+  it('a big manifest is gzip\'d as several members, in order: gunzip gives the serializer\'s text, and its first bytes the header', async () => {
+    const m = manifest(30000);
+    const gz = await compressManifest(m);
+    // Each member starts with gzip's magic and deflate's method byte (a few such bytes may occur inside by chance).
+    let members = 0;
+    for (let i = gz.indexOf('\x1f\x8b\x08', 0, 'latin1'); i >= 0; i = gz.indexOf('\x1f\x8b\x08', i + 1, 'latin1')) members++;
+    assert.ok(members >= 3, `${members} gzip members`);
+    assert.strictEqual(zlib.gunzipSync(gz).toString('utf8'), serializeManifest(m).toString('utf8'));
+    // The restore's reader (inflated as a stream, parsed and checked) reads all the members.
+    const back = await readManifest(gz);
+    assert.strictEqual(back.files.length, 30000);
+    assert.deepStrictEqual(back.files[29999], m.files[29999]);
+    const head = zlib.gunzipSync(gz.subarray(0, 4096), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    assert.deepStrictEqual(parseManifestHeader(head)?.totals, m.totals);
+    const small = manifest(3);
+    assert.strictEqual(zlib.gunzipSync(await compressManifest(small)).toString('utf8'), serializeManifest(small).toString('utf8'));
   });
 });

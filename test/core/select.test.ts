@@ -4,7 +4,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
 import { BackupError } from '../../src/core/util/engineErrors';
+import ignore from 'ignore';
 import { DEFAULT_EXCLUDES, selectFiles } from '../../src/core/backup/select';
+import { excludeMatcher, isLeftOut } from '../../src/core/format/selectionRules';
 import { WorkerPool } from '../../src/core/util/workerPool';
 
 function tree(root: string, files: Record<string, string>): void {
@@ -179,5 +181,41 @@ describe('selectFiles', () => {
     const ac = new AbortController();
     ac.abort();
     await assert.rejects(selectFiles(tmp, { signal: ac.signal }), (e: unknown) => e instanceof BackupError && e.code === 'Cancelled');
+  });
+
+  it('the files matcher (folder-only rules left out) answers as all the rules do, for every file whose folders are kept', () => {
+    const userSets = [
+      [],
+      ['dist/', '!dist/keep/', '*.log', '!important.log'],
+      ['kee*', '!keep/', 'keep/'],
+      ['build', '!build/', 'docs/**/*.tmp', 'out/ ', '#comment/', '\\#hash/', '!node_modules/', 'x/y/'],
+      ['*', '!*/', '!*.ts'],
+    ];
+    const names = ['a.ts', 'b.log', 'important.log', 'x.pyc', '.eslintcache', 'keep', 'kee', 'build', 'dist', 'node_modules', 'y', 'c.tmp', '#hash', 'out', '.cache'];
+    const paths: string[] = [];
+    for (const a of names) {
+      paths.push(a);
+      for (const b of names) {
+        paths.push(`${a}/${b}`);
+        for (const c of ['f.ts', 'g.tmp', 'h.log']) paths.push(`${a}/${b}/${c}`);
+      }
+    }
+    let checked = 0;
+    let leftOut = 0;
+    for (const excludes of userSets) {
+      const m = excludeMatcher({ defaultExcludes: [...DEFAULT_EXCLUDES], excludes });
+      const full = ignore().add([...DEFAULT_EXCLUDES, ...excludes]);
+      for (const p of paths) {
+        const parts = p.split('/');
+        // Asked only when every folder above is kept, as the scan and the restore's check do.
+        if (parts.slice(0, -1).some((_, i) => full.ignores(`${parts.slice(0, i + 1).join('/')}/`))) continue;
+        checked++;
+        const want = full.ignores(p);
+        if (want) leftOut++;
+        assert.strictEqual(isLeftOut(p, false, m, []), want, `${JSON.stringify(excludes)}: ${p}`);
+        assert.strictEqual(isLeftOut(p, true, m, []), full.ignores(`${p}/`), `${JSON.stringify(excludes)}: ${p}/`);
+      }
+    }
+    assert.ok(checked > 2000 && leftOut > 300, `${checked} paths checked, ${leftOut} left out`);
   });
 });

@@ -8,7 +8,7 @@ import { Pipeline } from '../../src/core/archive/readAhead';
 import { writeJsonDurable } from '../../src/core/restore/snapshotRecord';
 import { jsonPieces } from '../../src/core/util/jsonPieces';
 import { payloadHashMiddleware } from '../../src/core/storage/payloadHash';
-import { runSteps, runStepsSliced, yieldIfDue, type Steps } from '../../src/core/util/timeSlice';
+import { runSteps, runStepsSliced, sortSliced, yieldIfDue, type Steps } from '../../src/core/util/timeSlice';
 
 /** A computation of `n` steps that each keep the thread busy for `ms`. */
 function* busySteps(n: number, ms: number): Steps<number> {
@@ -102,6 +102,34 @@ describe('time slicing on the caller\'s thread', () => {
     running = false;
     // Slices of 8 ms: ~80 entries between two turns; the whole wave at once was the bug.
     assert.ok(most <= 400, `${most} entries started between two turns of the event loop`);
+  });
+
+  it('sortSliced sorts like Array.prototype.sort, stable, at every size around its runs', async () => {
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (const n of [0, 1, 2, 4095, 4096, 4097, 8192, 12289, 50000]) {
+      const items = Array.from({ length: n }, (_, i) => ({ key: `k${Math.floor(rnd() * n / 3)}`, i }));
+      const want = [...items].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      await sortSliced(items, (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      assert.deepStrictEqual(items, want, `n = ${n}`);
+    }
+  });
+
+  it('sortSliced gives the event loop turns on a big array', async () => {
+    let turns = 0;
+    let running = true;
+    const tick = (): void => {
+      turns++;
+      if (running) setImmediate(tick);
+    };
+    const items = Array.from({ length: 300000 }, (_, i) => `path/${(i * 7919) % 300000}`);
+    setImmediate(tick);
+    await yieldIfDue();
+    turns = 0;
+    await sortSliced(items, (a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    running = false;
+    for (let k = 1; k < items.length; k++) assert.ok(items[k - 1] <= items[k]);
+    assert.ok(turns >= 3, `the loop turned ${turns} times`);
   });
 
   it('yieldIfDue costs nothing while the slice is young', async () => {

@@ -4,6 +4,7 @@ import { DEFAULT_EXCLUDES, excludeMatcher, gitignoreRules, isGitSegment, isLeftO
 import { BackupError, throwIfAborted } from '../util/engineErrors';
 import { archivePathProblem, nameProblem } from '../util/paths';
 import { slots } from '../util/slots';
+import { sortSliced } from '../util/timeSlice';
 import type { WorkerPool } from '../util/workerPool';
 import type { StatBatchReply, StatBatchRequest } from '../workers/messages';
 
@@ -222,7 +223,7 @@ export async function selectFiles(
 
   await walk('', []);
   const byPath = <T extends { relPath: string }>(a: T, b: T): number => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0);
-  files.sort(byPath);
+  await sortSliced(files, byPath);
   links.sort(byPath);
   emptyDirs.sort(byPath);
   // Folders are listed several at once: the order they finish in is not the tree's.

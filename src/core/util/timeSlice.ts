@@ -64,3 +64,41 @@ export async function runStepsSliced<T>(steps: Steps<T>): Promise<T> {
 
 /** How many items a step loop handles between two `yield`s. */
 export const STEP_ITEMS = 256;
+
+// Runs sorted at once before merging: a few ms each.
+const SORT_RUN = 4096;
+
+/**
+ * Sorts `items` in place like Array.prototype.sort (stable) with turns of
+ * the event loop between pieces: runs of SORT_RUN sorted at once, then
+ * merged pairwise. 100,000 paths sorted in one go held the thread ~30 ms.
+ */
+export async function sortSliced<T>(items: T[], compare: (a: T, b: T) => number): Promise<void> {
+  const n = items.length;
+  if (n <= SORT_RUN) {
+    items.sort(compare);
+    return;
+  }
+  let from = items;
+  for (let i = 0; i < n; i += SORT_RUN) {
+    const run = from.slice(i, i + SORT_RUN).sort(compare);
+    for (let k = 0; k < run.length; k++) from[i + k] = run[k];
+    await yieldIfDue();
+  }
+  let to: T[] = new Array<T>(n);
+  for (let width = SORT_RUN; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
+      let a = lo;
+      let b = mid;
+      for (let k = lo; k < hi; k++) {
+        // Ties take the left run's item first: stable.
+        to[k] = a < mid && (b >= hi || compare(from[a], from[b]) <= 0) ? from[a++] : from[b++];
+        if ((k & 4095) === 4095) await yieldIfDue();
+      }
+    }
+    [from, to] = [to, from];
+  }
+  if (from !== items) for (let k = 0; k < n; k++) items[k] = from[k];
+}
