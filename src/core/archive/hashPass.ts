@@ -4,6 +4,7 @@ import * as zlib from 'zlib';
 import type { ProgressListener } from '../util/progress';
 import type { WorkerPool } from '../util/workerPool';
 import { compressedByName } from '../util/methodChoice';
+import { fromWorkerError } from '../util/workerError';
 import { READ_BIG, READ_FAILED, READ_KEEP, READ_MAY_DEFLATE, type ReadBatchReply, type ReadBatchRequest } from '../workers/messages';
 import { chooseMethod, DEFAULT_LEVEL, sampleOf } from './compression';
 import { EMPTY, OPEN_FLAGS, PARALLEL, PIECE_SIZE, SMALL_FILE, toIoError, type ArchiveSource, type Entry, type Piece } from './entries';
@@ -158,7 +159,7 @@ async function hashBatchOnThread(threads: WorkerPool, batch: ArchiveSource[], ca
     const size = r.size[k];
     if (size === READ_FAILED) {
       const x = r.errors.find((e) => e.index === k)!;
-      throw toIoError(Object.assign(new Error(x.message), { code: x.code, syscall: x.syscall, path: x.path }), s.archivePath);
+      throw toIoError(fromWorkerError(x), s.archivePath);
     }
     if (size === READ_BIG) return {};
     const packed = r.length[k] >= 0 ? data.subarray(r.offset[k], r.offset[k] + r.length[k]) : undefined;

@@ -17,6 +17,7 @@ import type { ProgressListener } from '../util/progress';
 import { testPause } from '../util/testPause';
 import { yieldIfDue } from '../util/timeSlice';
 import { wholeBufferInflate } from '../util/deflateWindow';
+import { fromWorkerError } from '../util/workerError';
 import { WorkerPool } from '../util/workerPool';
 import { ENTRY_CHMOD, type EntryBatchReply, type EntryBatchRequest } from '../workers/messages';
 import { checkFailure, integrity } from './readerErrors';
@@ -123,14 +124,13 @@ function currentUmask(): number {
 function entryBatch(
   buf: Buffer,
   start: number,
-  files: readonly ManifestFile[],
-  refs: readonly PieceRef[],
+  items: readonly Small[],
   dests: readonly string[],
   meta: (f: ManifestFile) => { mode: number; chmod: boolean; mtime: number | undefined },
 ): EntryBatchRequest {
-  const n = files.length;
+  const n = items.length;
   let bytes = 0;
-  for (const ref of refs) bytes += ref[2];
+  for (const { ref } of items) bytes += ref[2];
   const b: EntryBatchRequest['batch'] = {
     raw: new Uint8Array(bytes),
     start: new Float64Array(n + 1),
@@ -146,7 +146,7 @@ function entryBatch(
   const shas: string[] = new Array(n);
   let at = 0;
   for (let i = 0; i < n; i++) {
-    const ref = refs[i];
+    const { file, ref } = items[i];
     b.raw.set(buf.subarray(ref[1] - start, ref[1] - start + ref[2]), at);
     b.start[i] = at;
     at += ref[2];
@@ -154,10 +154,10 @@ function entryBatch(
     b.size[i] = ref[5];
     b.crc32[i] = ref[4];
     // The manifest's parser let only 64 hex digits through; the worker slices by that length.
-    if (files[i].sha256.length !== 64) throw integrity('The backup\'s list of files is damaged.', files[i].path, 'sha256');
-    shas[i] = files[i].sha256;
+    if (file.sha256.length !== 64) throw integrity('The backup\'s list of files is damaged.', file.path, 'sha256');
+    shas[i] = file.sha256;
     if (dests.length > 0) {
-      const m = meta(files[i]);
+      const m = meta(file);
       b.mode[i] = m.mode;
       b.flags[i] = m.chmod ? ENTRY_CHMOD : 0;
       b.mtime[i] = m.mtime ?? Number.NaN;
@@ -240,33 +240,31 @@ export async function readFromPacks(
     };
     // A range's entries, one message per folder (the same folder, the same thread): checked, then created.
     const onThreads = async (threads: WorkerPool, r: Range, buf: Buffer): Promise<void> => {
-      const groups = new Map<string, { files: ManifestFile[]; refs: PieceRef[]; dests: string[] }>();
+      const groups = new Map<string, { items: Small[]; dests: string[] }>();
       for (let i = 0; i < r.items.length; i++) {
         if (i % 256 === 0) await yieldIfDue();
-        const { file, ref } = r.items[i];
-        const dest = sink.kind === 'file' ? sink.dest(file) : undefined;
+        const dest = sink.kind === 'file' ? sink.dest(r.items[i].file) : undefined;
         const key = dest ? path.dirname(dest) : '';
         let g = groups.get(key);
-        if (!g) groups.set(key, (g = { files: [], refs: [], dests: [] }));
-        g.files.push(file);
-        g.refs.push(ref);
+        if (!g) groups.set(key, (g = { items: [], dests: [] }));
+        g.items.push(r.items[i]);
         if (dest) g.dests.push(dest);
       }
-      const post = async (key: string, g: { files: ManifestFile[]; refs: PieceRef[]; dests: string[] }): Promise<void> => {
+      const post = async (key: string, g: { items: Small[]; dests: string[] }): Promise<void> => {
         throwIfAborted(o.signal);
-        const request = entryBatch(buf, r.start, g.files, g.refs, g.dests, meta);
+        const request = entryBatch(buf, r.start, g.items, g.dests, meta);
         // The entries' bytes are copied into one buffer of the group's own and moved to the thread (shared
         // memory would live as long as the threads' garbage collector lets it: 60 MiB more at peak on the 1 GiB restore).
         const transfer = [request.batch.raw.buffer as ArrayBuffer];
         const bad = await (key ? threads.callKeyed<EntryBatchReply>(key, request, transfer) : threads.call<EntryBatchReply>(request, transfer));
         const first = bad[0];
-        const ok = first ? first.index : g.files.length;
+        const ok = first ? first.index : g.items.length;
         for (let k = 0; k < ok; k++) {
           testPause('verify');
-          done(g.files[k]);
+          done(g.items[k].file);
         }
-        if (first?.error) throw Object.assign(new Error(first.error.message), first.error);
-        if (first?.check) throw checkFailure({ name: g.files[first.index].path }, first.check);
+        if (first?.error) throw fromWorkerError(first.error);
+        if (first?.check) throw checkFailure({ name: g.items[first.index].file.path }, first.check);
       };
       // Posted one by one with turns between: a range of 8 MiB of small files is a few dozen
       // messages of hundreds of entries each (~60 ms of postMessage at once otherwise).

@@ -6,6 +6,7 @@
 // thread pool does them.
 import * as fs from 'fs';
 import { mapLimit } from '../util/firstFailure';
+import { fromWorkerError } from '../util/workerError';
 import { WorkerPool } from '../util/workerPool';
 import type { RenameBatchReply, RenameBatchRequest } from '../workers/messages';
 
@@ -35,7 +36,7 @@ export async function renameAll(from: readonly string[], to: readonly string[], 
       const request: RenameBatchRequest = { rename: { from: from.slice(start, end), to: to.slice(start, end) } };
       const reply = await pool.call<RenameBatchReply>(request);
       for (let k = 0; k < reply.done; k++) onRenamed();
-      if (reply.error) throw Object.assign(new Error(reply.error.message), reply.error);
+      if (reply.error) throw fromWorkerError(reply.error);
     }
   } finally {
     await pool.close();

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
+import { fromWorkerError, type WorkerError } from './workerError';
 
 /** The worker scripts of `src/core/workers/`, by module name. */
 export type WorkerScript = 'fileWorker' | 'entryWorker';
@@ -20,7 +21,7 @@ export function workerScriptPath(name: WorkerScript): string {
 
 interface Reply {
   id: number;
-  error?: { message: string; code?: string; syscall?: string; path?: string };
+  error?: WorkerError;
   value?: unknown;
 }
 
@@ -90,7 +91,7 @@ class Thread {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
-      if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code, syscall: m.error.syscall, path: m.error.path }));
+      if (m.error) p.reject(fromWorkerError(m.error));
       else p.resolve(m.value as never);
     });
     const fail = (e: Error): void => {

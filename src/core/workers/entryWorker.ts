@@ -9,6 +9,7 @@ import * as zlib from 'zlib';
 import { openChunks } from '../format/sealedChunks';
 import { wholeBufferInflate } from '../util/deflateWindow';
 import { BackupError } from '../util/engineErrors';
+import { toWorkerError } from '../util/workerError';
 import { ENTRY_CHMOD, type CheckFailure, type DecryptReply, type DecryptRequest, type EntryBatchReply, type EntryBatchRequest, type EntryReply, type EntryRequest, type RenameBatchReply, type RenameBatchRequest, type Transferring } from './messages';
 import { serve } from './serve';
 
@@ -67,8 +68,7 @@ function handleBatch({ batch: b }: EntryBatchRequest): EntryBatchReply {
       if (!Buffer.isBuffer(data)) bad.push({ index: i, check: data });
       else if (dests) write(dests[i], data, b.mode[i], (b.flags[i] & ENTRY_CHMOD) !== 0, b.mtime[i]);
     } catch (err) {
-      const x = err as NodeJS.ErrnoException;
-      bad.push({ index: i, error: { message: String(x?.message), code: x?.code, syscall: x?.syscall, path: x?.path } });
+      bad.push({ index: i, error: toWorkerError(err) });
     }
   }
   return bad;
@@ -80,8 +80,7 @@ function handleRename({ rename: r }: RenameBatchRequest): RenameBatchReply {
     try {
       fs.renameSync(r.from[i], r.to[i]);
     } catch (err) {
-      const x = err as NodeJS.ErrnoException;
-      return { done: i, error: { message: String(x?.message), code: x?.code, syscall: x?.syscall, path: x?.path } };
+      return { done: i, error: toWorkerError(err) };
     }
   }
   return { done: r.from.length };

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { wholeBufferDeflate } from '../util/deflateWindow';
 import { methodOfContent } from '../util/methodChoice';
+import { toWorkerError } from '../util/workerError';
 import { READ_BIG, READ_FAILED, READ_KEEP, READ_MAY_DEFLATE, type DeflateReply, type FileWorkerRequest, type ReadBatchReply, type ReadBatchRequest, type ReadReply, type StatBatchReply, type StatBatchRequest, type StatItem, type Transferring } from './messages';
 import { serve } from './serve';
 
@@ -66,9 +67,8 @@ function readBatch(m: ReadBatchRequest): Transferring<ReadBatchReply> {
     try {
       got = readInto(m.paths[k], m.flags, m.max);
     } catch (e) {
-      const x = e as NodeJS.ErrnoException;
       r.size[k] = READ_FAILED;
-      r.errors.push({ index: k, message: String(x?.message), code: x?.code, syscall: x?.syscall, path: x?.path });
+      r.errors.push({ index: k, ...toWorkerError(e) });
       continue;
     }
     r.size[k] = got < 0 ? READ_BIG : got;

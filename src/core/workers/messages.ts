@@ -1,5 +1,6 @@
 // The messages between the engine and its worker threads (see util/workerPool.ts).
 // Types and a few flag values: the worker scripts and their callers share them.
+import type { WorkerError } from '../util/workerError';
 
 /** fileWorker: read a small file whole and hash it. */
 export interface ReadRequest {
@@ -59,7 +60,7 @@ export interface ReadBatchReply {
   length: Float64Array;
   /** The kept files' bytes, one after the other. */
   data: Uint8Array;
-  errors: { index: number; message: string; code?: string; syscall?: string; path?: string }[];
+  errors: ({ index: number } & WorkerError)[];
 }
 
 /**
@@ -120,7 +121,7 @@ export interface EntryBatchRequest {
 }
 export const ENTRY_CHMOD = 1;
 /** The entries that failed (none: all checked, and written), each with what was wrong or its file's error. */
-export type EntryBatchReply = Array<{ index: number; check?: CheckFailure; error?: { message: string; code?: string; syscall?: string; path?: string } }>;
+export type EntryBatchReply = Array<{ index: number; check?: CheckFailure; error?: WorkerError }>;
 
 /**
  * entryWorker: renames `from[i]` to `to[i]`, in order, stopping at the first
@@ -131,7 +132,7 @@ export interface RenameBatchRequest {
 }
 export interface RenameBatchReply {
   done: number;
-  error?: { message: string; code?: string; syscall?: string; path?: string };
+  error?: WorkerError;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { parentPort } from 'worker_threads';
+import { toWorkerError } from '../util/workerError';
 import type { Transferring } from './messages';
 
 interface Envelope {
@@ -24,8 +25,7 @@ export function serve(handle: (m: never) => unknown): void {
     try {
       r = handle(m as never);
     } catch (e) {
-      const x = e as NodeJS.ErrnoException;
-      port.postMessage({ id, error: { message: String(x?.message), code: x?.code, syscall: x?.syscall, path: x?.path } });
+      port.postMessage({ id, error: toWorkerError(e) });
       return;
     }
     if (isTransferring(r)) port.postMessage({ id, value: r.reply }, r.transfer);
