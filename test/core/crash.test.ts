@@ -15,6 +15,9 @@ import { listTree, makeTree, textBytes, type ListedEntry } from '../helpers/tree
 
 type Tree = Record<string, ListedEntry>;
 
+/** The base lacks four of the backup's folders, each staged whole and moved at once: a kill in the renames lands between those moves. */
+const NEW_FOLDERS = ['dir05', 'dir06', 'dir07', 'dir08'];
+
 describe('crash-safe restore: kill -9 at each phase, then recover', function () {
   this.timeout(300_000);
   let bucket: TestBucket;
@@ -42,7 +45,7 @@ describe('crash-safe restore: kill -9 at each phase, then recover', function () 
     // replaces (edited, other modes and times, one a link), lacks (a whole folder) and does not have.
     base = path.join(work, 'base');
     fs.cpSync(src, base, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
-    for (const d of ['dir05', 'dir06', 'dir07', 'dir08']) fs.rmSync(path.join(base, d), { recursive: true });
+    for (const d of NEW_FOLDERS) fs.rmSync(path.join(base, d), { recursive: true });
     const dir01 = fs.readdirSync(path.join(base, 'dir01')).sort();
     for (const [i, name] of dir01.entries()) {
       const p = path.join(base, 'dir01', name);
@@ -101,6 +104,12 @@ describe('crash-safe restore: kill -9 at each phase, then recover', function () 
     return names(snapshots).map((d) => JSON.parse(fs.readFileSync(path.join(snapshots, d, 'snapshot.json'), 'utf8')) as { state: string });
   }
 
+  function assertBetweenMoves(now: Tree): void {
+    const moved = NEW_FOLDERS.filter((d) => now[d]);
+    assert.ok(moved.length > 0 && moved.length < NEW_FOLDERS.length, `some new folders moved, not all (${moved.join(', ')})`);
+    for (const d of moved) assert.ok(Object.keys(now).filter((k) => k.startsWith(`${d}/`)).length > 1, `${d} arrived with its files`);
+  }
+
   const leftovers = (t: Tree): string[] => Object.keys(t).filter((k) => /(^|\/)\.s3-backup-/.test(k));
 
   const phases: Array<[string, string, (s: ReturnType<typeof scene>, before: Tree) => Promise<void>]> = [
@@ -114,8 +123,9 @@ describe('crash-safe restore: kill -9 at each phase, then recover', function () 
       'renames:80',
       async (s, before) => {
         const now = await listTree(s.target);
-        const changed = Object.keys(before).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(now[k]));
+        const changed = Object.keys({ ...before, ...now }).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(now[k]));
         assert.ok(changed.length > 0, 'the kill came after some renames');
+        assertBetweenMoves(now);
         assert.deepStrictEqual(records(s.snapshots).map((r) => r.state), ['applying']);
       },
     ],
@@ -171,6 +181,7 @@ describe('crash-safe restore: kill -9 at each phase, then recover', function () 
     const s = scene();
     const before = await listTree(s.target);
     await killedRestore(s, 'renames:40');
+    assertBetweenMoves(await listTree(s.target));
 
     // Any command names the interrupted restore on stderr, with both ways out.
     const note = await cli(['list'], s.env);

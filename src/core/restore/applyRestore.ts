@@ -15,6 +15,7 @@ import { commitRestore, type StagedFile } from './commitRestore';
 import { linkStaysInside } from './planLinks';
 import { LINK_CONTENT_PREFIX } from './snapshotRecord';
 import { SnapshotWriter } from './snapshot';
+import { TreeStaging } from './stagedTrees';
 import { conflict, ioError, rootFor, rootsOf, unsafeTarget } from './targetRoots';
 
 export interface RestoreResult {
@@ -121,9 +122,25 @@ export async function applyRestore(
       if (!list) bucketDirs.set(dir, (list = Array.from({ length: buckets }, (_, b) => path.join(dir, String(b)))));
       return list[k];
     };
+    // New folders are staged whole (stagedTrees.ts); the other files go into the buckets.
+    const folders = new Map<string, string>();
+    for (let i = 0; i < work.length; i++) {
+      if (i % 1024 === 0) await yieldIfDue();
+      folders.set(path.dirname(work[i].targetPath), stagingOf(work[i]));
+    }
+    for (const l of links) folders.set(path.dirname(l.targetPath), stagingOf(l));
+    for (const d of (plan.dirs ?? []).filter((x) => x.action === 'create')) folders.set(d.targetPath, stagingOf(d));
+    let trees: TreeStaging;
+    try {
+      trees = await TreeStaging.of(folders);
+      await trees.create();
+    } catch (e) {
+      throw ioError(`The folder "${journal.record.staging[0]}" cannot be written`, e, { path: journal.record.staging[0] });
+    }
     for (let i = 0; i < work.length; i++) {
       if (i % 512 === 0) await yieldIfDue();
-      staged.set(work[i].archivePath, `${bucketDir(work[i], i % buckets)}${path.sep}${i}`);
+      const tree = trees.treeOf(work[i].targetPath);
+      staged.set(work[i].archivePath, tree ? TreeStaging.stagedPath(tree, work[i].targetPath) : `${bucketDir(work[i], i % buckets)}${path.sep}${i}`);
     }
 
     const stageAll = o.stage ?? ((select: (p: string) => string | undefined, so: StageOptions) => extractEntries(plan.archiveFile, plan.manifest, select, so));
@@ -131,7 +148,8 @@ export async function applyRestore(
     // Links are staged as links, then renamed into place like files (atomic, and in the undo record).
     const stagedLinks = new Map<string, string>();
     await mapLimit(links, PARALLEL, async (l, i) => {
-      const at = path.join(stagingOf(l), String(i % buckets), `link-${i}`);
+      const tree = trees.treeOf(l.targetPath);
+      const at = tree ? TreeStaging.stagedPath(tree, l.targetPath) : path.join(stagingOf(l), String(i % buckets), `link-${i}`);
       await fs.promises.symlink(l.target, at);
       stagedLinks.set(l.archivePath, at);
     });
@@ -162,10 +180,12 @@ export async function applyRestore(
     for (let i = 0; i < work.length; i++) {
       if (i % 1024 === 0) await yieldIfDue();
       const it = work[i];
-      files.push({ targetPath: it.targetPath, staged: staged.get(it.archivePath)!, sha256: byPath.get(it.archivePath)!.sha256, current: current.get(it) });
+      files.push({ targetPath: it.targetPath, staged: staged.get(it.archivePath)!, sha256: byPath.get(it.archivePath)!.sha256, current: current.get(it), tree: trees.treeOf(it.targetPath) });
     }
-    for (const l of links) files.push({ targetPath: l.targetPath, staged: stagedLinks.get(l.archivePath)!, sha256: `${LINK_CONTENT_PREFIX}${l.target}`, current: currentLink.get(l.archivePath) });
-    const written = await commitRestore(journal, files, { signal: o.signal, dirs: newDirs });
+    for (const l of links) {
+      files.push({ targetPath: l.targetPath, staged: stagedLinks.get(l.archivePath)!, sha256: `${LINK_CONTENT_PREFIX}${l.target}`, current: currentLink.get(l.archivePath), tree: trees.treeOf(l.targetPath) });
+    }
+    const written = await commitRestore(journal, files, { signal: o.signal, dirs: newDirs, trees: trees.trees });
     return { written, snapshotDir: journal.dir };
   } catch (e) {
     // Before the commit nothing of the user's has changed: leave nothing behind either.

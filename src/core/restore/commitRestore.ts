@@ -5,6 +5,7 @@ import { mapLimit } from '../util/firstFailure';
 import { testPause } from '../util/testPause';
 import { renameAll } from './renameAll';
 import { missingDirs, type SnapshotWriter } from './snapshot';
+import { moveTree, type StagedTree } from './stagedTrees';
 import type { RecordEntry } from './snapshotRecord';
 import { ioError as ioErrorOf } from './targetRoots';
 import { yieldIfDue } from '../util/timeSlice';
@@ -16,6 +17,8 @@ export interface StagedFile {
   sha256: string;
   /** What is at the target now (lstat), if anything. */
   current?: fs.Stats;
+  /** The new folder it is staged in (staged inside `tree.staged`), if any. */
+  tree?: StagedTree;
 }
 
 // Thread-pool calls in flight: more than libuv's 4 threads keeps them all busy between round trips.
@@ -26,11 +29,15 @@ const PARALLEL = 8;
  * copies of what will be replaced go into the snapshot, the whole list of
  * changes (with the folders to create) is written and synced, then the staged
  * files are renamed into place (atomic per file; mode and mtime were set on
- * the staged file). A cancel is honoured until the list is written, never
+ * the staged file), a new folder staged whole in one rename of the folder. A cancel is honoured until the list is written, never
  * after. A failure during the renames leaves an interrupted restore that
  * undo rolls back or finish completes. Resolves with the number of renames.
  */
-export async function commitRestore(journal: SnapshotWriter, files: readonly StagedFile[], o: { signal?: AbortSignal; dirs?: readonly string[] } = {}): Promise<number> {
+export async function commitRestore(
+  journal: SnapshotWriter,
+  files: readonly StagedFile[],
+  o: { signal?: AbortSignal; dirs?: readonly string[]; trees?: readonly StagedTree[] } = {},
+): Promise<number> {
   const befores: RecordEntry['before'][] = new Array(files.length);
   try {
     await mapLimit(files, PARALLEL, async (f, i) => {
@@ -63,20 +70,47 @@ export async function commitRestore(journal: SnapshotWriter, files: readonly Sta
 
   // Point of no return: no cancel from here; the record already lists every change.
   let renamed = 0;
+  const counted = (): void => {
+    renamed++;
+    testPause('renames');
+  };
   try {
-    for (const d of dirs) {
-      await fs.promises.mkdir(d).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'EEXIST') throw e;
-      });
+    // The new folders staged whole move with their subtree; the rest of the folders are made here.
+    const trees = o.trees ?? [];
+    const treeAt = new Map(trees.map((t) => [t.targetPath, t]));
+    const treeOf = (d: string): StagedTree | undefined => {
+      for (let p = d; ; p = path.dirname(p)) {
+        const t = treeAt.get(p);
+        if (t || path.dirname(p) === p) return t;
+      }
+    };
+    const makeDirs = async (of: StagedTree | undefined): Promise<void> => {
+      for (const d of dirs) {
+        if (treeOf(d) !== of) continue;
+        await fs.promises.mkdir(d).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EEXIST') throw e;
+        });
+      }
+    };
+    await makeDirs(undefined);
+    const one = (list: readonly StagedFile[]): Promise<void> =>
+      renameAll(
+        list.map((f) => f.staged),
+        list.map((f) => f.targetPath),
+        counted,
+      );
+    await one(trees.length > 0 ? files.filter((f) => !f.tree) : files);
+    const inTree = new Map<StagedTree, StagedFile[]>();
+    for (const f of files) if (f.tree) (inTree.get(f.tree) ?? inTree.set(f.tree, []).get(f.tree)!).push(f);
+    for (const t of trees) {
+      if (await moveTree(t)) {
+        for (let k = inTree.get(t)?.length ?? 0; k > 0; k--) counted();
+      } else {
+        // The folder is there by now (or the move failed): its files go one by one.
+        await makeDirs(t);
+        await one(inTree.get(t) ?? []);
+      }
     }
-    await renameAll(
-      files.map((f) => f.staged),
-      files.map((f) => f.targetPath),
-      () => {
-        renamed++;
-        testPause('renames');
-      },
-    );
   } catch (e) {
     await journal.release();
     throw ioError(`The restore stopped after ${renamed} of ${files.length} files; undo puts back what it changed`, e, { snapshotDir: journal.dir, written: renamed });
