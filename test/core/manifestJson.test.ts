@@ -3,7 +3,7 @@
 import * as assert from 'assert';
 import * as zlib from 'zlib';
 import { compressManifest, parseManifestHeader, readManifest, serializeManifest, type Manifest } from '../../src/core/format/manifest';
-import { parseManifestJson } from '../../src/core/format/manifestJson';
+import { ManifestLines, parseManifestJson } from '../../src/core/format/manifestJson';
 
 function manifest(files: number): Manifest {
   return {
@@ -68,6 +68,44 @@ describe('manifest JSON, parsed a line at a time', () => {
     const proto = (await parseManifestJson('{"a":1,\n"__proto__":[\n{"polluted":true}\n]}\n')) as Record<string, unknown>;
     assert.strictEqual(Object.getPrototypeOf(proto), Object.prototype, 'a "__proto__" list is an own property, not the prototype');
     assert.ok(Array.isArray(Object.getOwnPropertyDescriptor(proto, '__proto__')?.value));
+  });
+
+  it('fed in pieces of any size, lines split anywhere: the same value, or not ours whenever JSON.parse would throw or the layout differs', () => {
+    const ours = serializeManifest(manifest(40)).toString('utf8');
+    const texts = [ours, `${ours}  \n\t`, `${ours}x`, ours.slice(0, -4), ours.replace('"files":[\n', '"files":[\n\n'), ours.replace(/\n\]\}\n$/, '\n],\n')];
+    for (const text of texts) {
+      let expected: unknown;
+      try {
+        expected = JSON.parse(text);
+      } catch {
+        expected = undefined;
+      }
+      for (const size of [1, 2, 3, 7, 64, 333, 4096, text.length]) {
+        const lines = new ManifestLines();
+        for (let i = 0; i < text.length; i += size) lines.push(text.slice(i, i + size));
+        const got = lines.end();
+        if (expected === undefined || text !== ours) {
+          // Our layout only: the whole text then goes to JSON.parse, which gives its value or its error.
+          assert.ok(got === undefined || JSON.stringify(got.value) === JSON.stringify(expected), `${size}: ${text.slice(-12)}`);
+          if (expected === undefined) assert.strictEqual(got, undefined, `${size}: broken text is never taken`);
+        } else {
+          assert.ok(got, `pieces of ${size}`);
+          assert.strictEqual(JSON.stringify(got.value), JSON.stringify(expected), `pieces of ${size}`);
+        }
+      }
+    }
+  });
+
+  it('a gzip\'d manifest is parsed as it is inflated; one in another layout, or broken, reads like JSON.parse of its text', async () => {
+    const m = manifest(2000);
+    const back = await readManifest(await compressManifest(m));
+    assert.deepStrictEqual(back.files, m.files);
+    // Reformatted: not our layout, still the same manifest.
+    const pretty = await readManifest(zlib.gzipSync(JSON.stringify(m, null, 1)));
+    assert.deepStrictEqual(pretty.files, m.files);
+    // Cut short: JSON.parse's error, as the one Integrity sentence.
+    const text = serializeManifest(m);
+    await assert.rejects(readManifest(zlib.gzipSync(text.subarray(0, text.length - 3))), (e: Error & { code?: string }) => e.code === 'Integrity' && /not valid JSON/.test(e.message));
   });
 
   it('a big manifest in our layout gives the event loop turns while it is parsed (JSON.parse whole gives none)', async () => {

@@ -63,7 +63,11 @@ const MAX_GAP = 256 * 1024;
 // One ranged GET at most this long.
 const MAX_RANGE = 8 * 1024 * 1024;
 const PARALLEL_GETS = 4;
-const IN_FLIGHT_BYTES = 48 * 1024 * 1024;
+// Downloaded and not yet written: three ranges. Staging many small files is
+// bound by creating them, not by the downloads, and 48 MiB held ~25 MiB more
+// at the peak of a 100,000-file restore for no time gained (1 GiB tree: the
+// same).
+const IN_FLIGHT_BYTES = 3 * MAX_RANGE;
 
 interface Small {
   file: ManifestFile;

@@ -6,7 +6,7 @@ import { archivePathProblem } from '../util/paths';
 import { printable } from '../util/printable';
 import { runSteps, runStepsSliced, STEP_ITEMS, yieldIfDue, type Steps } from '../util/timeSlice';
 import { checkManifestSteps } from './manifestChecks';
-import { parseManifestJson } from './manifestJson';
+import { ManifestLines, parseManifestJson } from './manifestJson';
 import type { SelectionRules } from './selectionRules';
 
 export { printable } from '../util/printable';
@@ -257,22 +257,37 @@ const gzipAsync = promisify(zlib.gzip);
  */
 export async function readManifest(data: Buffer): Promise<Manifest> {
   // Only the parsed JSON outlives this statement: the text is gone before the checks run.
-  const raw = await parseManifestJson(isGzip(data) ? await gunzipText(data) : utf8Of(data)).catch((e: unknown) => {
+  const raw = await (isGzip(data) ? parseGzipJson(data) : parseManifestJson(utf8Of(data))).catch((e: unknown) => {
     throw e instanceof BackupError ? e : notJson(e);
   });
   return runStepsSliced(parseManifestSteps(raw));
 }
 
 /**
- * The text of a gzip'd manifest, inflated on the thread pool and decoded
- * (strict UTF-8) as the chunks arrive: no whole Buffer of it, and no one
- * decode of 25 MB on the caller's thread. Past MAX_MANIFEST_BYTES: refused.
+ * A gzip'd manifest's JSON value, parsed a line at a time as it is inflated
+ * (ManifestLines): the whole text never exists. Text not in our layout is
+ * inflated again whole and given to JSON.parse.
  */
-function gunzipText(data: Buffer): Promise<string> {
+async function parseGzipJson(data: Buffer): Promise<unknown> {
+  const lines = new ManifestLines();
+  await inflateText(data, (piece) => lines.push(piece));
+  const parsed = lines.end();
+  if (parsed !== undefined) return parsed.value;
+  const parts: string[] = [];
+  await inflateText(data, (piece) => parts.push(piece));
+  return JSON.parse(parts.join(''));
+}
+
+/**
+ * The text of a gzip'd manifest, inflated on the thread pool and decoded
+ * (strict UTF-8) as the chunks arrive, each piece to `onText`: no whole
+ * Buffer of it, and no one decode of 25 MB on the caller's thread. Past
+ * MAX_MANIFEST_BYTES: refused.
+ */
+function inflateText(data: Buffer, onText: (piece: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const z = zlib.createGunzip({ chunkSize: 256 * 1024 });
     const decoder = new TextDecoder('utf-8', { fatal: true });
-    const parts: string[] = [];
     let total = 0;
     const fail = (e: unknown): void => {
       z.destroy();
@@ -282,7 +297,7 @@ function gunzipText(data: Buffer): Promise<string> {
       total += c.length;
       if (total > MAX_MANIFEST_BYTES) return fail(new RangeError(`more than ${MAX_MANIFEST_BYTES} bytes inflated`));
       try {
-        parts.push(decoder.decode(c, { stream: true }));
+        onText(decoder.decode(c, { stream: true }));
       } catch (e) {
         fail(e);
       }
@@ -290,8 +305,8 @@ function gunzipText(data: Buffer): Promise<string> {
     z.on('error', fail);
     z.on('end', () => {
       try {
-        parts.push(decoder.decode());
-        resolve(parts.join(''));
+        onText(decoder.decode());
+        resolve();
       } catch (e) {
         fail(e);
       }
