@@ -79,20 +79,18 @@ async function unpackVsix(vsix) {
 }
 
 /**
- * When no .vsix can be built: the production bundle `npm run package` would
- * have shipped (same esbuild options as `node esbuild.js --production`), built
- * into a temp folder laid out like an installed extension.
+ * When no .vsix can be built: the production bundles `npm run package` would
+ * have shipped (`node esbuild.js --production`, the same build: the face in
+ * dist/extension.js, the engine it loads on first use in dist/engine.js),
+ * copied into a temp folder laid out like an installed extension.
  */
 async function bundleExtension() {
-  const esbuild = require('esbuild');
+  const { execFileSync } = require('child_process');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 's3b-bench-ext-'));
   const extDir = path.join(tmp, 'extension');
-  await esbuild.build({
-    entryPoints: { extension: path.join(ROOT, 'src', 'extension.ts') },
-    outdir: path.join(extDir, 'dist'),
-    bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, sourcemap: false,
-    logLevel: 'silent', external: ['vscode', '@aws-sdk/signature-v4-crt', 'aws-crt'],
-  });
+  execFileSync(process.execPath, ['esbuild.js', '--production'], { cwd: ROOT, stdio: 'ignore' });
+  fs.mkdirSync(path.join(extDir, 'dist'), { recursive: true });
+  for (const f of ['extension.js', 'engine.js']) fs.copyFileSync(path.join(ROOT, 'dist', f), path.join(extDir, 'dist', f));
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(extDir, 'package.json'));
   for (const f of fs.readdirSync(ROOT)) if (/^package\.nls.*\.json$/.test(f)) fs.copyFileSync(path.join(ROOT, f), path.join(extDir, f));
   for (const d of ['media', 'l10n']) if (fs.existsSync(path.join(ROOT, d))) fs.cpSync(path.join(ROOT, d), path.join(extDir, d), { recursive: true });
