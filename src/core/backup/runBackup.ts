@@ -88,7 +88,15 @@ export async function runBackup(
     let reuse: ReuseIndex | undefined = await reuseIndexFor(deps, req.folders, prefixes, signal);
     log.info(`${sources.length} files; content of ${reuse.size} files already in the bucket`);
 
+    // The commit's lock refresh and wait for a clean-up go to the server while the last pack is finished and uploaded.
+    let lockChecks: Promise<void> | undefined;
+    const checkLock = (): Promise<void> =>
+      (lockChecks ??= (async () => {
+        await lock.refresh(signal);
+        await waitForNoExclusive(store, { ...lockOptions, purpose: 'commit', except: lock.key, waitMs: LOCK_WAIT_MS });
+      })());
     const stored = await storeContent(sources, reuse, packs, {
+      beforeClose: () => void checkLock().catch(() => undefined),
       signal,
       onProgress: o.onProgress,
       level: o.level ?? DEFAULT_LEVEL,
@@ -130,8 +138,7 @@ export async function runBackup(
     await deps.beforeCommit?.();
     // Commit: with our lock fresh and no clean-up running, every pack we reference must still be there.
     // (Our shared lock keeps any clean-up out until the manifest is written; the checks guard a lock gone stale.)
-    await lock.refresh(signal);
-    await waitForNoExclusive(store, { ...lockOptions, purpose: 'commit', except: lock.key, waitMs: LOCK_WAIT_MS });
+    await checkLock();
     await checkPacksExist(store, rootPath, manifest.packs ?? [], signal);
     const gzipped = await compressing;
     const body = deps.sealing ? deps.sealing.manifest(key, gzipped) : gzipped;

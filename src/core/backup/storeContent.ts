@@ -30,6 +30,8 @@ export interface StoreOptions {
   /** The first failure of any part: stops the rest. */
   failed: () => Error | undefined;
   fail: (e: Error) => void;
+  /** Called once every entry is in a pack, before the last pack is finished and the uploads are awaited. */
+  beforeClose?: () => void;
 }
 
 function mtimeIso(ms: number): string {
@@ -43,17 +45,21 @@ function piecesOf(e: Entry): Entry[] {
 }
 
 // A wave of the hash pass: enough files to keep both worker threads busy,
-// few enough bytes to hold two waves in the read cache (CACHE_BYTES).
+// few enough bytes to hold two waves in the read cache (CACHE_BYTES). The
+// first waves are smaller (512, doubling): packing starts once the first
+// wave is hashed, and with 4,096 files this thread waited ~140 ms for it
+// (30,000 files: ~65 ms less in all).
 const WAVE_FILES = 4096;
+const FIRST_WAVE_FILES = 512;
 const WAVE_BYTES = 16 * 1024 * 1024;
 
-/** [from, to) ranges of `sources`, in order: up to WAVE_FILES files or WAVE_BYTES bytes each (a bigger file is a wave of its own). */
-function wavesOf(sources: ArchiveSource[]): [number, number][] {
+/** [from, to) ranges of `sources`, in order: up to WAVE_FILES files (fewer for the first) or WAVE_BYTES bytes each (a bigger file is a wave of its own). */
+export function wavesOf(sources: readonly { size: number }[]): [number, number][] {
   const waves: [number, number][] = [];
   let from = 0;
   let bytes = 0;
   sources.forEach((s, k) => {
-    if (k > from && (k - from >= WAVE_FILES || bytes + s.size > WAVE_BYTES)) {
+    if (k > from && (k - from >= Math.min(WAVE_FILES, FIRST_WAVE_FILES * 2 ** waves.length) || bytes + s.size > WAVE_BYTES)) {
       waves.push([from, k]);
       from = k;
       bytes = 0;
@@ -187,6 +193,7 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
     hashed.fill(undefined, from, to);
     cache.left += held;
   }
+  o.beforeClose?.();
   const written = await packs.close();
   added.packs = written.length;
   added.packBytes = written.reduce((n, p) => n + p.size, 0);

@@ -60,6 +60,8 @@ function conflicts(kind: LockKind, other: LockKind): boolean {
 export class Lock {
   private timer: NodeJS.Timeout | undefined;
   private released = false;
+  /** The refreshes sent, settled: `release` waits for them, or one could write the lock again after its removal. */
+  private refreshing: Promise<void> | undefined;
 
   constructor(
     private readonly store: LockStore,
@@ -75,13 +77,16 @@ export class Lock {
   /** Writes the lock again, so others see its holder is alive. */
   async refresh(signal?: AbortSignal): Promise<void> {
     if (this.released) return;
-    await this.store.putBuffer(this.key, this.body, { signal, contentType: 'application/json', overwrite: true });
+    const put = this.store.putBuffer(this.key, this.body, { signal, contentType: 'application/json', overwrite: true });
+    this.refreshing = Promise.all([this.refreshing, put.catch(() => undefined)]).then(() => undefined);
+    await put;
   }
 
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
     clearInterval(this.timer);
+    await this.refreshing;
     await this.store.delete(this.key).catch((e: unknown) => this.log?.warn(`could not remove the lock ${this.key}: ${String(e)}`));
   }
 }
