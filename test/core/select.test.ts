@@ -93,7 +93,17 @@ describe('selectFiles', () => {
     fs.symlinkSync('real/file.txt', path.join(tmp, 'filelink'));
     fs.symlinkSync('/nonexistent', path.join(tmp, 'dangling'));
     execFileSync('mkfifo', [path.join(tmp, 'pipe')]);
-    const r = await selectFiles(tmp);
+    const threads = WorkerPool.create('fileWorker');
+    assert.ok(threads, 'worker threads start here');
+    try {
+      // The same answers from the caller's thread pool and from a worker's stat batches.
+      for (const o of [{}, { threads }]) checkLinksAndSpecials(await selectFiles(tmp, o));
+    } finally {
+      await threads.close();
+    }
+  });
+
+  function checkLinksAndSpecials(r: Awaited<ReturnType<typeof selectFiles>>): void {
     assert.deepStrictEqual(r.files.map((f) => f.relPath), ['real/file.txt']);
     const f = r.files[0];
     assert.strictEqual(f.size, 5);
@@ -116,7 +126,7 @@ describe('selectFiles', () => {
     assert.strictEqual(skipped.filelink, undefined, 'a link inside the folder is not worth a report');
     assert.strictEqual(skipped.pipe.reason, 'special');
     assert.strictEqual(skipped['a\\b.txt'].reason, 'special');
-  });
+  }
 
   it('keeps empty folders, but not folders whose content is all left out', async () => {
     tree(tmp, { 'a/x.txt': 'x', 'node_modules/dep/index.js': 'x' });
@@ -160,16 +170,18 @@ describe('selectFiles', () => {
     fs.chmodSync(path.join(tmp, 'closed'), 0o000);
     fs.chmodSync(path.join(tmp, 'locked.txt'), 0o000);
     try {
-      let r: { files: { relPath: string }[]; skipped: { relPath: string; reason: string }[] };
-      if (process.getuid?.() === 0) {
-        // Root reads everything: run the selection as an unprivileged user instead.
-        const script = `require(${JSON.stringify(require.resolve('../../src/core/backup/select'))}).selectFiles(${JSON.stringify(tmp)}).then((r) => process.stdout.write(JSON.stringify(r)))`;
-        r = JSON.parse(execFileSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' }));
-      } else {
-        r = await selectFiles(tmp);
+      for (const onThreads of [false, true]) {
+        // Root reads everything: the selection runs as an unprivileged user, without and with a worker's stat batches.
+        const script = `const { WorkerPool } = require(${JSON.stringify(require.resolve('../../src/core/util/workerPool'))});
+          const threads = ${onThreads} ? WorkerPool.create('fileWorker') : undefined;
+          if (${onThreads} && !threads) throw new Error('no worker thread');
+          require(${JSON.stringify(require.resolve('../../src/core/backup/select'))}).selectFiles(${JSON.stringify(tmp)}, { threads })
+            .then(async (r) => { await threads?.close(); process.stdout.write(JSON.stringify(r)); })`;
+        const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+        const r = JSON.parse(execFileSync(process.execPath, ['-e', script], { ...asUser, encoding: 'utf8' })) as { files: { relPath: string }[]; skipped: { relPath: string; reason: string; detail?: string }[] };
+        assert.deepStrictEqual(r.files.map((f) => f.relPath), ['ok.txt']);
+        assert.deepStrictEqual(r.skipped.map((s) => `${s.reason} ${s.relPath} ${s.detail}`).sort(), ['unreadable closed EACCES', 'unreadable locked.txt EACCES']);
       }
-      assert.deepStrictEqual(r.files.map((f) => f.relPath), ['ok.txt']);
-      assert.deepStrictEqual(r.skipped.map((s) => `${s.reason} ${s.relPath}`).sort(), ['unreadable closed', 'unreadable locked.txt']);
     } finally {
       fs.chmodSync(path.join(tmp, 'closed'), 0o755);
     }

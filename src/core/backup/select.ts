@@ -6,7 +6,7 @@ import { archivePathProblem, nameProblem } from '../util/paths';
 import { slots } from '../util/slots';
 import { sortSliced } from '../util/timeSlice';
 import type { WorkerPool } from '../util/workerPool';
-import type { StatBatchReply, StatBatchRequest } from '../workers/messages';
+import { putStat, STAT_FAILED, STAT_FILE, STAT_LINK, statColumns, type StatBatchReply, type StatBatchRequest } from '../workers/messages';
 
 export interface SelectedFile {
   absPath: string;
@@ -59,41 +59,40 @@ const SCAN_FOLDERS = 4;
 // With worker threads, a folder's files are stat'ed in batches of this many, one message each.
 const STAT_BATCH = 512;
 
-interface FoundStat {
-  rel: string;
-  abs: string;
-  st?: { type: 'file' | 'link' | 'other'; size: number; mtimeMs: number; mode: number; ino: number; ctimeMs: number };
-  err?: NodeJS.ErrnoException;
+/** One batch of a folder's files, stat'ed: their paths, and the answers as columns (see StatBatchRequest). */
+interface StatBatch {
+  rels: string[];
+  abs: string[];
+  found: StatBatchReply;
 }
 
 /** lstat (and, unless root, an access check) of each path: in batches on a worker thread, or 64 at a time on libuv's pool. */
-async function statAll(rels: string[], absOf: (rel: string) => string, threads: WorkerPool | undefined): Promise<FoundStat[]> {
+async function statAll(rels: string[], absOf: (rel: string) => string, threads: WorkerPool | undefined): Promise<StatBatch[]> {
   // Root bypasses permission bits, so only ask when it can matter.
   const access = process.getuid?.() !== 0;
-  const out: FoundStat[] = [];
+  const out: StatBatch[] = [];
   const step = threads ? STAT_BATCH : STAT_CONCURRENCY;
   for (let i = 0; i < rels.length; i += step) {
-    const batch = rels.slice(i, i + step).map((rel) => ({ rel, abs: absOf(rel) }));
+    const batch = rels.slice(i, i + step);
+    const abs = batch.map(absOf);
     if (threads) {
-      const request: StatBatchRequest = { kind: 'statBatch', paths: batch.map((b) => b.abs), access };
-      const reply = await threads.call<StatBatchReply>(request);
-      reply.forEach((r, k) => out.push('error' in r ? { ...batch[k], err: Object.assign(new Error(r.error.message), { code: r.error.code }) } : { ...batch[k], st: r }));
+      const request: StatBatchRequest = { kind: 'statBatch', paths: abs.join('\0'), access };
+      out.push({ rels: batch, abs, found: await threads.call<StatBatchReply>(request) });
       continue;
     }
-    out.push(
-      ...(await Promise.all(
-        batch.map(async ({ rel, abs }): Promise<FoundStat> => {
-          try {
-            const st = await fs.promises.lstat(abs);
-            if (access) await fs.promises.access(abs, fs.constants.R_OK);
-            const type = st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'other';
-            return { rel, abs, st: { type, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode, ino: st.ino, ctimeMs: st.ctimeMs } };
-          } catch (e) {
-            return { rel, abs, err: e as NodeJS.ErrnoException };
-          }
-        }),
-      )),
+    const found = statColumns(batch.length);
+    await Promise.all(
+      abs.map(async (p, k) => {
+        try {
+          const st = await fs.promises.lstat(p);
+          if (access) await fs.promises.access(p, fs.constants.R_OK);
+          putStat(found, k, st);
+        } catch (e) {
+          putStat(found, k, undefined, e);
+        }
+      }),
     );
+    out.push({ rels: batch, abs, found });
   }
   return out;
 }
@@ -205,17 +204,20 @@ export async function selectFiles(
       }
     }
     throwIfAborted(o.signal);
-    for (const f of await statAll(candidates, (rel) => path.join(absRoot, ...rel.split('/')), o.threads)) {
-      if (f.err) {
-        skipped.push({ relPath: f.rel, reason: 'unreadable', detail: f.err.code ?? String(f.err) });
-      } else if (f.st?.type === 'file') {
-        files.push({ absPath: f.abs, relPath: f.rel, size: f.st.size, mtimeMs: f.st.mtimeMs, mode: f.st.mode & 0o777, ino: safeIno(f.st.ino), ctimeMs: f.st.ctimeMs });
-        totalBytes += f.st.size;
-        selected++;
-      } else if (f.st?.type === 'link') {
-        skipped.push({ relPath: f.rel, reason: 'symlink' });
-      } else {
-        skipped.push({ relPath: f.rel, reason: 'special' });
+    for (const { rels, abs, found } of await statAll(candidates, (rel) => path.join(absRoot, ...rel.split('/')), o.threads)) {
+      const failed = new Map(found.errors.map((e) => [e.index, e]));
+      for (let k = 0; k < rels.length; k++) {
+        const type = found.type[k];
+        if (type === STAT_FILE) {
+          files.push({ absPath: abs[k], relPath: rels[k], size: found.size[k], mtimeMs: found.mtimeMs[k], mode: found.mode[k] & 0o777, ino: safeIno(found.ino[k]), ctimeMs: found.ctimeMs[k] });
+          totalBytes += found.size[k];
+          selected++;
+        } else if (type === STAT_FAILED) {
+          const e = failed.get(k);
+          skipped.push({ relPath: rels[k], reason: 'unreadable', detail: e?.code ?? `Error: ${e?.message ?? 'lstat'}` });
+        } else {
+          skipped.push({ relPath: rels[k], reason: type === STAT_LINK ? 'symlink' : 'special' });
+        }
       }
     }
     return { selected, dirs, rules };

@@ -9,7 +9,22 @@ import * as zlib from 'zlib';
 import { wholeBufferDeflate } from '../util/deflateWindow';
 import { methodOfContent } from '../util/methodChoice';
 import { toWorkerError } from '../util/workerError';
-import { READ_BIG, READ_FAILED, READ_KEEP, READ_MAY_DEFLATE, type DeflateReply, type FileWorkerRequest, type ReadBatchReply, type ReadBatchRequest, type ReadReply, type StatBatchReply, type StatBatchRequest, type StatItem, type Transferring } from './messages';
+import {
+  READ_BIG,
+  READ_FAILED,
+  READ_KEEP,
+  READ_MAY_DEFLATE,
+  putStat,
+  statColumns,
+  type DeflateReply,
+  type FileWorkerRequest,
+  type ReadBatchReply,
+  type ReadBatchRequest,
+  type ReadReply,
+  type StatBatchReply,
+  type StatBatchRequest,
+  type Transferring,
+} from './messages';
 import { serve } from './serve';
 
 // Files up to this size are deflated without measuring a sample's entropy
@@ -112,18 +127,19 @@ function deflate(data: Uint8Array, level: number): Transferring<DeflateReply> {
   return { reply: out, transfer: [out.buffer] };
 }
 
-function statBatch(m: StatBatchRequest): StatBatchReply {
-  return m.paths.map((p): StatItem => {
+function statBatch(m: StatBatchRequest): Transferring<StatBatchReply> {
+  const paths = m.paths.split('\0');
+  const r = statColumns(paths.length);
+  for (let k = 0; k < paths.length; k++) {
     try {
-      const st = fs.lstatSync(p);
-      if (m.access) fs.accessSync(p, fs.constants.R_OK);
-      const type = st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'other';
-      return { type, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode, ino: st.ino, ctimeMs: st.ctimeMs };
+      const st = fs.lstatSync(paths[k]);
+      if (m.access) fs.accessSync(paths[k], fs.constants.R_OK);
+      putStat(r, k, st);
     } catch (e) {
-      const x = e as NodeJS.ErrnoException;
-      return { error: { message: String(x?.message), code: x?.code } };
+      putStat(r, k, undefined, e);
     }
-  });
+  }
+  return { reply: r, transfer: [r.type.buffer, r.size.buffer, r.mtimeMs.buffer, r.mode.buffer, r.ino.buffer, r.ctimeMs.buffer] as ArrayBuffer[] };
 }
 
 serve((m: FileWorkerRequest) => {

@@ -1,5 +1,6 @@
 // The messages between the engine and its worker threads (see util/workerPool.ts).
-// Types and a few flag values: the worker scripts and their callers share them.
+// Types, a few flag values and the stat columns' helpers: the worker scripts and their callers share them.
+import type { Stats } from 'fs';
 import type { WorkerError } from '../util/workerError';
 
 /** fileWorker: read a small file whole and hash it. */
@@ -68,15 +69,53 @@ export interface ReadBatchReply {
  * files was 30,000 thread-pool round trips on the caller's thread).
  * `access`: also check that each file may be read (not needed as root).
  */
+/**
+ * fileWorker: lstat (and, with `access`, an access check of) each of a
+ * folder's files. The paths as one NUL-joined string (a path never holds a
+ * NUL), the answers as columns: one typed array a field, not an object a
+ * file to clone on both sides.
+ */
 export interface StatBatchRequest {
   kind: 'statBatch';
-  paths: string[];
+  paths: string;
   access: boolean;
 }
-export type StatItem =
-  | { type: 'file' | 'link' | 'other'; size: number; mtimeMs: number; mode: number; ino: number; ctimeMs: number }
-  | { error: { message: string; code?: string } };
-export type StatBatchReply = StatItem[];
+/** `StatBatchReply.type`: what lstat found, or that it (or the access check) failed. */
+export const STAT_FAILED = 0;
+export const STAT_FILE = 1;
+export const STAT_LINK = 2;
+export const STAT_OTHER = 3;
+export interface StatBatchReply {
+  type: Uint8Array;
+  size: Float64Array;
+  mtimeMs: Float64Array;
+  mode: Uint32Array;
+  ino: Float64Array;
+  ctimeMs: Float64Array;
+  /** The paths whose type is STAT_FAILED, by index. */
+  errors: { index: number; message: string; code?: string }[];
+}
+
+/** Columns for `n` paths, to fill with `putStat` (both sides: the worker, and the caller's thread where no worker runs). */
+export function statColumns(n: number): StatBatchReply {
+  return { type: new Uint8Array(n), size: new Float64Array(n), mtimeMs: new Float64Array(n), mode: new Uint32Array(n), ino: new Float64Array(n), ctimeMs: new Float64Array(n), errors: [] };
+}
+
+/** Path `k`'s answer: what lstat found (`st`), or the error of lstat or the access check. */
+export function putStat(r: StatBatchReply, k: number, st: Stats | undefined, e?: unknown): void {
+  if (!st) {
+    const x = e as NodeJS.ErrnoException | undefined;
+    r.type[k] = STAT_FAILED;
+    r.errors.push({ index: k, message: String(x?.message), code: x?.code });
+    return;
+  }
+  r.type[k] = st.isFile() ? STAT_FILE : st.isSymbolicLink() ? STAT_LINK : STAT_OTHER;
+  r.size[k] = st.size;
+  r.mtimeMs[k] = st.mtimeMs;
+  r.mode[k] = st.mode;
+  r.ino[k] = st.ino;
+  r.ctimeMs[k] = st.ctimeMs;
+}
 
 export type FileWorkerRequest = ReadRequest | DeflateRequest | ReadBatchRequest | StatBatchRequest;
 
