@@ -69,7 +69,8 @@ export interface ZipFinish {
 }
 
 /** Where the writer sends its bytes when it is not given a Writable; resolves when it may send more. */
-export type ZipSink = (chunk: Buffer) => Promise<void>;
+/** Takes a chunk; a promise only when the writer must wait before the next one. */
+export type ZipSink = (chunk: Buffer) => Promise<void> | void;
 
 const MAX16 = 0xffff;
 const MAX32 = 0xffffffff;
@@ -389,12 +390,15 @@ export function gatheringSink(out: Writable, signal?: AbortSignal, size = 256 * 
     used = 0;
     await write(full);
   };
-  const sink: ZipSink = async (chunk) => {
-    if (chunk.length >= size / 4) {
-      await flush();
-      return write(chunk);
+  const sink: ZipSink = (chunk) => {
+    if (chunk.length >= size / 4) return flush().then(() => write(chunk));
+    if (used + chunk.length > size) {
+      return flush().then(() => {
+        chunk.copy(block, used);
+        used += chunk.length;
+      });
     }
-    if (used + chunk.length > size) await flush();
+    // The common case, a small chunk that fits: copied, nothing to wait for.
     chunk.copy(block, used);
     used += chunk.length;
   };
@@ -600,8 +604,13 @@ export class ZipWriter {
       const { record, zip64 } = centralRecord(plan, version, offset, written);
       this.names.add(info.name);
       this.zip64 ||= version === NEEDS_ZIP64 || zip64;
-      await this.push(header);
-      for (const chunk of data) if (chunk.length > 0) await this.push(chunk);
+      let wait = this.push(header);
+      if (wait) await wait;
+      for (const chunk of data) {
+        if (chunk.length === 0) continue;
+        wait = this.push(chunk);
+        if (wait) await wait;
+      }
       this.central.add(record);
       return { offset, headerLength: header.length };
     });
@@ -648,8 +657,9 @@ export class ZipWriter {
     }
   }
 
-  private async push(chunk: Buffer): Promise<void> {
+  /** Hands `chunk` on; a promise only when the sink makes the writer wait. */
+  private push(chunk: Buffer): Promise<void> | void {
     this.offset += chunk.length;
-    await this.sink(chunk);
+    return this.sink(chunk);
   }
 }
