@@ -60,7 +60,9 @@ export async function planRestore(archiveFile: string, full: Manifest, targets: 
   const items: RestoreItem[] = [];
   const planned = new Map<string, Set<string>>();
   for (const f of manifest.files) {
-    await yieldIfDue();
+    // Awaited only when due: an await of nothing still costs a promise and a microtask a file.
+    const turn = yieldIfDue();
+    if (turn) await turn;
     const hit = rootFor(roots, f.path);
     if (!hit) continue;
     const targetPath = resolveInside(hit.root.dir, hit.rel);
