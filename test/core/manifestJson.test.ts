@@ -70,6 +70,20 @@ describe('manifest JSON, parsed a line at a time', () => {
     assert.ok(Array.isArray(Object.getOwnPropertyDescriptor(proto, '__proto__')?.value));
   });
 
+  it('each file line is JSON.stringify of the entry: the fields in order, the optional ones only when set', () => {
+    const m = manifest(4);
+    m.files[0].path = 'workspace/app/"quoted" \\ back\u0001slash é 日本.txt';
+    m.files[1].ino = 123456789;
+    m.files[1].ctime = 1700000000123;
+    delete m.files[2].refs;
+    m.files[3].ctime = 0;
+    const text = serializeManifest(m).toString('utf8');
+    const lines = m.files.map((f) =>
+      JSON.stringify({ path: f.path, size: f.size, mtime: f.mtime, mode: f.mode, sha256: f.sha256, ...(f.refs ? { refs: f.refs } : {}), ...(f.ino !== undefined ? { ino: f.ino } : {}), ...(f.ctime !== undefined ? { ctime: f.ctime } : {}) }),
+    );
+    assert.ok(text.includes(`"files":[\n${lines.join(',\n')}\n]}`), text.slice(-600));
+  });
+
   it('fed in pieces of any size, lines split anywhere: the same value, or not ours whenever JSON.parse would throw or the layout differs', () => {
     const ours = serializeManifest(manifest(40)).toString('utf8');
     const texts = [ours, `${ours}  \n\t`, `${ours}x`, ours.slice(0, -4), ours.replace('"files":[\n', '"files":[\n\n'), ours.replace(/\n\]\}\n$/, '\n],\n')];
