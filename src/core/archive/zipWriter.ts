@@ -68,8 +68,7 @@ export interface ZipFinish {
   zip64: boolean;
 }
 
-/** Where the writer sends its bytes when it is not given a Writable; resolves when it may send more. */
-/** Takes a chunk; a promise only when the writer must wait before the next one. */
+/** Where the writer sends its bytes when it is not given a Writable: a promise only when the writer must wait before the next chunk. */
 export type ZipSink = (chunk: Buffer) => Promise<void> | void;
 
 const MAX16 = 0xffff;
@@ -390,17 +389,15 @@ export function gatheringSink(out: Writable, signal?: AbortSignal, size = 256 * 
     used = 0;
     await write(full);
   };
-  const sink: ZipSink = (chunk) => {
-    if (chunk.length >= size / 4) return flush().then(() => write(chunk));
-    if (used + chunk.length > size) {
-      return flush().then(() => {
-        chunk.copy(block, used);
-        used += chunk.length;
-      });
-    }
-    // The common case, a small chunk that fits: copied, nothing to wait for.
+  const keep = (chunk: Buffer): void => {
     chunk.copy(block, used);
     used += chunk.length;
+  };
+  const sink: ZipSink = (chunk) => {
+    if (chunk.length >= size / 4) return flush().then(() => write(chunk));
+    if (used + chunk.length > size) return flush().then(() => keep(chunk));
+    // The common case, a small chunk that fits: copied, nothing to wait for.
+    keep(chunk);
   };
   return { sink, flush };
 }

@@ -29,9 +29,10 @@ const PARALLEL = 8;
  * copies of what will be replaced go into the snapshot, the whole list of
  * changes (with the folders to create) is written and synced, then the staged
  * files are renamed into place (atomic per file; mode and mtime were set on
- * the staged file), a new folder staged whole in one rename of the folder. A cancel is honoured until the list is written, never
- * after. A failure during the renames leaves an interrupted restore that
- * undo rolls back or finish completes. Resolves with the number of renames.
+ * the staged file), a new folder staged whole in one rename of the folder.
+ * A cancel is honoured until the list is written, never after. A failure
+ * during the renames leaves an interrupted restore that undo rolls back or
+ * finish completes. Resolves with the number of renames.
  */
 export async function commitRestore(
   journal: SnapshotWriter,
@@ -93,22 +94,24 @@ export async function commitRestore(
       }
     };
     await makeDirs(undefined);
-    const one = (list: readonly StagedFile[]): Promise<void> =>
+    const renameEach = (list: readonly StagedFile[]): Promise<void> =>
       renameAll(
         list.map((f) => f.staged),
         list.map((f) => f.targetPath),
         counted,
       );
-    await one(trees.length > 0 ? files.filter((f) => !f.tree) : files);
-    const inTree = new Map<StagedTree, StagedFile[]>();
-    for (const f of files) if (f.tree) (inTree.get(f.tree) ?? inTree.set(f.tree, []).get(f.tree)!).push(f);
+    // Files of folders that exist first, then each new folder's subtree.
+    const loose: StagedFile[] = [];
+    const inTree = new Map<StagedTree, StagedFile[]>(trees.map((t) => [t, []]));
+    for (const f of files) (f.tree ? inTree.get(f.tree)! : loose).push(f);
+    await renameEach(loose);
     for (const t of trees) {
       if (await moveTree(t)) {
-        for (let k = inTree.get(t)?.length ?? 0; k > 0; k--) counted();
+        for (let k = inTree.get(t)!.length; k > 0; k--) counted();
       } else {
         // The folder is there by now (or the move failed): its files go one by one.
         await makeDirs(t);
-        await one(inTree.get(t) ?? []);
+        await renameEach(inTree.get(t)!);
       }
     }
   } catch (e) {

@@ -68,12 +68,9 @@ export interface ReadBatchReply {
  * fileWorker: lstat a folder's files in one message (the scan of 30,000
  * files was 30,000 thread-pool round trips on the caller's thread).
  * `access`: also check that each file may be read (not needed as root).
- */
-/**
- * fileWorker: lstat (and, with `access`, an access check of) each of a
- * folder's files. The paths as one NUL-joined string (a path never holds a
- * NUL), the answers as columns: one typed array a field, not an object a
- * file to clone on both sides.
+ * The paths as one NUL-joined string (a path never holds a NUL), the answers
+ * as columns: one typed array a field, not an object a file to clone on both
+ * sides.
  */
 export interface StatBatchRequest {
   kind: 'statBatch';
