@@ -8,6 +8,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { WorkerPool } from '../../src/core/util/workerPool';
 import { renameAll } from '../../src/core/restore/renameAll';
+import { lowerThisThreadsPriority, WORKER_NICENESS } from '../../src/core/util/threadPriority';
 import type { CheckFailure, DeflateReply, EntryBatchReply, EntryBatchRequest, EntryRequest, ReadReply } from '../../src/core/workers/messages';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -150,6 +151,30 @@ describe('worker pool', () => {
     await renameAll(from.slice(200), to.slice(200), () => done++);
     assert.strictEqual(done, 100);
     assert.strictEqual(fs.readFileSync(to[n - 1], 'utf8'), String(n - 1));
+  });
+
+  it('the threads run below the caller\'s priority (Linux), the caller\'s thread and the rest of the process untouched', async () => {
+    // The extension host's thread must win the CPU from our workers: each worker lowers itself, and only itself.
+    const own = os.getPriority();
+    assert.strictEqual(lowerThisThreadsPriority(), undefined, 'never on the main thread');
+    assert.strictEqual(os.getPriority(), own);
+    if (process.platform !== 'linux') return; // elsewhere a thread's priority is the process's: nothing is lowered
+    const nices = (): Map<number, number> =>
+      new Map(fs.readdirSync('/proc/self/task').map((t) => [Number(t), os.getPriority(Number(t))] as [number, number]));
+    const before = nices();
+    const pool = WorkerPool.create('fileWorker', 2)!;
+    try {
+      // A reply means the thread is in its message loop, past the lowering.
+      await Promise.all([0, 1].map(() => pool.call<DeflateReply>({ kind: 'deflate', data: new Uint8Array(8), level: 1 })));
+      const after = nices();
+      const added = [...after.keys()].filter((t) => !before.has(t));
+      const lowered = added.filter((t) => after.get(t) === WORKER_NICENESS);
+      assert.strictEqual(lowered.length, pool.size, `threads at +${WORKER_NICENESS}: ${lowered.length} of ${pool.size} workers`);
+      assert.strictEqual(after.get(process.pid), before.get(process.pid), 'the caller\'s thread keeps its priority');
+      for (const [t, n] of before) if (after.has(t)) assert.strictEqual(after.get(t), n, `thread ${t} keeps its priority`);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('a closed pool rejects further calls', async () => {

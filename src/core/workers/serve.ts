@@ -1,4 +1,5 @@
 import { parentPort } from 'worker_threads';
+import { lowerThisThreadsPriority } from '../util/threadPriority';
 import { toWorkerError } from '../util/workerError';
 import type { Transferring } from './messages';
 
@@ -20,6 +21,7 @@ function isTransferring(r: unknown): r is Transferring<unknown> {
 export function serve(handle: (m: never) => unknown): void {
   const port = parentPort;
   if (!port) throw new Error('this script runs on a worker thread');
+  lowerThisThreadsPriority();
   port.on('message', ({ id, m }: Envelope) => {
     let r: unknown;
     try {
