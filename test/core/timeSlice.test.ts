@@ -7,6 +7,7 @@ import type { Entry } from '../../src/core/archive/entries';
 import { Pipeline } from '../../src/core/archive/readAhead';
 import { writeJsonDurable } from '../../src/core/restore/snapshotRecord';
 import { jsonPieces } from '../../src/core/util/jsonPieces';
+import { utf8Chunks } from '../../src/core/util/utf8Chunks';
 import { payloadHashMiddleware } from '../../src/core/storage/payloadHash';
 import { runSteps, runStepsSliced, sortSliced, yieldIfDue, type Steps } from '../../src/core/util/timeSlice';
 
@@ -180,6 +181,23 @@ describe('JSON in pieces (undo records of big restores)', () => {
     ];
     for (const c of cases) assert.strictEqual([...jsonPieces(c)].join(''), JSON.stringify(c));
     assert.ok([...jsonPieces(cases[0])].length > 3, 'a long list comes in several pieces');
+  });
+
+  it('pieces encoded into chunks of bytes: the same bytes, no chunk over the size but a piece bigger than it, one buffer when reused', () => {
+    const pieces = ['{"a":1}', 'é'.repeat(300), '😀x'.repeat(200), 'plain ascii '.repeat(50), '', '€'.repeat(2000), 'z'];
+    const want = Buffer.from(pieces.join(''), 'utf8');
+    for (const size of [16, 64, 1000, 4096, 1 << 20]) {
+      const chunks = [...utf8Chunks(pieces, size)].map((c) => Buffer.from(c));
+      assert.deepStrictEqual(Buffer.concat(chunks), want, `size ${size}`);
+      for (const [k, c] of chunks.entries()) {
+        const alone = pieces.some((p) => p.length * 3 > size && Buffer.byteLength(p) === c.length);
+        assert.ok(c.length <= size || alone, `size ${size}: chunk ${k} of ${c.length} bytes`);
+      }
+    }
+    const views = [...utf8Chunks(pieces.slice(0, 4), 2000, { reuse: true })];
+    assert.ok(views.length > 1 && views.every((v) => v.buffer === views[0].buffer), 'every chunk a view of one buffer');
+    const fresh = [...utf8Chunks(pieces.slice(0, 4), 2000)];
+    assert.ok(fresh.length > 1 && new Set(fresh.map((v) => v.buffer)).size === fresh.length, 'without reuse, a buffer each');
   });
 
   it('an undo record written in pieces reads back whole', async () => {

@@ -4,6 +4,7 @@ import { BackupError } from '../util/engineErrors';
 import type { BackupKind } from './backupKeys';
 import { archivePathProblem } from '../util/paths';
 import { printable } from '../util/printable';
+import { utf8Chunks } from '../util/utf8Chunks';
 import { runSteps, runStepsSliced, STEP_ITEMS, yieldIfDue, type Steps } from '../util/timeSlice';
 import { checkManifestSteps } from './manifestChecks';
 import { ManifestLines, parseManifestJson } from './manifestJson';
@@ -101,7 +102,8 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
 // Entries per piece of the serialised text: a 100,000-file manifest is made
 // and compressed a piece at a time, never as one string (nor one per step).
-const PIECE_LINES = 1024;
+// 128 lines are ~32 KiB, a string V8's young generation takes (util/utf8Chunks.ts).
+const PIECE_LINES = 128;
 
 /**
  * The manifest as UTF-8 JSON, in pieces: the header fields on the first line
@@ -217,34 +219,28 @@ export function parseManifest(text: string | Buffer): Manifest {
  * libuv's thread pool: a large manifest's gzip would hold the caller's thread.
  */
 export async function compressManifest(m: Manifest): Promise<Buffer> {
-  // Gzip'd as it is made, a member of about MEMBER_CHARS of text at a time, up to
+  // Gzip'd as it is made, a member of about MEMBER_BYTES of text at a time, up to
   // MEMBERS_IN_FLIGHT at once on the thread pool. A gzip file may be several
   // members one after the other (RFC 1952 2.2), read by every gunzip as one
   // text: twice the speed of one stream on two cores (100,000 files: ~370 ->
   // ~185 ms) for 0.02% more bytes. Memory: a few members' text and the output.
   const out: Buffer[] = [];
   const inFlight: Promise<Buffer>[] = [];
-  let text = '';
-  const send = async (): Promise<void> => {
-    const member = gzipAsync(Buffer.from(text, 'utf8'), { level: 6 });
+  // Each member's bytes are encoded from the pieces into a buffer of its own (the gzip reads it meanwhile).
+  for (const text of utf8Chunks(manifestPieces(m), MEMBER_BYTES)) {
+    const member = gzipAsync(text, { level: 6 });
     // Awaited in order below; one failing meanwhile must not go unhandled.
     member.catch(() => undefined);
     inFlight.push(member);
-    text = '';
     if (inFlight.length >= MEMBERS_IN_FLIGHT) out.push(await inFlight.shift()!);
-  };
-  for (const piece of manifestPieces(m)) {
-    text += piece;
-    if (text.length >= MEMBER_CHARS) await send();
-    // A piece is 1,024 lines (a few ms): the members in flight rarely make this wait, so give turns here.
+    // A member is ~4,000 lines (a few ms to make): the members in flight rarely make this wait, so give turns here.
     await yieldIfDue();
   }
-  if (text.length > 0) await send();
   for (const member of inFlight) out.push(await member);
   return Buffer.concat(out);
 }
 
-const MEMBER_CHARS = 1024 * 1024;
+const MEMBER_BYTES = 1024 * 1024;
 const MEMBERS_IN_FLIGHT = 4;
 const gzipAsync = promisify(zlib.gzip);
 
@@ -284,7 +280,8 @@ async function parseGzipJson(data: Buffer): Promise<unknown> {
  */
 function inflateText(data: Buffer, onText: (piece: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const z = zlib.createGunzip({ chunkSize: 256 * 1024 });
+    // 64 KiB of text a piece: a string the young generation takes (util/utf8Chunks.ts); 256 KiB ones were old-generation garbage.
+    const z = zlib.createGunzip({ chunkSize: 64 * 1024 });
     const decoder = new TextDecoder('utf-8', { fatal: true });
     let total = 0;
     const fail = (e: unknown): void => {

@@ -11,6 +11,7 @@ import { BackupError } from '../util/engineErrors';
 import { isInside } from '../util/paths';
 import { asOwner, type ProcessOwner } from '../util/processOwner';
 import { jsonPieces } from '../util/jsonPieces';
+import { utf8Chunks } from '../util/utf8Chunks';
 import { yieldIfDue } from '../util/timeSlice';
 
 export const RECORD_FILE = 'snapshot.json';
@@ -118,21 +119,18 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+const WRITE_CHUNK = 1024 * 1024;
+
 /** Writes `data` to `file` through a synced temp file and a rename, then syncs the folder: the old or the new record, never half. */
 export async function writeJsonDurable(file: string, data: unknown): Promise<void> {
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   const fh = await fs.promises.open(tmp, 'wx', 0o600);
   try {
-    // In pieces of about a MiB, with turns of the event loop between them.
-    let pending = '';
-    for (const piece of jsonPieces(data)) {
-      pending += piece;
-      if (pending.length < 1024 * 1024) continue;
-      await fh.write(pending);
-      pending = '';
+    // Encoded into one reused buffer of a MiB, written, then the event loop's turn: no big string is made.
+    for (const chunk of utf8Chunks(jsonPieces(data), WRITE_CHUNK, { reuse: true })) {
+      for (let at = 0; at < chunk.length; ) at += (await fh.write(chunk, at, chunk.length - at)).bytesWritten;
       await yieldIfDue();
     }
-    await fh.write(pending);
     await fh.sync();
   } finally {
     await fh.close();

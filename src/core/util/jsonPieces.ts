@@ -3,8 +3,8 @@
 // the event loop a turn between them, instead of one ~150 ms call and one
 // string of the whole record.
 
-/** Lists longer than this are written a slice at a time. */
-const SLICE = 2048;
+/** Lists longer than this are written a slice at a time (256 undo-record entries: ~64 KiB, a string V8's young generation takes). */
+const SLICE = 256;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
