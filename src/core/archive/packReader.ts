@@ -228,7 +228,7 @@ export async function readFromPacks(
     const one = async (r: Range): Promise<void> => {
       testPause('download');
       const buf = await src.getRange(keyOf(r.pack), r.start, r.end, { signal: o.signal });
-      if (sink.kind !== 'memory' && pool) return onThreads(pool, r, buf);
+      if (sink.kind !== 'memory' && pool) return onThreads(pool, r, { bytes: buf });
       await Promise.all(
         r.items.map(async ({ file, ref }) => {
           throwIfAborted(o.signal);
@@ -243,7 +243,7 @@ export async function readFromPacks(
       );
     };
     // A range's entries, one message per folder (the same folder, the same thread): checked, then created.
-    const onThreads = async (threads: WorkerPool, r: Range, buf: Buffer): Promise<void> => {
+    const onThreads = async (threads: WorkerPool, r: Range, range: { bytes?: Buffer }): Promise<void> => {
       const groups = new Map<string, { items: Small[]; dests: string[] }>();
       for (let i = 0; i < r.items.length; i++) {
         if (i % 256 === 0) await yieldIfDue();
@@ -254,9 +254,7 @@ export async function readFromPacks(
         g.items.push(r.items[i]);
         if (dest) g.dests.push(dest);
       }
-      const post = async (key: string, g: { items: Small[]; dests: string[] }): Promise<void> => {
-        throwIfAborted(o.signal);
-        const request = entryBatch(buf, r.start, g.items, g.dests, meta);
+      const post = async (key: string, g: { items: Small[] }, request: EntryBatchRequest): Promise<void> => {
         // The entries' bytes are copied into one buffer of the group's own and moved to the thread (shared
         // memory would live as long as the threads' garbage collector lets it: 60 MiB more at peak on the 1 GiB restore).
         const transfer = [request.batch.raw.buffer as ArrayBuffer];
@@ -275,10 +273,14 @@ export async function readFromPacks(
       const calls: Promise<void>[] = [];
       for (const [key, g] of groups) {
         await yieldIfDue();
-        const call = post(key, g);
+        throwIfAborted(o.signal);
+        const call = post(key, g, entryBatch(range.bytes!, r.start, g.items, g.dests, meta));
         call.catch(() => undefined);
         calls.push(call);
       }
+      // Every group has its copy: the range is let go (a holder, as a parameter would live on in this frame), so
+      // what waits for the threads holds each byte once, not twice (up to three ranges of 8 MiB are in flight).
+      range.bytes = undefined;
       await Promise.all(calls);
     };
     while (next < ranges.length && !failure.failed) {
