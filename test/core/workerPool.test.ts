@@ -6,9 +6,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
+import { Worker } from 'worker_threads';
 import { WorkerPool } from '../../src/core/util/workerPool';
 import { renameAll } from '../../src/core/restore/renameAll';
-import { lowerThisThreadsPriority, WORKER_NICENESS } from '../../src/core/util/threadPriority';
+import { lowerNewThread, lowerThisThreadsPriority, threadIds, WORKER_NICENESS } from '../../src/core/util/threadPriority';
 import type { CheckFailure, DeflateReply, EntryBatchReply, EntryBatchRequest, EntryRequest, ReadReply } from '../../src/core/workers/messages';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -174,6 +175,33 @@ describe('worker pool', () => {
       for (const [t, n] of before) if (after.has(t)) assert.strictEqual(after.get(t), n, `thread ${t} keeps its priority`);
     } finally {
       await pool.close();
+    }
+  });
+
+  it('a new worker thread is lowered from outside before its own code runs; the worker\'s own call then leaves it there', async function () {
+    if (process.platform !== 'linux') this.skip(); // a thread's priority is the process's elsewhere: the helpers do nothing
+    // The worker's code waits on a lock and never lowers itself: only the caller's step can have moved it.
+    const lock = new Int32Array(new SharedArrayBuffer(4));
+    const callers = os.getPriority();
+    const before = threadIds();
+    const w = new Worker(
+      `const { workerData } = require('worker_threads'); Atomics.wait(workerData, 0, 0);
+       require(${JSON.stringify(require.resolve('../../src/core/util/threadPriority'))}).lowerThisThreadsPriority();
+       require('worker_threads').parentPort.postMessage(require('os').getPriority(Number(require('fs').readlinkSync('/proc/thread-self').split('/').pop())));`,
+      { eval: true, workerData: lock },
+    );
+    try {
+      assert.strictEqual(lowerNewThread(before), WORKER_NICENESS, 'the one new thread, lowered by the caller');
+      const added = [...threadIds()!].filter((t) => !before!.has(t));
+      assert.deepStrictEqual(added.map((t) => os.getPriority(t)), [WORKER_NICENESS], 'exactly the new thread, at +10');
+      assert.strictEqual(os.getPriority(), callers, 'the caller\'s thread untouched');
+      const own = new Promise((resolve) => w.once('message', resolve));
+      Atomics.store(lock, 0, 1);
+      Atomics.notify(lock, 0);
+      assert.strictEqual(await own, WORKER_NICENESS, 'lowered once, not twice');
+      assert.strictEqual(lowerNewThread(threadIds()), undefined, 'no new thread: nothing lowered');
+    } finally {
+      await w.terminate();
     }
   });
 

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
+import { lowerNewThread, threadIds } from './threadPriority';
 import { fromWorkerError, type WorkerError } from './workerError';
 
 /** The worker scripts of `src/core/workers/`, by module name. */
@@ -51,7 +52,10 @@ export class WorkerPool {
     const threads: Thread[] = [];
     for (let i = 0; i < Math.max(1, Math.min(max, cores)); i++) {
       try {
-        threads.push(new Thread(new Worker(file)));
+        const before = threadIds();
+        const worker = new Worker(file);
+        lowerNewThread(before);
+        threads.push(new Thread(worker));
       } catch {
         break;
       }
