@@ -178,8 +178,13 @@ describe('worker pool', () => {
     }
   });
 
-  it('a new worker thread is lowered from outside before its own code runs; the worker\'s own call then leaves it there', async function () {
-    if (process.platform !== 'linux') this.skip(); // a thread's priority is the process's elsewhere: the helpers do nothing
+  it('a new worker thread is lowered from outside before its own code runs; the worker\'s own call then leaves it there', async () => {
+    if (process.platform !== 'linux') {
+      // A thread's priority is the process's elsewhere: the helpers must not touch it.
+      assert.strictEqual(threadIds(), undefined, 'no thread ids off Linux');
+      assert.strictEqual(lowerNewThread(new Set()), undefined, 'nothing lowered off Linux');
+      return;
+    }
     // The worker's code waits on a lock and never lowers itself: only the caller's step can have moved it.
     const lock = new Int32Array(new SharedArrayBuffer(4));
     const callers = os.getPriority();
