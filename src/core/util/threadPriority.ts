@@ -67,7 +67,7 @@ export function threadIds(): Set<number> | undefined {
 export function lowerNewThread(before: Set<number> | undefined): number | undefined {
   const now = before && threadIds();
   if (!now) return undefined;
-  const added = [...now].filter((t) => !before.has(t) && t !== process.pid);
+  const added = [...now].filter((t) => !before.has(t));
   if (added.length !== 1) return undefined;
   try {
     return lowerThread(added[0]);
