@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import { randomBytes } from 'crypto';
 import { Readable } from 'stream';
 import * as sdk from '@aws-sdk/client-s3';
-import { sendParts } from '../../src/core/storage/multipart';
+import { PartBuffers, sendParts } from '../../src/core/storage/multipart';
 import { createTestBucket, requireS3Server, type TestBucket } from '../helpers/s3';
 
 const PART = 5 * 1024 * 1024;
@@ -73,6 +73,31 @@ describe('sendParts (multipart upload)', function () {
     assert.ok(s.maxInFlight() <= 3, `${s.maxInFlight()} requests at once`);
     assert.ok(s.bodies.size <= 3, `${s.bodies.size} part buffers`);
     assert.deepStrictEqual(await tb.getObject('big'), data);
+  });
+
+  it('uploads one after the other share their part buffers, given back only once nothing sends, and let go when idle', async () => {
+    const buffers = new PartBuffers(6);
+    const s = sender();
+    const one = bodyOf(4 * PART + 10);
+    await sendParts(s.send, sdk, { Bucket: tb.bucket, Key: 'shared-1', ContentType: 'application/zip' }, one.stream, { partSize: PART, queueSize: 2, signal: new AbortController().signal, buffers });
+    const first = new Set(s.bodies);
+    assert.ok(first.size >= 1 && first.size <= 3 && buffers.held === first.size, `${first.size} buffers used, ${buffers.held} given back`);
+    s.bodies.clear();
+    const two = bodyOf(4 * PART + 20);
+    await sendParts(s.send, sdk, { Bucket: tb.bucket, Key: 'shared-2', ContentType: 'application/zip' }, two.stream, { partSize: PART, queueSize: 2, signal: new AbortController().signal, buffers });
+    assert.ok([...s.bodies].every((b) => first.has(b)), 'the second upload sent from the first one\'s buffers');
+    assert.deepStrictEqual(await tb.getObject('shared-1'), one.data);
+    assert.deepStrictEqual(await tb.getObject('shared-2'), two.data);
+    // A failed upload gives its buffers back too, after its last request settled.
+    const boom = Object.assign(new Error('injected'), { $metadata: { httpStatusCode: 500 } });
+    const failing = sender((c) => (c instanceof sdk.UploadPartCommand && c.input.PartNumber === 2 ? boom : undefined));
+    await assert.rejects(
+      sendParts(failing.send, sdk, { Bucket: tb.bucket, Key: 'shared-3', ContentType: 'application/zip' }, bodyOf(4 * PART).stream, { partSize: PART, queueSize: 2, signal: new AbortController().signal, buffers }),
+      (e) => e === boom,
+    );
+    assert.ok(buffers.held >= 1, 'given back after the failure');
+    await new Promise((r) => setTimeout(r, 2300));
+    assert.strictEqual(buffers.held, 0, 'let go once no upload took them for a while');
   });
 
   it('a failed part stops the upload: the first error is the one thrown, nothing is completed, nothing left running', async () => {

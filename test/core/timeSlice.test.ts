@@ -183,7 +183,7 @@ describe('JSON in pieces (undo records of big restores)', () => {
     assert.ok([...jsonPieces(cases[0])].length > 3, 'a long list comes in several pieces');
   });
 
-  it('pieces encoded into chunks of bytes: the same bytes, no chunk over the size but a piece bigger than it, one buffer when reused', () => {
+  it('pieces encoded into chunks of bytes: the same bytes, no chunk over the size but a piece bigger than it, one buffer or a ring of them when reused', () => {
     const pieces = ['{"a":1}', 'é'.repeat(300), '😀x'.repeat(200), 'plain ascii '.repeat(50), '', '€'.repeat(2000), 'z'];
     const want = Buffer.from(pieces.join(''), 'utf8');
     for (const size of [16, 64, 1000, 4096, 1 << 20]) {
@@ -194,8 +194,20 @@ describe('JSON in pieces (undo records of big restores)', () => {
         assert.ok(c.length <= size || alone, `size ${size}: chunk ${k} of ${c.length} bytes`);
       }
     }
-    const views = [...utf8Chunks(pieces.slice(0, 4), 2000, { reuse: true })];
+    const views = [...utf8Chunks(pieces.slice(0, 4), 2000, { reuse: 1 })];
     assert.ok(views.length > 1 && views.every((v) => v.buffer === views[0].buffer), 'every chunk a view of one buffer');
+    // A ring of three: chunk k shares its buffer with chunk k - 3 only; each read before the third one after it, the same bytes.
+    const lines = Array.from({ length: 20 }, (_, i) => `${String(i).padStart(3, '0')}${'abc'.repeat(99)}`);
+    const copies: Buffer[] = [];
+    const ring: Buffer[] = [];
+    for (const c of utf8Chunks(lines, 1000, { reuse: 3 })) {
+      copies.push(Buffer.from(c));
+      ring.push(c);
+    }
+    assert.strictEqual(ring.length, 20, 'one piece a chunk');
+    assert.strictEqual(new Set(ring.map((v) => v.buffer)).size, 3, 'three buffers in all');
+    assert.ok(ring.every((v, k) => k < 3 || (v.buffer === ring[k - 3].buffer && v.buffer !== ring[k - 1].buffer && v.buffer !== ring[k - 2].buffer)), 'taken in turn');
+    assert.strictEqual(Buffer.concat(copies).toString('utf8'), lines.join(''));
     const fresh = [...utf8Chunks(pieces.slice(0, 4), 2000)];
     assert.ok(fresh.length > 1 && new Set(fresh.map((v) => v.buffer)).size === fresh.length, 'without reuse, a buffer each');
   });

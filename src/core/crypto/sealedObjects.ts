@@ -39,7 +39,8 @@ export function openingSource(src: PackSource, rootPath: string, keys: KeyRing):
       const header = await headerOf(key, o?.signal);
       const r = sealedRange(start, end);
       const requested = Math.floor(end / CHUNK) - r.firstChunk + 1;
-      const stored = await src.getRange(key, r.start, r.end, { ...o, allowShort: true }).catch(pastTheEnd);
+      // Never into the caller's buffer: the sealed range is longer, and its bytes go to the decrypting thread.
+      const stored = await src.getRange(key, r.start, r.end, { signal: o?.signal, allowShort: true }).catch(pastTheEnd);
       const plain = await openChunksOffThread(chunkOpening(keys, name, header), r.firstChunk, stored, requested);
       const from = start - r.firstChunk * CHUNK;
       return plain.subarray(from, from + (end - start + 1));

@@ -226,8 +226,10 @@ export async function compressManifest(m: Manifest): Promise<Buffer> {
   // ~185 ms) for 0.02% more bytes. Memory: a few members' text and the output.
   const out: Buffer[] = [];
   const inFlight: Promise<Buffer>[] = [];
-  // Each member's bytes are encoded from the pieces into a buffer of its own (the gzip reads it meanwhile).
-  for (const text of utf8Chunks(manifestPieces(m), MEMBER_BYTES)) {
+  // Each member's bytes are encoded from the pieces into one of MEMBERS_IN_FLIGHT buffers taken in turn: the
+  // gzip reads it meanwhile, and the members before it are done (awaited below) when its turn comes again.
+  // A buffer a member (~25 of 1 MiB for 100,000 files) was garbage the old generation kept to the end.
+  for (const text of utf8Chunks(manifestPieces(m), MEMBER_BYTES, { reuse: MEMBERS_IN_FLIGHT })) {
     const member = gzipAsync(text, { level: 6 });
     // Awaited in order below; one failing meanwhile must not go unhandled.
     member.catch(() => undefined);

@@ -127,7 +127,7 @@ export async function writeJsonDurable(file: string, data: unknown): Promise<voi
   const fh = await fs.promises.open(tmp, 'wx', 0o600);
   try {
     // Encoded into one reused buffer of a MiB, written, then the event loop's turn: no big string is made.
-    for (const chunk of utf8Chunks(jsonPieces(data), WRITE_CHUNK, { reuse: true })) {
+    for (const chunk of utf8Chunks(jsonPieces(data), WRITE_CHUNK, { reuse: 1 })) {
       for (let at = 0; at < chunk.length; ) at += (await fh.write(chunk, at, chunk.length - at)).bytesWritten;
       await yieldIfDue();
     }

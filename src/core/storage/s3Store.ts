@@ -10,7 +10,7 @@ import { testConnection, type ConnectionReport } from './connectionTest';
 import { checkAnonymousAccess, type AnonymousAccess } from './anonymousAccess';
 
 export type { ConnectionReport, ConnectionStep } from './connectionTest';
-import { sendParts } from './multipart';
+import { PartBuffers, sendParts } from './multipart';
 import { payloadHashMiddleware } from './payloadHash';
 import { ATTEMPT_TIMEOUT_MS, bodyTimeMs, CALL_BUDGET_MS, withinBudget } from './requestBudget';
 import { FirstFailure, mapLimit } from '../util/firstFailure';
@@ -125,6 +125,8 @@ export class S3Store {
   readonly log: Logger;
   private readonly partSize: number;
   private readonly queueSize: number;
+  /** Two uploads' part buffers: a pack's upload ends while the next one starts. */
+  private readonly parts: PartBuffers;
 
   constructor(
     readonly profile: Profile,
@@ -133,6 +135,7 @@ export class S3Store {
     this.log = prefixed(options.logger ?? nullLogger, 's3');
     this.partSize = options.partSize ?? PART_SIZE;
     this.queueSize = options.queueSize ?? QUEUE_SIZE;
+    this.parts = new PartBuffers(2 * (this.queueSize + 1));
   }
 
   private makeClient(maxAttempts: number): Client {
@@ -379,6 +382,7 @@ export class S3Store {
         queueSize: this.queueSize,
         signal: abort.signal,
         onProgress: o.onProgress,
+        buffers: this.parts,
       });
     } catch (e) {
       if (!abort.signal.aborted) abort.abort();
@@ -529,13 +533,15 @@ export class S3Store {
    * ranged GET; a short answer is an 'Integrity' error (the object is smaller
    * than its manifest says), unless `allowShort` (an encrypted object's
    * chunks are read to their whole length; the last one is shorter).
+   * With `into` (at least as long as the range), the bytes are read into it
+   * and the result is a view of it.
    */
-  async getRange(key: string, start: number, end: number, o: CallOptions & { allowShort?: boolean } = {}): Promise<Buffer> {
+  async getRange(key: string, start: number, end: number, o: CallOptions & { allowShort?: boolean; into?: Buffer } = {}): Promise<Buffer> {
     const { s3 } = sdk();
     const want = end - start + 1;
     return this.call(o.signal, key, async () => {
       const out = await this.client.send(new s3.GetObjectCommand({ Bucket: this.profile.bucket, Key: key, Range: `bytes=${start}-${end}` }), { abortSignal: o.signal });
-      const { body, length } = await readBodyInto(out.Body as Readable, want);
+      const { body, length } = await readBodyInto(out.Body as Readable, want, o.into);
       if (length > want || (length < want && !o.allowShort)) {
         throw new BackupError('Integrity', `"${key}" is shorter than the backup says (${start + length} of at least ${end + 1} bytes).`, 'The backup is damaged; pick another backup.', {
           params: { key, size: start + length, expected: end + 1 },
@@ -636,8 +642,8 @@ export class S3Store {
  * at the end (the SDK's transformToByteArray does both, 20-40 ms for 8 MiB).
  * `length` is what the server sent (reading stops past `want`).
  */
-async function readBodyInto(stream: Readable, want: number): Promise<{ body: Buffer; length: number }> {
-  const body = Buffer.allocUnsafe(want);
+async function readBodyInto(stream: Readable, want: number, into?: Buffer): Promise<{ body: Buffer; length: number }> {
+  const body = into && into.length >= want ? into.subarray(0, want) : Buffer.allocUnsafe(want);
   let length = 0;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     if (length + chunk.length > want) {
