@@ -103,7 +103,8 @@ async function packWave(entries: Entry[], packs: PackSet, o: StoreOptions, total
  * Finds or stores the content of every source. Unchanged files (by stat,
  * against the previous backup) are not read; the others are hashed, and
  * what no kept backup holds yet goes into new packs. Two new files with the
- * same content are stored once.
+ * same content are stored once. Consumes `sources`: each is cleared from the
+ * array once its manifest entry is made.
  */
 export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, packs: PackSet, o: StoreOptions): Promise<StoredFiles> {
   // Loops over every source give the event loop a turn (100,000 files: ~100 ms each otherwise).
@@ -225,6 +226,10 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
       ...(s.ino !== undefined ? { ino: s.ino } : {}),
       ...(s.ctimeMs !== undefined ? { ctime: Math.round(s.ctimeMs) } : {}),
     };
+    // Its source and stored content are garbage once its entry is made: the old generation reuses their
+    // space for the entries, rather than growing by a third list of 100,000 (~5-10 MiB less at the peak).
+    (sources as (ArchiveSource | undefined)[])[i] = undefined;
+    found[i] = undefined;
   }
   return { files, packs: packIds, written, added, unchanged };
 }
