@@ -142,6 +142,30 @@ describe('manifest checks: only what a backup of ours holds, only what this syst
     });
   });
 
+  describe('each folder is checked once: the same answers as path by path', () => {
+    const many = (dir: string, n = 50): string[] => Array.from({ length: n }, (_, i) => `workspace/app/${dir}/f${i}.ts`);
+    const selected = (paths: string[]) => ({ ...files(...paths), selection: { 'workspace/app': RECORDED } });
+    it('a problem in a name after its folder was found clean, or in a folder first met later', () => {
+      refused(files(...many('src'), 'workspace/app/src/.git'), /src\/\.git".*git repository's internals/);
+      refused(files(...many('lib'), 'workspace/app/lib/.git/config'), /lib\/\.git\/config/);
+      refused(files(...many('dir'), 'workspace/app/dir/CON'), /dir\/CON".*cannot be created on Windows/, 'win32');
+      refused(files(...many('ok'), 'workspace/app/con/x'), /con\/x".*cannot be created on Windows/, 'win32');
+      checkManifest(files(...many('dir'), 'workspace/app/dir/CON', 'workspace/app/con/x'), { platform: 'linux' });
+    });
+    it('a file listed as a folder of files before or after it; one folder two ways on Windows', () => {
+      refused(files(...many('d/e'), 'workspace/app/d/e'), /both "workspace\/app\/d\/e" and "workspace\/app\/d\/e\/f0\.ts"/);
+      refused(files('workspace/app/d', ...many('d/e')), /both "workspace\/app\/d" and "workspace\/app\/d\/e\/f0\.ts"/);
+      refused(files(...many('Docs/a'), 'workspace/app/docs'), /same name on Windows/, 'win32');
+      checkManifest(files(...many('Docs/a'), 'workspace/app/docs'), { platform: 'linux' });
+    });
+    it('a left-out folder or name among kept ones of the same folder', () => {
+      assert.strictEqual(firstLeftOutPath(selected([...many('src'), 'workspace/app/src/node_modules/x.js'])), 'workspace/app/src/node_modules/x.js');
+      assert.strictEqual(firstLeftOutPath(selected([...many('src/node_modules/pkg').slice(1), ...many('src')])), 'workspace/app/src/node_modules/pkg/f1.ts');
+      assert.strictEqual(firstLeftOutPath(selected([...many('src'), 'workspace/app/src/x.pyc', 'workspace/app/src/y.ts'])), 'workspace/app/src/x.pyc');
+      assert.strictEqual(firstLeftOutPath(selected([...many('src'), ...many('src/deep/er')])), undefined);
+    });
+  });
+
   describe('parseManifest runs the checks and reads the recorded rules', () => {
     const good = { name: 'workspace/app/a.txt', data: Buffer.from('a') };
     const evil = { name: 'workspace/app/.git/config', data: Buffer.from('[core]\n\tfsmonitor = "touch /tmp/pwned"\n') };

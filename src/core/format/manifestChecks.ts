@@ -3,11 +3,11 @@
 // access), so any manifest format can call it; parseManifest does, so
 // `verify` refuses such a backup before anything is planned or written.
 import { BackupError } from '../util/engineErrors';
-import { foldedPath, pathProblemOn, platformName } from '../util/platformNames';
+import { foldedPath, platformName, segmentProblemOn } from '../util/platformNames';
 import { printable } from '../util/printable';
 import { runSteps, STEP_ITEMS, type Steps } from '../util/timeSlice';
 import { APPDATA_PREFIX, isAppDataFile } from './appDataLayout';
-import { DEFAULT_EXCLUDES, excludeMatcher, isGitPath, isLeftOut, type GitignoreRules, type SelectionRules } from './selectionRules';
+import { DEFAULT_EXCLUDES, excludeMatcher, isGitSegment, isLeftOut, type GitignoreRules, type SelectionRules } from './selectionRules';
 
 /** The parts of a manifest the checks read. */
 export interface CheckedManifest {
@@ -25,6 +25,27 @@ const HINT = 'Nothing was restored. Do not restore this backup: S3 Backup never 
  * been applied (`--no-gitignore`), so they are not.
  */
 export const UNRECORDED_RULES: SelectionRules = { defaultExcludes: [...DEFAULT_EXCLUDES], excludes: [], gitignore: false };
+
+/**
+ * A check of each segment of a path, as `check` of the first segment that
+ * fails it (undefined when none does), with each folder's answer kept: a
+ * folder of many files is split and checked once, then each file's name.
+ */
+function firstSegment<T>(check: (segment: string) => T | undefined): (p: string) => T | undefined {
+  const folders = new Map<string, T | undefined>();
+  const ofFolder = (dir: string): T | undefined => {
+    if (folders.has(dir)) return folders.get(dir);
+    let found: T | undefined;
+    for (const seg of dir.split('/')) if ((found = check(seg)) !== undefined) break;
+    folders.set(dir, found);
+    return found;
+  };
+  return (p) => {
+    const slash = p.lastIndexOf('/');
+    if (slash < 0) return check(p);
+    return ofFolder(p.slice(0, slash)) ?? check(p.slice(slash + 1));
+  };
+}
 
 function refuse(message: string, entry: string, detail: string, hint = HINT): BackupError {
   return new BackupError('UnsafeArchive', message, hint, { params: { entry: printable(entry), detail } });
@@ -44,10 +65,12 @@ export function checkManifest(m: CheckedManifest, o: { platform?: NodeJS.Platfor
 /** checkManifest as steps (see timeSlice.ts), for callers that give the event loop a turn between them. */
 export function* checkManifestSteps(m: CheckedManifest, o: { platform?: NodeJS.Platform } = {}): Steps<void> {
   const platform = o.platform ?? process.platform;
+  const inGit = firstSegment((s) => (isGitSegment(s) ? true : undefined));
+  const problemOf = firstSegment((s) => segmentProblemOn(s, platform));
   let n = 0;
   for (const f of m.files) {
     if (++n % STEP_ITEMS === 0) yield;
-    if (isGitPath(f.path)) {
+    if (inGit(f.path)) {
       throw refuse(`The backup holds "${printable(f.path)}", which is inside a git repository's internals (.git); a backup never holds those.`, f.path, 'git');
     }
     if (f.path.startsWith(`${APPDATA_PREFIX}/`) && !isAppDataFile(f.path.slice(APPDATA_PREFIX.length + 1))) {
@@ -59,7 +82,7 @@ export function* checkManifestSteps(m: CheckedManifest, o: { platform?: NodeJS.P
   yield* checkNesting(m.files, platform);
   for (const f of m.files) {
     if (++n % STEP_ITEMS === 0) yield;
-    const problem = pathProblemOn(f.path, platform);
+    const problem = problemOf(f.path);
     if (problem) {
       throw new BackupError('UnsafeArchive', `The backup holds "${printable(f.path)}", which cannot be created on ${platformName(platform)}: ${problem}.`, 'Nothing was restored. Restore this backup on another system, or rename the file where it was backed up and back it up again.', {
         params: { entry: printable(f.path), detail: problem, reason: 'platform', platform: platformName(platform) },
@@ -86,7 +109,27 @@ export function firstLeftOutPath(m: CheckedManifest, gitignores?: ReadonlyMap<st
 
 export function* firstLeftOutSteps(m: CheckedManifest, gitignores?: ReadonlyMap<string, readonly GitignoreRules[]>): Steps<string | undefined> {
   let n = 0;
-  const matchers = new Map<string, { excludes: ReturnType<typeof excludeMatcher>; gitignores: readonly GitignoreRules[]; dirs: Map<string, boolean> }>();
+  type Matcher = {
+    excludes: ReturnType<typeof excludeMatcher>;
+    gitignores: readonly GitignoreRules[];
+    /** Per folder (relative): whether the selection leaves it out, and the .gitignore rules that apply inside it. */
+    dirs: Map<string, { out: boolean; rules: readonly GitignoreRules[] }>;
+  };
+  const matchers = new Map<string, Matcher>();
+  const rulesIn = (r: Matcher, dir: string): readonly GitignoreRules[] => r.gitignores.filter((g) => g.base === '' || dir === g.base || dir.startsWith(`${g.base}/`));
+  // A folder once, however many files it holds (100,000 files in 60 folders: ~4x fewer matches).
+  const folder = (r: Matcher, dir: string): { out: boolean; rules: readonly GitignoreRules[] } => {
+    let d = r.dirs.get(dir);
+    if (!d) {
+      const cut = dir.lastIndexOf('/');
+      const parent = cut < 0 ? undefined : folder(r, dir.slice(0, cut));
+      // The selection never walks into a folder it leaves out: one inside it is out too.
+      const out = parent?.out === true || isLeftOut(dir, true, r.excludes, parent ? parent.rules : rulesIn(r, ''));
+      d = { out, rules: rulesIn(r, dir) };
+      r.dirs.set(dir, d);
+    }
+    return d;
+  };
   for (const f of m.files) {
     if (++n % STEP_ITEMS === 0) yield;
     if (!f.path.startsWith(WORKSPACE)) continue;
@@ -101,19 +144,10 @@ export function* firstLeftOutSteps(m: CheckedManifest, gitignores?: ReadonlyMap<
       matchers.set(prefix, r);
     }
     const rel = f.path.slice(cut + 1);
-    const parts = rel.split('/');
-    // The selection never walks into a folder it leaves out: check every folder on the way, then the file.
-    for (let i = 1; i <= parts.length; i++) {
-      const sub = parts.slice(0, i).join('/');
-      const isDir = i < parts.length;
-      let out = isDir ? r.dirs.get(sub) : undefined;
-      if (out === undefined) {
-        const parent = parts.slice(0, i - 1).join('/');
-        out = isLeftOut(sub, isDir, r.excludes, r.gitignores.filter((g) => g.base === '' || parent === g.base || parent.startsWith(`${g.base}/`)));
-        if (isDir) r.dirs.set(sub, out);
-      }
-      if (out) return f.path;
-    }
+    // Every folder on the way, then the file.
+    const slash = rel.lastIndexOf('/');
+    const dir = slash < 0 ? undefined : folder(r, rel.slice(0, slash));
+    if (dir?.out || isLeftOut(rel, false, r.excludes, dir ? dir.rules : rulesIn(r, ''))) return f.path;
   }
   return undefined;
 }
@@ -130,23 +164,30 @@ function* checkNesting(files: readonly { path: string }[], platform: NodeJS.Plat
       params: { entry: printable(b), detail: 'case', reason: 'platform', platform: platformName(platform) },
     });
   const exact = new Set(files.map((f) => f.path));
+  // Where names fold (macOS, Windows), two files can be one; elsewhere the folded names are the names.
+  const folds = platform === 'darwin' || platform === 'win32';
   const folded = new Map<string, string>();
-  for (const f of files) {
-    if (++n % STEP_ITEMS === 0) yield;
-    const key = foldedPath(f.path, platform);
-    const other = folded.get(key);
-    if (other !== undefined) throw sameFile(other, f.path);
-    folded.set(key, f.path);
+  if (folds) {
+    for (const f of files) {
+      if (++n % STEP_ITEMS === 0) yield;
+      const key = foldedPath(f.path, platform);
+      const other = folded.get(key);
+      if (other !== undefined) throw sameFile(other, f.path);
+      folded.set(key, f.path);
+    }
   }
+  // Each folder is checked once, with the first file under it: the folders above it were checked then too.
+  const checked = new Set<string>();
   for (const f of files) {
     if (++n % STEP_ITEMS === 0) yield;
-    const key = foldedPath(f.path, platform);
+    const last = f.path.lastIndexOf('/');
+    if (last <= 0 || checked.has(f.path.slice(0, last))) continue;
     for (let at = f.path.indexOf('/'); at > 0; at = f.path.indexOf('/', at + 1)) {
       const up = f.path.slice(0, at);
+      if (checked.has(up)) continue;
+      checked.add(up);
       if (exact.has(up)) throw refuse(`The backup lists both "${printable(up)}" and "${printable(f.path)}": one name cannot be a file and a folder.`, f.path, 'nested');
-    }
-    for (let at = key.indexOf('/'); at > 0; at = key.indexOf('/', at + 1)) {
-      const other = folded.get(key.slice(0, at));
+      const other = folds ? folded.get(foldedPath(up, platform)) : undefined;
       if (other !== undefined) throw sameFile(other, f.path);
     }
   }
