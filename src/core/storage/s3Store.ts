@@ -125,7 +125,11 @@ export class S3Store {
   readonly log: Logger;
   private readonly partSize: number;
   private readonly queueSize: number;
-  /** Two uploads' part buffers: a pack's upload ends while the next one starts. */
+  /**
+   * One upload's part buffers, kept for the next: a backup's next pack reuses its last pack's set. Two
+   * uploads' worth (a pack's upload ends while the next one starts) held ~25 MiB more at the peak of a
+   * 1 GiB backup, one upload's ~10; 100,000 small files: ~20-25 MiB less at the peak either way.
+   */
   private readonly parts: PartBuffers;
 
   constructor(
@@ -135,7 +139,7 @@ export class S3Store {
     this.log = prefixed(options.logger ?? nullLogger, 's3');
     this.partSize = options.partSize ?? PART_SIZE;
     this.queueSize = options.queueSize ?? QUEUE_SIZE;
-    this.parts = new PartBuffers(2 * (this.queueSize + 1));
+    this.parts = new PartBuffers(this.queueSize + 1);
   }
 
   private makeClient(maxAttempts: number): Client {
