@@ -112,6 +112,8 @@ export function* firstLeftOutSteps(m: CheckedManifest, gitignores?: ReadonlyMap<
   type Matcher = {
     excludes: ReturnType<typeof excludeMatcher>;
     gitignores: readonly GitignoreRules[];
+    /** The .gitignore rules that apply at the folder's top. */
+    top: readonly GitignoreRules[];
     /** Per folder (relative): whether the selection leaves it out, and the .gitignore rules that apply inside it. */
     dirs: Map<string, { out: boolean; rules: readonly GitignoreRules[] }>;
   };
@@ -124,7 +126,7 @@ export function* firstLeftOutSteps(m: CheckedManifest, gitignores?: ReadonlyMap<
       const cut = dir.lastIndexOf('/');
       const parent = cut < 0 ? undefined : folder(r, dir.slice(0, cut));
       // The selection never walks into a folder it leaves out: one inside it is out too.
-      const out = parent?.out === true || isLeftOut(dir, true, r.excludes, parent ? parent.rules : rulesIn(r, ''));
+      const out = parent?.out === true || isLeftOut(dir, true, r.excludes, parent ? parent.rules : r.top);
       d = { out, rules: rulesIn(r, dir) };
       r.dirs.set(dir, d);
     }
@@ -140,14 +142,15 @@ export function* firstLeftOutSteps(m: CheckedManifest, gitignores?: ReadonlyMap<
     if (!r) {
       const rules = m.selection?.[prefix] ?? UNRECORDED_RULES;
       const own = rules.gitignore ? (gitignores?.get(prefix) ?? []) : [];
-      r = { excludes: excludeMatcher(rules), gitignores: [...own].sort((a, b) => depth(a.base) - depth(b.base)), dirs: new Map() };
+      const sorted = [...own].sort((a, b) => depth(a.base) - depth(b.base));
+      r = { excludes: excludeMatcher(rules), gitignores: sorted, top: sorted.filter((g) => g.base === ''), dirs: new Map() };
       matchers.set(prefix, r);
     }
     const rel = f.path.slice(cut + 1);
     // Every folder on the way, then the file.
     const slash = rel.lastIndexOf('/');
     const dir = slash < 0 ? undefined : folder(r, rel.slice(0, slash));
-    if (dir?.out || isLeftOut(rel, false, r.excludes, dir ? dir.rules : rulesIn(r, ''))) return f.path;
+    if (dir?.out || isLeftOut(rel, false, r.excludes, dir ? dir.rules : r.top)) return f.path;
   }
   return undefined;
 }

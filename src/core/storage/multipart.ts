@@ -53,8 +53,8 @@ export class PartBuffers {
  * fallback and the last existence check before completing).
  *
  * Parts are gathered into `queueSize + 1` buffers that are reused from part to
- * part (and, through `buffers`, from upload to upload). lib-storage, which this replaces, gathers each part with one
- * Buffer.concat into a new buffer; on a virtual machine the first touch of a
+ * part (and, through `buffers`, from upload to upload). lib-storage, which
+ * this replaces, gathers each part with one Buffer.concat into a new buffer; on a virtual machine the first touch of a
  * new 5 MiB buffer costs 20-60 ms of the caller's thread, a stall each part.
  *
  * Rejects with the first request's error (or CancelledError once `signal`
@@ -70,8 +70,8 @@ export async function sendParts(
 ): Promise<void> {
   const { partSize, queueSize, signal } = o;
   const free: Buffer[] = [];
+  // Every part buffer this upload took: given back (o.buffers) once nothing sends.
   const mine: Buffer[] = [];
-  let allocated = 0;
   let wake: (() => void) | undefined;
   const running = new Set<Promise<void>>();
   const parts: { PartNumber: number; ETag?: string }[] = [];
@@ -85,10 +85,9 @@ export async function sendParts(
   else signal.addEventListener('abort', stop, { once: true });
 
   const take = async (): Promise<Buffer> => {
-    while (free.length === 0 && allocated > queueSize && !failure.failed) await new Promise<void>((r) => (wake = r));
+    while (free.length === 0 && mine.length > queueSize && !failure.failed) await new Promise<void>((r) => (wake = r));
     failure.throwIfFailed();
     if (free.length) return free.pop()!;
-    allocated++;
     const b = o.buffers?.take(partSize) ?? Buffer.allocUnsafeSlow(partSize);
     mine.push(b);
     return b;
