@@ -7,7 +7,7 @@ import { DEFAULT_LEVEL } from '../archive/compression';
 import type { ArchiveSource } from '../archive/entries';
 import { PackSet, type PackLimits, type PackStore } from '../archive/packWriter';
 import { compareNewestFirst, makeBackupKey, parseBackupKey, sanitizeHost, type BackupKind, type BackupRef } from '../format/backupKeys';
-import { compressManifest, FORMAT_VERSION, type Manifest, type ManifestDir, type ManifestFolder, type ManifestLink, type ManifestMeta } from '../format/manifest';
+import { compressManifest, compressManifestEntries, FORMAT_VERSION, type Manifest, type ManifestDir, type ManifestFolder, type ManifestLink, type ManifestMeta } from '../format/manifest';
 import { packsPrefix, parsePackKey } from '../format/packKeys';
 import type { SelectionRules } from '../format/selectionRules';
 import { listBackups } from '../repository/collectGarbage';
@@ -95,8 +95,14 @@ export async function runBackup(
         await lock.refresh(signal);
         await waitForNoExclusive(store, { ...lockOptions, purpose: 'commit', except: lock.key, waitMs: LOCK_WAIT_MS });
       })());
+    // The manifest's entries are gzip'd while the last packs upload; its first line (what was uploaded) after.
+    let entriesGzip: Promise<Buffer[]> | undefined;
     const stored = await storeContent(sources, reuse, packs, {
       beforeClose: () => void checkLock().catch(() => undefined),
+      whileUploading: (files, packIds) => {
+        entriesGzip = compressManifestEntries({ format: FORMAT_VERSION, files, packs: packIds, dirs: scan.dirs, links: scan.links });
+        entriesGzip.catch(() => undefined);
+      },
       signal,
       onProgress: o.onProgress,
       level: o.level ?? DEFAULT_LEVEL,
@@ -133,7 +139,7 @@ export async function runBackup(
       added: stored.added,
     };
     // The manifest is compressed on the thread pool while the commit's checks go to the server.
-    const compressing = compressManifest(manifest);
+    const compressing = compressManifest(manifest, entriesGzip);
     compressing.catch(() => undefined);
     await deps.beforeCommit?.();
     // Commit: with our lock fresh and no clean-up running, every pack we reference must still be there.

@@ -32,6 +32,8 @@ export interface StoreOptions {
   fail: (e: Error) => void;
   /** Called once every entry is in a pack, before the last pack is finished and the uploads are awaited. */
   beforeClose?: () => void;
+  /** Called with every file's manifest entry and the pack ids they index, while the last packs upload. */
+  whileUploading?: (files: ManifestFile[], packs: string[]) => void;
 }
 
 function mtimeIso(ms: number): string {
@@ -195,9 +197,9 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
     cache.left += held;
   }
   o.beforeClose?.();
-  const written = await packs.close();
-  added.packs = written.length;
-  added.packBytes = written.reduce((n, p) => n + p.size, 0);
+  // The entries are made while the last packs upload; awaited once they are.
+  const closing = packs.close();
+  closing.catch(() => undefined);
 
   for (const [i, twin] of sameAs) found[i] = found[twin];
 
@@ -231,6 +233,10 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
     (sources as (ArchiveSource | undefined)[])[i] = undefined;
     found[i] = undefined;
   }
+  o.whileUploading?.(files, packIds);
+  const written = await closing;
+  added.packs = written.length;
+  added.packBytes = written.reduce((n, p) => n + p.size, 0);
   return { files, packs: packIds, written, added, unchanged };
 }
 
