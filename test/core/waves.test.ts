@@ -1,15 +1,15 @@
 // The hash pass's waves (backup/storeContent.ts): small first, so packing
-// starts early, then up to 4,096 files or 16 MiB each, in order, every file once.
+// starts early, then up to 1,024 files or 16 MiB each, in order, every file once.
 import * as assert from 'assert';
 import { wavesOf } from '../../src/core/backup/storeContent';
 
 describe('hash waves', () => {
-  it('grow from 512 files to 4,096, cover every file once in order, and stop at 16 MiB', () => {
+  it('grow from 512 files to 1,024, cover every file once in order, and stop at 16 MiB', () => {
     const small = Array.from({ length: 20_000 }, () => ({ size: 1000 }));
     const waves = wavesOf(small);
     assert.deepStrictEqual(
       waves.slice(0, 6).map(([a, b]) => b - a),
-      [512, 1024, 2048, 4096, 4096, 4096],
+      [512, 1024, 1024, 1024, 1024, 1024],
     );
     assert.deepStrictEqual(waves[0][0], 0);
     for (let i = 1; i < waves.length; i++) assert.strictEqual(waves[i][0], waves[i - 1][1], 'each wave starts where the last ended');
