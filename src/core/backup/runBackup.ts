@@ -7,7 +7,7 @@ import { DEFAULT_LEVEL } from '../archive/compression';
 import type { ArchiveSource } from '../archive/entries';
 import { PackSet, type PackLimits, type PackStore } from '../archive/packWriter';
 import { compareNewestFirst, makeBackupKey, parseBackupKey, sanitizeHost, type BackupKind, type BackupRef } from '../format/backupKeys';
-import { compressManifest, compressManifestEntries, FORMAT_VERSION, type Manifest, type ManifestDir, type ManifestFolder, type ManifestLink, type ManifestMeta } from '../format/manifest';
+import { compressManifest, compressManifestEntries, FORMAT_VERSION, type Manifest, type ManifestDir, type ManifestEntries, type ManifestFile, type ManifestFolder, type ManifestLink, type ManifestMeta } from '../format/manifest';
 import { packsPrefix, parsePackKey } from '../format/packKeys';
 import type { SelectionRules } from '../format/selectionRules';
 import { listBackups } from '../repository/collectGarbage';
@@ -95,12 +95,14 @@ export async function runBackup(
         await lock.refresh(signal);
         await waitForNoExclusive(store, { ...lockOptions, purpose: 'commit', except: lock.key, waitMs: LOCK_WAIT_MS });
       })());
+    // The manifest's lists, one description for the gzip started early and for the manifest itself.
+    const entriesOf = (files: ManifestFile[], packIds: string[]): ManifestEntries => ({ format: FORMAT_VERSION, files, packs: packIds, dirs: scan.dirs, links: scan.links });
     // The manifest's entries are gzip'd while the last packs upload; its first line (what was uploaded) after.
     let entriesGzip: Promise<Buffer[]> | undefined;
     const stored = await storeContent(sources, reuse, packs, {
       beforeClose: () => void checkLock().catch(() => undefined),
       whileUploading: (files, packIds) => {
-        entriesGzip = compressManifestEntries({ format: FORMAT_VERSION, files, packs: packIds, dirs: scan.dirs, links: scan.links });
+        entriesGzip = compressManifestEntries(entriesOf(files, packIds));
         entriesGzip.catch(() => undefined);
       },
       signal,
@@ -129,12 +131,8 @@ export async function runBackup(
     };
     const manifest: Manifest = {
       ...meta,
-      format: FORMAT_VERSION,
-      files: stored.files,
+      ...entriesOf(stored.files, stored.packs),
       totals: { files: stored.files.length, bytes: stored.files.reduce((n, f) => n + f.size, 0) },
-      packs: stored.packs,
-      dirs: scan.dirs,
-      links: scan.links,
       folders: scan.folders,
       added: stored.added,
     };

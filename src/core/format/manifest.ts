@@ -236,7 +236,7 @@ export async function compressManifest(m: Manifest, entries: Promise<Buffer[]> =
   // The first line is a member of its own (RFC 1952 2.2: members one after the other read as one
   // text): it holds what the backup uploaded, known last. The entries can then be gzip'd while the
   // last pack uploads, which mostly waits on the network (30,000 files: ~95 ms of gzip that came
-  // after it). On this machine's local server, which shares its two cores, the upload took as much
+  // after it). Against a server on the same two cores (the bench's) the upload took as much
   // longer: no gain there.
   const head = gzipAsync(Buffer.from(headLine(m), 'utf8'), { level: 6 });
   head.catch(() => undefined);
