@@ -18,7 +18,7 @@ OTHER_ACCESS_KEY=S3BACKUPOTHER
 OTHER_SECRET_KEY=s3backupOtherSecretKey0123456789abcdefgh
 REGION=us-east-1
 # memstore lives in RAM; a full OSD makes writes hang instead of failing, so leave room:
-# the 5 GiB test and the deletions RGW has not freed yet came near 8 GiB once (OSD_FULL).
+# the 5 GiB test, with the deletions RGW had not freed yet, filled 8 GiB once (OSD_FULL).
 # Only what is written takes RAM.
 MEMSTORE_BYTES=$((12 * 1024 * 1024 * 1024))
 
