@@ -6,7 +6,7 @@ import * as path from 'path';
 import type { Entry } from '../../src/core/archive/entries';
 import { Pipeline } from '../../src/core/archive/readAhead';
 import { writeJsonDurable } from '../../src/core/restore/snapshotRecord';
-import { jsonPieces } from '../../src/core/util/jsonPieces';
+import { jsonPieces, MappedList } from '../../src/core/util/jsonPieces';
 import { utf8Chunks } from '../../src/core/util/utf8Chunks';
 import { payloadHashMiddleware } from '../../src/core/storage/payloadHash';
 import { runSteps, runStepsSliced, sortSliced, yieldIfDue, type Steps } from '../../src/core/util/timeSlice';
@@ -181,6 +181,24 @@ describe('JSON in pieces (undo records of big restores)', () => {
     ];
     for (const c of cases) assert.strictEqual([...jsonPieces(c)].join(''), JSON.stringify(c));
     assert.ok([...jsonPieces(cases[0])].length > 3, 'a long list comes in several pieces');
+  });
+
+  it('a MappedList joins to JSON.stringify of its mapped items, without building them whole', () => {
+    const items = Array.from({ length: 1000 }, (_, i) => ({ targetPath: `/w/f${i}`, n: i }));
+    let calls = 0;
+    const short = (e: { targetPath: string; n: number }): unknown => {
+      calls++;
+      return e.n % 4 === 0 ? undefined : { path: e.targetPath, ...(e.n % 3 ? {} : { odd: true }) };
+    };
+    for (const list of [items, items.slice(0, 3), []]) {
+      const expected = JSON.stringify({ entries: list.map(short) });
+      calls = 0;
+      const pieces = jsonPieces({ entries: new MappedList(list, short) });
+      assert.strictEqual(calls, 0, 'nothing is mapped before the first piece is asked for');
+      assert.strictEqual([...pieces].join(''), expected);
+      assert.strictEqual(calls, list.length, 'each item mapped once');
+    }
+    assert.ok([...jsonPieces(new MappedList(items, short))].length > 3, 'a long list comes in several pieces');
   });
 
   it('pieces encoded into chunks of bytes: the same bytes, no chunk over the size but a piece bigger than it, one buffer or a ring of them when reused', () => {

@@ -80,7 +80,7 @@ export async function applyAppDataRestore(
         const current = await lstatOrUndefined(c.targetPath);
         const staged = path.join(staging, String(i));
         await writeSynced(staged, c.data, await modeFor(c.targetPath, current));
-        files.push({ targetPath: c.targetPath, staged, sha256: sha256Of(c.data), current });
+        files.push({ targetPath: c.targetPath, staged, restoredSha256: sha256Of(c.data), current });
         bytesDone += c.data.length;
         report(files.length);
       }

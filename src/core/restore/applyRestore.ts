@@ -58,22 +58,29 @@ export async function applyRestore(
   throwIfAborted(o.signal);
   const roots = rootsOf(plan.targets);
   // Loops over every file give the event loop a turn (100,000 files: 30-300 ms each in one go).
-  const byPath = new Map<string, ManifestFile>();
-  for (let i = 0; i < plan.manifest.files.length; i++) {
+  // Each manifest file's place, by archive path; numbers, not the files again.
+  const manifestFiles: readonly ManifestFile[] = plan.manifest.files;
+  let placeOf: Map<string, number> | undefined = new Map();
+  for (let i = 0; i < manifestFiles.length; i++) {
     if (i % 1024 === 0) await yieldIfDue();
-    byPath.set(plan.manifest.files[i].path, plan.manifest.files[i]);
+    placeOf.set(manifestFiles[i].path, i);
   }
   // Files that run code (item.runsCode) stay out unless the caller asked the user and the user said yes.
   const work = plan.items.filter((it) => (it.action === 'create' || it.action === 'overwrite') && (o.includeCodeFiles === true || !it.runsCode));
   const links = (plan.links ?? []).filter((l) => l.action !== 'unchanged' && (o.includeCodeFiles === true || !l.runsCode));
   const newDirs = (plan.dirs ?? []).filter((d) => d.action === 'create').map((d) => d.targetPath);
   if (work.length === 0 && links.length === 0 && newDirs.length === 0) return { written: 0 };
+  // Each manifest file's place in `work`, or -1 (not written), and each file to write's place in the manifest.
+  const workPlace = new Int32Array(manifestFiles.length).fill(-1);
+  const manifestPlace = new Int32Array(work.length);
   for (let i = 0; i < work.length; i++) {
     if (i % 512 === 0) await yieldIfDue();
     const it = work[i];
     const hit = rootFor(roots, it.archivePath);
-    const f = byPath.get(it.archivePath);
-    if (!hit || !f || resolveInside(hit.root.dir, hit.rel) !== it.targetPath) throw unsafeTarget(it.archivePath, 'plan');
+    const m = placeOf.get(it.archivePath);
+    if (!hit || m === undefined || resolveInside(hit.root.dir, hit.rel) !== it.targetPath) throw unsafeTarget(it.archivePath, 'plan');
+    workPlace[m] = i;
+    manifestPlace[i] = m;
   }
   for (const l of links) {
     const hit = rootFor(roots, l.archivePath);
@@ -90,7 +97,6 @@ export async function applyRestore(
   } catch (e) {
     throw ioError(`The safety copy could not be written to "${snapshotRoot}"`, e, { path: snapshotRoot });
   }
-  const staged = new Map<string, string>();
   try {
     try {
       await journal.prepare();
@@ -137,14 +143,27 @@ export async function applyRestore(
     } catch (e) {
       throw ioError(`The folder "${journal.record.staging[0]}" cannot be written`, e, { path: journal.record.staging[0] });
     }
+    // Where each file is staged is worked out when asked for, from the new folder it
+    // is in (its place in trees.trees, or -1): not a string a file held to the end.
+    const treePlace = new Int32Array(work.length);
+    const treeIndex = new Map(trees.trees.map((t, k) => [t, k]));
     for (let i = 0; i < work.length; i++) {
       if (i % 512 === 0) await yieldIfDue();
       const tree = trees.treeOf(work[i].targetPath);
-      staged.set(work[i].archivePath, tree ? TreeStaging.stagedPath(tree, work[i].targetPath) : `${bucketDir(work[i], i % buckets)}${path.sep}${i}`);
+      treePlace[i] = tree ? treeIndex.get(tree)! : -1;
     }
+    const stagedPath = (i: number): string => {
+      const t = treePlace[i];
+      return t >= 0 ? TreeStaging.stagedPath(trees.trees[t], work[i].targetPath) : `${bucketDir(work[i], i % buckets)}${path.sep}${i}`;
+    };
+    const select = (p: string): string | undefined => {
+      const m = placeOf?.get(p);
+      const i = m === undefined ? -1 : workPlace[m];
+      return i >= 0 ? stagedPath(i) : undefined;
+    };
 
-    const stageAll = o.stage ?? ((select: (p: string) => string | undefined, so: StageOptions) => extractEntries(plan.archiveFile, plan.manifest, select, so));
-    if (work.length > 0) await stageAll((p) => staged.get(p), { signal: o.signal, onProgress: o.onProgress, setMeta: true });
+    const stageAll = o.stage ?? ((sel: (p: string) => string | undefined, so: StageOptions) => extractEntries(plan.archiveFile, plan.manifest, sel, so));
+    if (work.length > 0) await stageAll(select, { signal: o.signal, onProgress: o.onProgress, setMeta: true });
     // Links are staged as links, then renamed into place like files (atomic, and in the undo record).
     const stagedLinks = new Map<string, string>();
     await mapLimit(links, PARALLEL, async (l, i) => {
@@ -180,10 +199,13 @@ export async function applyRestore(
     for (let i = 0; i < work.length; i++) {
       if (i % 1024 === 0) await yieldIfDue();
       const it = work[i];
-      files.push({ targetPath: it.targetPath, staged: staged.get(it.archivePath)!, sha256: byPath.get(it.archivePath)!.sha256, current: current.get(it), tree: trees.treeOf(it.targetPath) });
+      const t = treePlace[i];
+      files.push({ targetPath: it.targetPath, staged: stagedPath(i), restoredSha256: manifestFiles[manifestPlace[i]].sha256, current: current.get(it), tree: t >= 0 ? trees.trees[t] : undefined });
     }
+    // The places by path are not needed from here on: the commit's peak is the restore's.
+    placeOf = undefined;
     for (const l of links) {
-      files.push({ targetPath: l.targetPath, staged: stagedLinks.get(l.archivePath)!, sha256: `${LINK_CONTENT_PREFIX}${l.target}`, current: currentLink.get(l.archivePath), tree: trees.treeOf(l.targetPath) });
+      files.push({ targetPath: l.targetPath, staged: stagedLinks.get(l.archivePath)!, restoredSha256: `${LINK_CONTENT_PREFIX}${l.target}`, current: currentLink.get(l.archivePath), tree: trees.treeOf(l.targetPath) });
     }
     const written = await commitRestore(journal, files, { signal: o.signal, dirs: newDirs, trees: trees.trees });
     return { written, snapshotDir: journal.dir };

@@ -10,11 +10,13 @@ import type { RecordEntry } from './snapshotRecord';
 import { ioError as ioErrorOf } from './targetRoots';
 import { yieldIfDue } from '../util/timeSlice';
 
-/** One staged file, ready to be renamed over its target. */
-export interface StagedFile {
-  targetPath: string;
+/**
+ * One staged file, ready to be renamed over its target. It is its own entry
+ * in the undo record (`before` is set when what it replaces is saved): one
+ * object a file at the commit, not two.
+ */
+export interface StagedFile extends RecordEntry {
   staged: string;
-  sha256: string;
   /** What is at the target now (lstat), if anything. */
   current?: fs.Stats;
   /** The new folder it is staged in (staged inside `tree.staged`), if any. */
@@ -36,13 +38,12 @@ const PARALLEL = 8;
  */
 export async function commitRestore(
   journal: SnapshotWriter,
-  files: readonly StagedFile[],
+  files: StagedFile[],
   o: { signal?: AbortSignal; dirs?: readonly string[]; trees?: readonly StagedTree[] } = {},
 ): Promise<number> {
-  const befores: RecordEntry['before'][] = new Array(files.length);
   try {
-    await mapLimit(files, PARALLEL, async (f, i) => {
-      if (f.current) befores[i] = await journal.saveOriginal(f.targetPath, f.current);
+    await mapLimit(files, PARALLEL, async (f) => {
+      if (f.current) f.before = await journal.saveOriginal(f.targetPath, f.current);
     });
   } catch (e) {
     throw ioError(`The safety copy could not be written to "${journal.dir}"`, e, { path: journal.dir });
@@ -60,11 +61,10 @@ export async function commitRestore(
   const parents = [...parentSet];
   for (const p of parents) for (const d of await missingDirs(p, known)) if (!dirs.includes(d)) dirs.push(d);
   dirs.sort((a, b) => a.length - b.length);
-  const entries: RecordEntry[] = files.map((f, i) => ({ targetPath: f.targetPath, restoredSha256: f.sha256, staged: f.staged, ...(befores[i] ? { before: befores[i] } : {}) }));
   testPause('snapshot');
   throwIfAborted(o.signal);
   try {
-    await journal.commit(entries, dirs);
+    await journal.commit(files, dirs);
   } catch (e) {
     throw ioError(`The safety copy could not be written to "${journal.dir}"`, e, { path: journal.dir });
   }

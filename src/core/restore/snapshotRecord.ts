@@ -10,7 +10,7 @@ import * as path from 'path';
 import { BackupError } from '../util/engineErrors';
 import { isInside } from '../util/paths';
 import { asOwner, type ProcessOwner } from '../util/processOwner';
-import { jsonPieces } from '../util/jsonPieces';
+import { jsonPieces, MappedList } from '../util/jsonPieces';
 import { utf8Chunks } from '../util/utf8Chunks';
 import { yieldIfDue } from '../util/timeSlice';
 
@@ -149,12 +149,12 @@ export function writeRecord(r: SnapshotRecord): Promise<void> {
   return writeJsonDurable(path.join(r.dir, RECORD_FILE), r.format === 1 ? toV1(r) : toV2(r));
 }
 
-function toV2(r: SnapshotRecord): DocV2 {
+function toV2(r: SnapshotRecord): Omit<DocV2, 'entries'> & { entries: MappedList<RecordEntry> } {
   const { dir: _dir, format: _format, entries, ...rest } = r;
   return {
     ...rest,
     format: 2,
-    entries: entries.map((e) => ({ path: e.targetPath, sha256: e.restoredSha256, ...(e.staged ? { staged: e.staged } : {}), ...(e.before ? { before: e.before } : {}) })),
+    entries: new MappedList(entries, (e): DocV2['entries'][number] => ({ path: e.targetPath, sha256: e.restoredSha256, ...(e.staged ? { staged: e.staged } : {}), ...(e.before ? { before: e.before } : {}) })),
   };
 }
 
