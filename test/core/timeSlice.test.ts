@@ -6,6 +6,8 @@ import * as path from 'path';
 import type { Entry } from '../../src/core/archive/entries';
 import { Pipeline } from '../../src/core/archive/readAhead';
 import { writeJsonDurable } from '../../src/core/restore/snapshotRecord';
+import { mapLimit } from '../../src/core/util/firstFailure';
+import { countTurns } from '../helpers/loopTurns';
 import { jsonPieces, MappedList } from '../../src/core/util/jsonPieces';
 import { utf8Chunks } from '../../src/core/util/utf8Chunks';
 import { payloadHashMiddleware } from '../../src/core/storage/payloadHash';
@@ -30,17 +32,11 @@ describe('time slicing on the caller\'s thread', () => {
   });
 
   it('runStepsSliced gives the event loop turns during a long computation; runSteps does not', async () => {
-    let turns = 0;
-    const tick = (): void => {
-      turns++;
-      if (running) setImmediate(tick);
-    };
-    let running = true;
-    setImmediate(tick);
+    const loop = countTurns();
     runSteps(busySteps(20, 2));
-    assert.strictEqual(turns, 0, 'no turn while the synchronous run holds the thread');
+    assert.strictEqual(loop.turns, 0, 'no turn while the synchronous run holds the thread');
     await runStepsSliced(busySteps(20, 2));
-    running = false;
+    const turns = loop.stop();
     // 40 ms of work in slices of 8 ms: the loop turned several times in between.
     assert.ok(turns >= 3, `the loop turned ${turns} times`);
   });
@@ -117,19 +113,31 @@ describe('time slicing on the caller\'s thread', () => {
   });
 
   it('sortSliced gives the event loop turns on a big array', async () => {
-    let turns = 0;
-    let running = true;
-    const tick = (): void => {
-      turns++;
-      if (running) setImmediate(tick);
-    };
     const items = Array.from({ length: 300000 }, (_, i) => `path/${(i * 7919) % 300000}`);
-    setImmediate(tick);
+    const loop = countTurns();
     await yieldIfDue();
-    turns = 0;
+    loop.reset();
     await sortSliced(items, (a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    running = false;
+    const turns = loop.stop();
     for (let k = 1; k < items.length; k++) assert.ok(items[k - 1] <= items[k]);
+    assert.ok(turns >= 3, `the loop turned ${turns} times`);
+  });
+
+  it('mapLimit gives the event loop turns when its items settle without I/O', async () => {
+    // 40 items of 1 ms each that never wait for anything (a restore's checks of files a new folder cannot hold yet).
+    const loop = countTurns();
+    const seen: number[] = [];
+    await mapLimit(Array.from({ length: 40 }, (_, i) => i), 8, async (item, i) => {
+      const end = performance.now() + 1;
+      while (performance.now() < end) {
+        // busy
+      }
+      assert.strictEqual(item, i);
+      seen.push(i);
+    });
+    const turns = loop.stop();
+    assert.deepStrictEqual(seen, Array.from({ length: 40 }, (_, i) => i), 'every item once, in order of start');
+    // 40 ms of work in slices of 8 ms: without the slice check the loop turns once at most, after the last item.
     assert.ok(turns >= 3, `the loop turned ${turns} times`);
   });
 

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { selectFiles } from '../backup/select';
-import type { Manifest } from '../format/manifest';
+import type { Manifest, ManifestFile } from '../format/manifest';
 import { lstatOrUndefined, sha256File } from '../util/fileHash';
 import { mapLimit } from '../util/firstFailure';
 import { resolveInside } from '../util/paths';
@@ -58,7 +58,11 @@ export async function planRestore(archiveFile: string, full: Manifest, targets: 
   const roots = rootsOf(targets);
   const containment = new ContainmentCheck();
   const items: RestoreItem[] = [];
+  // Each item's manifest file, by the item's index: no map of every path for the few targets that exist.
+  const fileOf: ManifestFile[] = [];
+  // The paths planned in each target that exists already, to tell its own files ('onlyLocal') from them.
   const planned = new Map<string, Set<string>>();
+  for (const root of roots) if ((await lstatOrUndefined(root.dir).catch(() => undefined))?.isDirectory()) planned.set(root.dir, new Set());
   for (const f of manifest.files) {
     // Awaited only when due: an await of nothing still costs a promise and a microtask a file.
     const turn = yieldIfDue();
@@ -68,14 +72,12 @@ export async function planRestore(archiveFile: string, full: Manifest, targets: 
     const targetPath = resolveInside(hit.root.dir, hit.rel);
     if (!targetPath) throw unsafeTarget(f.path, 'path');
     items.push({ archivePath: f.path, relPath: hit.rel, targetPath, action: 'create', size: f.size, ...(runsCode(hit.rel) ? { runsCode: true } : {}) });
-    let set = planned.get(hit.root.dir);
-    if (!set) planned.set(hit.root.dir, (set = new Set()));
-    set.add(hit.rel);
+    fileOf.push(f);
+    planned.get(hit.root.dir)?.add(hit.rel);
   }
-  const byPath = new Map(manifest.files.map((f) => [f.path, f]));
   const rootOfItem = (it: RestoreItem): Root => rootFor(roots, it.archivePath)!.root;
 
-  await mapLimit(items, PARALLEL, async (it) => {
+  await mapLimit(items, PARALLEL, async (it, i) => {
     if (!(await containment.check(rootOfItem(it).dir, it.targetPath, it.archivePath))) return;
     let st: fs.Stats | undefined;
     try {
@@ -86,7 +88,7 @@ export async function planRestore(archiveFile: string, full: Manifest, targets: 
     }
     if (!st) return;
     if (st.isDirectory()) throw conflict(it.archivePath, it.targetPath, 'A folder');
-    const f = byPath.get(it.archivePath)!;
+    const f = fileOf[i];
     if (!st.isFile() || st.size !== f.size) {
       it.action = 'overwrite';
       return;
@@ -101,10 +103,9 @@ export async function planRestore(archiveFile: string, full: Manifest, targets: 
   });
 
   for (const root of roots) {
-    const st = await lstatOrUndefined(root.dir).catch(() => undefined);
-    if (!st?.isDirectory()) continue;
+    const mine = planned.get(root.dir);
+    if (!mine) continue;
     const local = await selectFiles(root.dir, { useGitignore: true });
-    const mine = planned.get(root.dir) ?? new Set<string>();
     for (const f of local.files) {
       if (mine.has(f.relPath)) continue;
       const archivePath = root.prefix === '' ? f.relPath : `${root.prefix}/${f.relPath}`;
