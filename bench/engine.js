@@ -1,23 +1,28 @@
 'use strict';
-// The engine as the bench drives it: compiled by `node esbuild.js --tests`
-// into out/src/core, called the way the extension calls it.
+// The engine as the bench drives it, the bundle a release ships
+// (dist/engine.js, `node esbuild.js --production`), called the way the
+// extension calls it; the helpers the extension has in its own bundle
+// (profile checks, backup keys) from `node esbuild.js --tests`'s out/src/core.
 const fs = require('fs');
 const path = require('path');
 const { ROOT } = require('./lib');
 
 const CORE = path.join(ROOT, 'out', 'src', 'core');
+const BUNDLE = path.join(ROOT, 'dist', 'engine.js');
 
-/** Transpiles src/ into out/ (esbuild, no type check; about a second). */
+/** Transpiles src/ into out/ and bundles dist/ as a release does (esbuild, no type check; a few seconds). */
 function buildCore() {
   const { execFileSync } = require('child_process');
   execFileSync(process.execPath, ['esbuild.js', '--tests'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(process.execPath, ['esbuild.js', '--production'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 /** Why the engine cannot run yet, or undefined when its modules load. */
 function engineMissing() {
-  for (const m of ['engine.js', 'storage/profile.js', 'format/backupKeys.js']) {
+  for (const m of ['storage/profile.js', 'format/backupKeys.js']) {
     if (!fs.existsSync(path.join(CORE, m))) return `out/src/core/${m} is missing (src/core/${m.replace('.js', '.ts')} not written yet?)`;
   }
+  if (!fs.existsSync(BUNDLE)) return 'dist/engine.js is missing (node esbuild.js --production)';
   try {
     loadCore();
   } catch (e) {
@@ -27,7 +32,7 @@ function engineMissing() {
 }
 
 function loadCore() {
-  const { BackupEngine } = require(path.join(CORE, 'engine.js'));
+  const { BackupEngine } = require(BUNDLE);
   const { normalizeProfile } = require(path.join(CORE, 'storage', 'profile.js'));
   const { makeBackupKey } = require(path.join(CORE, 'format', 'backupKeys.js'));
   if (typeof BackupEngine !== 'function' || typeof normalizeProfile !== 'function') throw new Error('unexpected exports');
