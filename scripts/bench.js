@@ -570,7 +570,7 @@ async function main() {
     try {
       engineLib.buildCore();
     } catch (e) {
-      engineProblem = `node esbuild.js --tests failed: ${e.message}`;
+      engineProblem = `the build (node esbuild.js --tests, then --production) failed: ${e.message}`;
     }
     engineProblem = engineProblem || engineLib.engineMissing();
     if (engineProblem) for (const s of needsEngine) results.errors[s] = engineProblem;
