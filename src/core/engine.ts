@@ -41,7 +41,7 @@ import { restoredMode } from './restore/restoredMode';
 import { checkOwnGitignores } from './restore/selectionCheck';
 import { undoSnapshot, type UndoResult } from './restore/snapshot';
 import type { Profile } from './storage/profile';
-import { S3Store, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
+import { loadSdk, S3Store, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
 import { printable } from './util/printable';
 import type { AnonymousAccess } from './storage/anonymousAccess';
 import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from './util/engineErrors';
@@ -560,6 +560,11 @@ export class BackupEngine {
   /** Puts back what the restore that made `snapshotDir` changed (workspace or app data), also when it was interrupted. */
   undo(snapshotDir: string): Promise<UndoResult> {
     return BackupEngine.undo(snapshotDir);
+  }
+
+  /** Loads the AWS SDK without a request (see `loadSdk` in storage/s3Store.ts). */
+  static loadSdk(): void {
+    loadSdk();
   }
 
   /** `undo` without a profile (undo needs no bucket). */

@@ -7,6 +7,7 @@ import type { BackupEngine, CleanupReport, FinishResult, RestoreSummary, UndoRes
 import { BackupError } from '../../core/util/engineErrors';
 import { sanitizeHost } from '../../core/format/backupKeys';
 import { normalizeProfile, type Profile, type ProfileInput } from '../../core/storage/profile';
+import { loadInTurns } from './engineLoad';
 import type { Log } from '../ui/extensionLog';
 import type { SecretStore } from './secrets';
 
@@ -201,16 +202,13 @@ export class EngineHost implements vscode.Disposable {
     return this.engineModule;
   }
 
-  /**
-   * Loads the engine module if it is not yet, then lets the event loop turn
-   * once: loading the bundle (~60 ms) and the SDK's setup at the first call
-   * (~55 ms) then hold the shared loop twice briefly, not once for both.
-   */
+  /** Loads the engine module and the AWS SDK if they are not yet, in turns of the shared event loop (engineLoad.ts). */
   private async loadEngine(): Promise<void> {
     if (this.engineModule) return;
-    this.engine();
-    // A timer, not setImmediate: the loop's timers get their turn as well as its I/O.
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    await loadInTurns(
+      () => this.engine(),
+      (m) => m.BackupEngine.loadSdk(),
+    );
   }
 
   private createEngine(profile: Profile, passphrase?: string): BackupEngine {
