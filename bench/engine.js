@@ -31,6 +31,12 @@ function engineMissing() {
   return undefined;
 }
 
+/** The engine's first use as the extension makes it (src/extension/host/engineLoad.ts): Node's modules, the bundle, the SDK, in turns of the loop. */
+function firstUse() {
+  const { loadInTurns } = require(path.join(ROOT, 'out', 'src', 'extension', 'host', 'engineLoad.js'));
+  return loadInTurns(loadCore, (core) => core.BackupEngine.loadSdk());
+}
+
 function loadCore() {
   const { BackupEngine } = require(BUNDLE);
   const { normalizeProfile } = require(path.join(CORE, 'storage', 'profile.js'));
@@ -101,4 +107,4 @@ async function ourRestore(engine, key, name, dest) {
   }
 }
 
-module.exports = { CORE, buildCore, engineMissing, loadCore, makeEngine, ourBackup, ourRestore };
+module.exports = { CORE, buildCore, engineMissing, firstUse, loadCore, makeEngine, ourBackup, ourRestore };

@@ -63,8 +63,7 @@ async function osRun(cmd, args, o = {}) {
 }
 
 async function child() {
-  const { loadCore, makeEngine, ourBackup, ourRestore } = require('./engine');
-  const { loadInTurns } = require(require('path').join(require('./lib').ROOT, 'out', 'src', 'extension', 'host', 'engineLoad.js'));
+  const { firstUse, makeEngine, ourBackup, ourRestore } = require('./engine');
   const server = JSON.parse(process.env.BENCH_RSS_SERVER);
   const a = JSON.parse(process.env.BENCH_RSS_ARGS);
   // The longest time this thread went without a turn, as the extension host would feel it. The
@@ -75,7 +74,7 @@ async function child() {
   // The first use in a session, as the extension's (EngineHost): Node's modules, the bundle and the
   // SDK load in turns of their own, then a first listing (the tree's, usually). Measured apart: it
   // happens once a session.
-  await loadInTurns(() => loadCore(), (core) => core.BackupEngine.loadSdk());
+  await firstUse();
   const engine = makeEngine(server, a.bucket, a.rootPath, { tmpDir: a.tmpDir });
   const listed = (await engine.list({ pageSize: 10 })).backups.length;
   await new Promise((resolve) => setTimeout(resolve, 15));

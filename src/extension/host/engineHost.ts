@@ -114,8 +114,8 @@ export class EngineHost implements vscode.Disposable {
     const passphrase = await this.o.secrets.getPassphrase();
     this.o.log.addSecrets(passphrase);
     const id = JSON.stringify([profile, passphrase ?? null]);
-    if (this.cached?.id !== id) await this.loadEngine();
-    // Checked after the load's turn: a call that came meanwhile may have built this engine already.
+    await this.loadEngine();
+    // Checked after the load's turns: a call that came meanwhile may have built this engine already.
     if (this.cached?.id !== id) {
       this.cached = { id, engine: this.createEngine(profile, passphrase) };
       this.o.log.info(`[host] engine ready for bucket ${profile.bucket} at ${profile.endpoint}`);
