@@ -42,7 +42,7 @@ describe('Step 4: restore on computer B', () => {
       const row = backupRows(b, /workspace/).first();
       await row.waitFor({ state: 'visible', timeout: 60000 });
       await shot(b, '04a-b-tree');
-      await rightClickMenu(b, row, 'Restore Backup...');
+      await rightClickMenu(b, row, 'Restore Backup...', { command: 's3Backup.restoreBackup' });
 
       const box = await dialog(b, 120000);
       const plan = await box.innerText();

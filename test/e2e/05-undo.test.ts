@@ -40,7 +40,7 @@ async function editorShows(m: Machine, text: string, what: string): Promise<void
 /** Restores the workspace backup over A's folder from the tree; resolves once the "Restored" toast is up. */
 async function restoreOverChange(a: Machine, shotName: string): Promise<void> {
   await openS3BackupView(a);
-  await rightClickMenu(a, backupRows(a, /workspace/).first(), 'Restore Backup...');
+  await rightClickMenu(a, backupRows(a, /workspace/).first(), 'Restore Backup...', { command: 's3Backup.restoreBackup' });
   const box = await dialog(a, 120000);
   const plan = await box.innerText();
   const n = Object.keys(WORKSPACE_FILES).length;

@@ -26,7 +26,7 @@ describe('Step 7: delete the backup', () => {
 
       await openS3BackupView(a);
       const before = await backupRows(a).count();
-      await rightClickMenu(a, backupRows(a, /workspace ·/).first(), 'Delete Backup');
+      await rightClickMenu(a, backupRows(a, /workspace ·/).first(), 'Delete Backup', { command: 's3Backup.deleteBackup' });
       // The confirmation: its title asks, and the row that has the focus (what Enter picks) is Cancel.
       const widget = a.page.locator('.quick-input-widget');
       await widget.waitFor({ state: 'visible', timeout: 30000 });

@@ -161,7 +161,7 @@ describe('Step 8: the extension in Chinese, in a light theme', () => {
       await docsShot(c, 'view.zh-cn');
 
       // The restore dialog, in Chinese: the plan before anything is written. Dismissed, nothing written.
-      await rightClickMenu(c, row, zhNls['command.restoreBackup']);
+      await rightClickMenu(c, row, zhNls['command.restoreBackup'], { command: 's3Backup.restoreBackup' });
       const box = await dialog(c, 120000);
       const plan = await box.innerText();
       assert.ok(plan.includes('要将') && plan.includes('的备份还原到'), `the dialog is not in Chinese: ${plan}`);

@@ -68,7 +68,7 @@ describe('Step 9: look inside a backup', () => {
       await until('the backup copy in the editor', async () => (await editorText(a)) === BACKED_UP);
 
       await parkMouse(a);
-      await rightClickMenu(a, file, 'Compare with Current');
+      await rightClickMenu(a, file, 'Compare with Current', { command: 's3Backup.compareWithCurrent' });
       const diff = a.page.locator('.editor-group-container.active .monaco-diff-editor');
       await diff.waitFor({ state: 'visible', timeout: 30000 });
       const tab = a.page.locator('.editor-group-container .tab.active');

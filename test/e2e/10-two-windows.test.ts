@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseBackupKey } from '../../src/core/format/backupKeys';
 import { waitForWorkbench, workbenchUrl } from '../harness/browser';
-import { assert, bucket, editJson, log, machine, ROOT_PATH, shot, step, until, userFile, VIEWPORT, type Machine } from './world';
+import { assert, bucket, editJson, extensionLogLines, log, machine, ROOT_PATH, shot, step, until, userFile, VIEWPORT, type Machine } from './world';
 
 const STATUS = '.part.statusbar .left-items [aria-label^="S3 Backup: last backup"]';
 /** The other window looks again a minute after it found the lock taken (BUSY_RETRY_MS), then reschedules. */
@@ -36,20 +36,6 @@ function extensionHosts(rootPid: number): number[] {
   };
   walk(rootPid);
   return hosts;
-}
-
-/** The lines of every window's "S3 Backup" log under this computer's user data. */
-function extensionLogLines(m: Machine): { file: string; lines: string[] }[] {
-  const out: { file: string; lines: string[] }[] = [];
-  const walk = (dir: string): void => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name === 'S3 Backup.log') out.push({ file: p, lines: fs.readFileSync(p, 'utf8').split('\n') });
-    }
-  };
-  walk(path.join(m.userDataDir, 'logs'));
-  return out;
 }
 
 async function workspaceBackups(): Promise<string[]> {

@@ -85,11 +85,49 @@ export function step(name: string, fn: () => Promise<void>): (this: Mocha.Contex
     } catch (e) {
       state.failed = name;
       for (const m of Object.values(state.machines)) {
-        if (m) await shot(m, `failed-${name}-computer-${m.name}`).catch(() => undefined);
+        if (!m) continue;
+        await shot(m, `failed-${name}-computer-${m.name}`).catch(() => undefined);
+        await reportState(m).catch(() => undefined);
       }
       throw e;
     }
   };
+}
+
+/**
+ * What CI keeps of a failed step besides its screenshots (which stay on the CI
+ * machine): the notifications on screen and the end of the extension's log.
+ * The log never holds a secret (the extension suite checks that).
+ */
+async function reportState(m: Machine): Promise<void> {
+  const toasts = await m.page.locator('.notifications-toasts .notification-toast').allInnerTexts();
+  const menu = await m.page.locator('.monaco-menu').count();
+  const dialogs = await m.page.locator('.monaco-dialog-box').count();
+  log(`computer ${m.name}: ${toasts.length} notification(s)${toasts.map((t) => `\n        | ${t.replace(/\s+/g, ' ')}`).join('')}; ${menu} menu(s), ${dialogs} dialog(s) open`);
+  for (const { file, lines } of extensionLogLines(m)) {
+    log(`computer ${m.name}: the end of ${path.relative(m.userDataDir, file)}${lines.slice(-25).map((l) => `\n        | ${l}`).join('')}`);
+  }
+}
+
+/** The lines of every window's "S3 Backup" log under this computer's user data. */
+export function extensionLogLines(m: Machine): { file: string; lines: string[] }[] {
+  const out: { file: string; lines: string[] }[] = [];
+  const walk = (dir: string): void => {
+    if (!fs.existsSync(dir)) return;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name === 'S3 Backup.log') out.push({ file: p, lines: fs.readFileSync(p, 'utf8').split('\n') });
+    }
+  };
+  walk(path.join(m.userDataDir, 'logs'));
+  return out;
+}
+
+/** How many times the extension logged that `commandId` started, over every window of this computer. */
+function commandStarts(m: Machine, commandId: string): number {
+  const started = ` ${commandId} started`;
+  return extensionLogLines(m).reduce((n, l) => n + l.lines.filter((line) => line.endsWith(started)).length, 0);
 }
 
 /** A screenshot of one computer's browser page, in .test-artifacts/e2e@<version>/. */
@@ -404,7 +442,24 @@ export async function runFromPalette(m: Machine, query: string, title: string): 
 }
 
 /** Right-clicks `target` and picks the context-menu entry whose label is exactly `entry`. */
-export async function rightClickMenu(m: Machine, target: Locator, entry: string): Promise<void> {
+export async function rightClickMenu(m: Machine, target: Locator, entry: string, o: { command?: string } = {}): Promise<void> {
+  // With `command`, the click counts once the extension logged that command's start: a menu can
+  // close without running its entry (a re-render of the tree under it), seen once in CI as a
+  // restore dialog that never came. Nothing ran then, so picking the entry again is safe.
+  const before = o.command ? commandStarts(m, o.command) : 0;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await pickFromMenu(m, target, entry);
+    if (!o.command) return;
+    const command = o.command;
+    // A dialog up means it started too, whatever the log's flush says: never run it twice.
+    const started = async (): Promise<boolean> => commandStarts(m, command) > before || (await m.page.locator('.monaco-dialog-box').count()) > 0;
+    if (await until(`${command} to start`, started, 15000).then(() => true, () => false)) return;
+    log(`the menu entry "${entry}" closed without starting ${command}; picking it again`);
+  }
+  throw new Error(`the context menu entry "${entry}" never started ${o.command}`);
+}
+
+async function pickFromMenu(m: Machine, target: Locator, entry: string): Promise<void> {
   await target.click({ button: 'right' });
   const item = m.page.locator('.monaco-menu .action-item .action-label', { hasText: new RegExp(`^${escapeRe(entry)}$`) }).first();
   await item.waitFor({ state: 'visible', timeout: 10000 });
