@@ -36,9 +36,24 @@ const lazyEngine = {
   },
 };
 
+/**
+ * The AWS SDK is a bundle of its own, dist/sdk.js, which dist/engine.js requires on
+ * first use (src/core/storage/sdkModules.ts): compiling one ~850 KB file held the
+ * extension host's loop ~60 ms; as two, each compile is a shorter stretch.
+ */
+const lazySdk = {
+  name: 'lazy-sdk',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/sdkModules$/ }, (args) =>
+      args.importer.endsWith(`${path.sep}storage${path.sep}s3Store.ts`) ? { path: './sdk.js', external: true } : undefined,
+    );
+  },
+};
+
 const builds = [
   { ...nodeCommon, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist', plugins: [lazyEngine] },
-  { ...nodeCommon, entryPoints: { engine: 'src/core/index.ts' }, outdir: 'dist' },
+  { ...nodeCommon, entryPoints: { engine: 'src/core/index.ts' }, outdir: 'dist', plugins: [lazySdk] },
+  { ...nodeCommon, entryPoints: { sdk: 'src/core/storage/sdkModules.ts' }, outdir: 'dist' },
   // Worker threads load their script from a file: dist/workers/<name>.js (see src/core/util/workerPool.ts).
   {
     ...nodeCommon,

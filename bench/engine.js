@@ -34,7 +34,7 @@ function engineMissing() {
 /** The engine's first use as the extension makes it (src/extension/host/engineLoad.ts): Node's modules, the bundle, the SDK, in turns of the loop. */
 function firstUse() {
   const { loadInTurns } = require(path.join(ROOT, 'out', 'src', 'extension', 'host', 'engineLoad.js'));
-  return loadInTurns(loadCore, (core) => core.BackupEngine.loadSdk());
+  return loadInTurns(loadCore, (core) => core.BackupEngine.sdkSteps());
 }
 
 function loadCore() {

@@ -207,7 +207,7 @@ export class EngineHost implements vscode.Disposable {
     if (this.engineModule) return;
     await loadInTurns(
       () => this.engine(),
-      (m) => m.BackupEngine.loadSdk(),
+      (m) => m.BackupEngine.sdkSteps(),
     );
   }
 

@@ -1,10 +1,11 @@
 // The engine's first use in a session, in turns of the extension host's
 // event loop, which every extension shares. Loading it all at once held the
 // loop ~115 ms: Node's own modules compiled on their first require (http,
-// tls, http2, zlib, ...), the engine bundle (~850 KB) and the AWS SDK's
-// module set-up. Each now runs in a turn of its own, with a timer's turn
-// between (other timers and I/O run). No `vscode` here: the bench loads the
-// engine the same way (bench/rss.js).
+// tls, http2, zlib, ...), compiling the engine bundle (~850 KB, most of it
+// the SDK) and the SDK's module set-up. The SDK is now a bundle of its own
+// (dist/sdk.js), set up in layers; each piece runs in a turn of its own,
+// with a timer's turn between (other timers and I/O run). No `vscode` here:
+// the bench loads the engine the same way (bench/rss.js).
 
 /**
  * Node's modules that loading dist/engine.js and the SDK's first request
@@ -33,14 +34,18 @@ export const ENGINE_BUILTINS: readonly string[] = [
 
 const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** Node's modules, then `load()` (the engine module), then `warm(module)` (the SDK), each followed by a turn of the loop. */
-export async function loadInTurns<T>(load: () => T, warm: (module: T) => void): Promise<T> {
+/**
+ * Node's modules, then `load()` (the engine module), then each step of
+ * `steps(module)` (the SDK, see BackupEngine.sdkSteps), with a turn of the
+ * loop after each.
+ */
+export async function loadInTurns<T>(load: () => T, steps: (module: T) => Iterable<void>): Promise<T> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   for (const m of ENGINE_BUILTINS) require(m);
   await turn();
   const module = load();
   await turn();
-  warm(module);
+  for (const _ of steps(module)) await turn();
   await turn();
   return module;
 }
