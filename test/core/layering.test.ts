@@ -30,8 +30,15 @@ describe('layering', () => {
   it('src/core imports only src/core, Node and its npm packages (never vscode)', () => {
     const bad = edgesFrom('src/core/').filter((e) => (local(e) ? layer(e.to) !== 'core' : e.to === 'vscode'));
     assert.deepStrictEqual(show(bad), []);
-    const packages = new Set(edgesFrom('src/core/').filter((e) => !local(e) && !isBuiltin(e.to)).map((e) => e.to.split('/').slice(0, e.to.startsWith('@') ? 2 : 1).join('/')));
+    const packageOf = (e: ImportEdge): string => e.to.split('/').slice(0, e.to.startsWith('@') ? 2 : 1).join('/');
+    const npm = edgesFrom('src/core/').filter((e) => !local(e) && !isBuiltin(e.to));
+    // The SDK's load in layers requires some of client-s3's own dependencies, there only
+    // (engineLoad.test.ts checks that each is one, in client-s3's copy).
+    const LAYERS = 'src/core/storage/sdkModules.ts';
+    const packages = new Set(npm.filter((e) => e.from !== LAYERS).map(packageOf));
     assert.deepStrictEqual([...packages].sort(), ['@aws-sdk/client-s3', 'ignore', 'jsonc-parser', 'yauzl']);
+    assert.deepStrictEqual(show(npm.filter((e) => e.from === LAYERS && !/^@(aws-sdk|smithy)\//.test(packageOf(e)))), []);
+    assert.ok(npm.some((e) => e.from === LAYERS && packageOf(e) === '@smithy/core'), `${LAYERS} is not where the SDK's layers are`);
   });
 
   it('src/cli and src/extension never import each other; the webview imports only its own folder', () => {

@@ -102,8 +102,17 @@ export function step(name: string, fn: () => Promise<void>): (this: Mocha.Contex
 async function reportState(m: Machine): Promise<void> {
   const toasts = await m.page.locator('.notifications-toasts .notification-toast').allInnerTexts();
   const menu = await m.page.locator('.monaco-menu').count();
-  const dialogs = await m.page.locator('.monaco-dialog-box').count();
-  log(`computer ${m.name}: ${toasts.length} notification(s)${toasts.map((t) => `\n        | ${t.replace(/\s+/g, ' ')}`).join('')}; ${menu} menu(s), ${dialogs} dialog(s) open`);
+  const dialogs = await m.page.locator('.monaco-dialog-box').allInnerTexts();
+  const quickInput = m.page.locator('.quick-input-widget');
+  const asks = (await quickInput.isVisible()) ? await quickInput.innerText() : undefined;
+  const lines = [
+    `${toasts.length} notification(s)`,
+    ...toasts.map((t) => `| ${t.replace(/\s+/g, ' ')}`),
+    `${menu} menu(s) open; ${dialogs.length} dialog(s)`,
+    ...dialogs.map((t) => `| ${t.replace(/\s+/g, ' ')}`),
+    asks === undefined ? 'no quick input' : `quick input: ${asks.replace(/\s+/g, ' ').slice(0, 300)}`,
+  ];
+  log(`computer ${m.name}: ${lines.join('\n        ')}`);
   for (const { file, lines } of extensionLogLines(m)) {
     log(`computer ${m.name}: the end of ${path.relative(m.userDataDir, file)}${lines.slice(-25).map((l) => `\n        | ${l}`).join('')}`);
   }
@@ -443,9 +452,10 @@ export async function runFromPalette(m: Machine, query: string, title: string): 
 
 /** Right-clicks `target` and picks the context-menu entry whose label is exactly `entry`. */
 export async function rightClickMenu(m: Machine, target: Locator, entry: string, o: { command?: string } = {}): Promise<void> {
-  // With `command`, the click counts once the extension logged that command's start: a menu can
-  // close without running its entry (a re-render of the tree under it), seen once in CI as a
-  // restore dialog that never came. Nothing ran then, so picking the entry again is safe.
+  // With `command`, the click counts once the extension logged that command's start: CI once saw a
+  // restore dialog that never came after the menu closed. A menu that closes without running its
+  // entry ran nothing, so picking it again is safe. (A command that ran without its row, which a
+  // whole-tree refresh could cause, asks which backup: the failure report shows that quick input.)
   const before = o.command ? commandStarts(m, o.command) : 0;
   for (let attempt = 0; attempt < 3; attempt++) {
     await pickFromMenu(m, target, entry);

@@ -200,6 +200,30 @@ describe('S3 Backup in VS Code (real S3 server)', function () {
     await waitFor('the new backup to be revealed and selected', () => treeView.visible && treeView.selection.some((n) => n.id === backup!.key), 15_000);
   });
 
+  it('the minute tick renews the ages of the rows in place, never the whole tree', async () => {
+    assert.ok(backup, 'needs the backup of the previous test');
+    const node = api.tree.findBackupNode(backup!.key);
+    assert.ok(node, `${backup!.key} is not in the tree`);
+    const now = Date.now();
+    api.tree.updateAges(now);
+    const fired: unknown[] = [];
+    const sub = api.tree.onDidChangeTreeData((e) => fired.push(e));
+    try {
+      api.tree.updateAges(now);
+      assert.deepStrictEqual(fired, [], 'no row reads differently, so nothing is refreshed');
+      api.tree.updateAges(now + 3 * 3600_000);
+      // The whole tree (an undefined event) would make VS Code fetch every row anew: a right-click's
+      // command in that moment finds no row.
+      assert.strictEqual(fired.length, 1, `events: ${fired.length}`);
+      const rows = fired[0] as BackupNode[];
+      assert.ok(Array.isArray(rows) && rows.includes(node), 'the event names the rows that changed');
+      assert.match(String(api.tree.getTreeItem(node).label), /3 hours ago/);
+    } finally {
+      sub.dispose();
+      api.tree.updateAges(Date.now());
+    }
+  });
+
   it('Restore (from the palette) into another folder gives identical files', async () => {
     assert.ok(backup, 'needs the backup of the previous test');
     restoreTarget = tmpDir('restore');

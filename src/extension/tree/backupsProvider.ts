@@ -43,7 +43,7 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
   /** Entries of one folder inside a backup shown at a time: a flat folder of 70,000 files must not become 70,000 rows at once. */
   static readonly ENTRY_PAGE_SIZE = 500;
 
-  private readonly emitter = new vscode.EventEmitter<BackupsNode | undefined | void>();
+  private readonly emitter = new vscode.EventEmitter<BackupsNode | BackupsNode[] | undefined | void>();
   readonly onDidChangeTreeData = this.emitter.event;
   private state: State = { kind: 'idle' };
   private generation = 0;
@@ -318,11 +318,14 @@ export class BackupsProvider implements vscode.TreeDataProvider<BackupsNode>, vs
     }
   }
 
-  private updateAges(): void {
+  /** The minute tick (public for tests: `now` moves the clock). */
+  updateAges(now = Date.now()): void {
     if (this.state.kind !== 'loaded' || this.nodes.size === 0) return;
-    const now = Date.now();
-    for (const n of this.nodes.values()) n.updateAge(now);
-    this.emitter.fire();
+    // Only the rows that now read differently, each refreshed in place. A refresh of the whole
+    // tree makes VS Code fetch every row anew, and a context-menu command picked in that moment
+    // can find its row gone (it then asks which backup instead of restoring the one clicked).
+    const changed = [...this.nodes.values()].filter((n) => n.updateAge(now));
+    if (changed.length > 0) this.emitter.fire(changed);
   }
 
   dispose(): void {

@@ -58,8 +58,9 @@ export class BackupNode extends vscode.TreeItem {
   /** Known once the manifest's first bytes were read (on hover): encrypted with the bucket's key, or plain. */
   private encrypted: boolean | undefined;
 
-  /** Renews the age in the label (the tree does it every minute). */
-  updateAge(now = Date.now()): void {
+  /** Renews the age in the label (the tree does it every minute); whether the row reads differently. */
+  updateAge(now = Date.now()): boolean {
+    const before = `${String(this.label)}\n${String(this.description)}`;
     // The icon marks a backup: a pin, else a lock when it is encrypted, else its kind (which the description names).
     // A word in the row would not fit the side bar's default width.
     this.iconPath = new vscode.ThemeIcon(this.ref.pinned ? 'pinned' : this.encrypted ? 'lock' : this.ref.kind === 'appdata' ? 'settings-gear' : this.ref.kind === 'full' ? 'package' : 'archive');
@@ -68,6 +69,7 @@ export class BackupNode extends vscode.TreeItem {
     const size = this.ref.format === 1 ? `, ${formatBytes(this.ref.size)}` : '';
     const lock = this.encrypted === undefined ? '' : `, ${this.encrypted ? vscode.l10n.t('encrypted') : vscode.l10n.t('not encrypted')}`;
     this.accessibilityInformation = { label: `${formatDateTime(this.ref.time)}, ${this.label}, ${kindLabel(this.ref.kind)}${size}${this.ref.pinned ? `, ${vscode.l10n.t('pinned')}` : ''}${lock}` };
+    return `${String(this.label)}\n${String(this.description)}` !== before;
   }
 }
 
