@@ -41,7 +41,7 @@ import { restoredMode } from './restore/restoredMode';
 import { checkOwnGitignores } from './restore/selectionCheck';
 import { undoSnapshot, type UndoResult } from './restore/snapshot';
 import type { Profile } from './storage/profile';
-import { loadSdk, S3Store, sdkSteps, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
+import { S3Store, sdkSteps, type ConnectionReport, type ConnectionStep } from './storage/s3Store';
 import { printable } from './util/printable';
 import type { AnonymousAccess } from './storage/anonymousAccess';
 import { BackupError, CancelledError, isCancelled, throwIfAborted, toBackupError } from './util/engineErrors';
@@ -562,12 +562,7 @@ export class BackupEngine {
     return BackupEngine.undo(snapshotDir);
   }
 
-  /** Loads the AWS SDK without a request (see `loadSdk` in storage/s3Store.ts). */
-  static loadSdk(): void {
-    loadSdk();
-  }
-
-  /** The same load, one step per `next()`, for a shared event loop (see `sdkSteps` in storage/s3Store.ts). */
+  /** Loads the AWS SDK without a request, one step per `next()`, for a shared event loop (see `sdkSteps` in storage/s3Store.ts). */
   static sdkSteps(): Generator<void, void> {
     return sdkSteps();
   }

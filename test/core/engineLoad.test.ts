@@ -68,7 +68,7 @@ const publicOf = (list) => list.filter((x) => x.startsWith('NativeModule ') && !
 for (const m of ${JSON.stringify(ENGINE_BUILTINS)}) require(m);
 const seen = before();
 const { BackupEngine } = require(${JSON.stringify(BUNDLE)});
-BackupEngine.loadSdk();
+for (const _ of BackupEngine.sdkSteps());
 const { normalizeProfile } = require(${JSON.stringify(PROFILE)});
 const r = normalizeProfile({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', bucket: 'no-such-bucket', accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x'.repeat(40), addressingStyle: 'path' });
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };

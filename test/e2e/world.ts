@@ -105,12 +105,13 @@ async function reportState(m: Machine): Promise<void> {
   const dialogs = await m.page.locator('.monaco-dialog-box').allInnerTexts();
   const quickInput = m.page.locator('.quick-input-widget');
   const asks = (await quickInput.isVisible()) ? await quickInput.innerText() : undefined;
+  const oneLine = (t: string): string => t.replace(/\s+/g, ' ');
   const lines = [
     `${toasts.length} notification(s)`,
-    ...toasts.map((t) => `| ${t.replace(/\s+/g, ' ')}`),
+    ...toasts.map((t) => `| ${oneLine(t)}`),
     `${menu} menu(s) open; ${dialogs.length} dialog(s)`,
-    ...dialogs.map((t) => `| ${t.replace(/\s+/g, ' ')}`),
-    asks === undefined ? 'no quick input' : `quick input: ${asks.replace(/\s+/g, ' ').slice(0, 300)}`,
+    ...dialogs.map((t) => `| ${oneLine(t)}`),
+    asks === undefined ? 'no quick input' : `quick input: ${oneLine(asks).slice(0, 300)}`,
   ];
   log(`computer ${m.name}: ${lines.join('\n        ')}`);
   for (const { file, lines } of extensionLogLines(m)) {
@@ -456,17 +457,17 @@ export async function rightClickMenu(m: Machine, target: Locator, entry: string,
   // restore dialog that never came after the menu closed. A menu that closes without running its
   // entry ran nothing, so picking it again is safe. (A command that ran without its row, which a
   // whole-tree refresh could cause, asks which backup: the failure report shows that quick input.)
-  const before = o.command ? commandStarts(m, o.command) : 0;
+  const command = o.command;
+  if (!command) return pickFromMenu(m, target, entry);
+  const before = commandStarts(m, command);
+  // A dialog up means it started too, whatever the log's flush says: never run it twice.
+  const started = async (): Promise<boolean> => commandStarts(m, command) > before || (await m.page.locator('.monaco-dialog-box').count()) > 0;
   for (let attempt = 0; attempt < 3; attempt++) {
     await pickFromMenu(m, target, entry);
-    if (!o.command) return;
-    const command = o.command;
-    // A dialog up means it started too, whatever the log's flush says: never run it twice.
-    const started = async (): Promise<boolean> => commandStarts(m, command) > before || (await m.page.locator('.monaco-dialog-box').count()) > 0;
     if (await until(`${command} to start`, started, 15000).then(() => true, () => false)) return;
     log(`the menu entry "${entry}" closed without starting ${command}; picking it again`);
   }
-  throw new Error(`the context menu entry "${entry}" never started ${o.command}`);
+  throw new Error(`the context menu entry "${entry}" never started ${command}`);
 }
 
 async function pickFromMenu(m: Machine, target: Locator, entry: string): Promise<void> {

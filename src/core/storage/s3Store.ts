@@ -113,11 +113,6 @@ export function* sdkSteps(): Generator<void, void> {
   sdk();
 }
 
-/** The whole SDK now, in one go (a process with its own event loop: the CLI, a test). */
-export function loadSdk(): void {
-  for (const _ of sdkSteps());
-}
-
 /** Waits until no request of an upload is still running. */
 async function settle(inflight: Set<Promise<unknown>>): Promise<void> {
   while (inflight.size > 0) await Promise.allSettled([...inflight]);
