@@ -32,9 +32,15 @@ function engineMissing() {
 }
 
 /** The engine's first use as the extension makes it (src/extension/host/engineLoad.ts): Node's modules, the bundle, the SDK, in turns of the loop. */
+/** How each bundle of the first use was compiled (firstUse). */
+const precompiled = [];
+
 function firstUse() {
   const { loadInTurns } = require(path.join(ROOT, 'out', 'src', 'extension', 'host', 'engineLoad.js'));
-  return loadInTurns(loadCore, (core) => core.BackupEngine.sdkSteps());
+  // Compiled on a worker thread and loaded from its code cache, as EngineHost does; how each went is in `precompiled`.
+  const files = [{ file: BUNDLE }, { file: path.join(path.dirname(BUNDLE), 'sdk.js'), setUp: 'setUpAll' }];
+  const onOutcome = (file, outcome, detail) => precompiled.push(`${path.basename(file)}: ${outcome}${detail ? ` (${detail})` : ''}`);
+  return loadInTurns(loadCore, (core) => core.BackupEngine.sdkSteps(), { files, onOutcome });
 }
 
 function loadCore() {
@@ -107,4 +113,4 @@ async function ourRestore(engine, key, name, dest) {
   }
 }
 
-module.exports = { CORE, buildCore, engineMissing, firstUse, loadCore, makeEngine, ourBackup, ourRestore };
+module.exports = { CORE, buildCore, engineMissing, firstUse, loadCore, makeEngine, ourBackup, ourRestore, precompiled };

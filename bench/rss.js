@@ -63,7 +63,7 @@ async function osRun(cmd, args, o = {}) {
 }
 
 async function child() {
-  const { firstUse, makeEngine, ourBackup, ourRestore } = require('./engine');
+  const { firstUse, makeEngine, ourBackup, ourRestore, precompiled } = require('./engine');
   const server = JSON.parse(process.env.BENCH_RSS_SERVER);
   const a = JSON.parse(process.env.BENCH_RSS_ARGS);
   // The longest time this thread went without a turn, as the extension host would feel it. The
@@ -88,7 +88,7 @@ async function child() {
   else throw new Error(`unknown op ${a.op}`);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   loop.disable();
-  process.stdout.write(JSON.stringify({ op: a.op, ms, stallMs: loop.max / 1e6, firstUseStallMs, peakRss: peakRss(), maxRssKiB: process.resourceUsage().maxRSS, result }) + '\n');
+  process.stdout.write(JSON.stringify({ op: a.op, ms, stallMs: loop.max / 1e6, firstUseStallMs, precompiled, peakRss: peakRss(), maxRssKiB: process.resourceUsage().maxRSS, result }) + '\n');
 }
 
 if (require.main === module && process.argv.includes('--child')) {

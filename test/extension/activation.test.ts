@@ -33,5 +33,11 @@ describe('activation', () => {
     await assert.rejects(api.engineHost.undo(path.join(ext.extensionPath, 'no-such-snapshot')), (e: { code?: string }) => e.code === 'NotFound');
     assert.strictEqual(loaded(), true, 'the engine bundle is not in require.cache after first use: the check above proves nothing');
     assert.strictEqual(api.engineHost.engineLoaded, true);
+    // Compiled on a worker thread and loaded from its code cache (host/engineLoad.ts), here in the real extension host too;
+    // an undo record needs no SDK, so dist/sdk.js is not loaded for it.
+    const captured = api.log.captured ?? [];
+    assert.ok(captured.some((l) => l.includes('[host] engine.js compiled: cached')), `log: ${captured.filter((l) => l.includes('[host]')).join(' | ')}`);
+    const sdkBundle = path.join(ext.extensionPath, 'dist', 'sdk.js');
+    assert.ok(!Object.keys(require.cache).some((k) => path.resolve(k) === sdkBundle), 'the SDK was loaded for an undo');
   });
 });

@@ -14,7 +14,7 @@
 //   `.gitmodules` (git refuses the command form of `update` from it since
 //   2.24.1), `.editorconfig`, and version pins (`.nvmrc`, `.node-version`,
 //   `.python-version`, `.tool-versions`), which name an official release.
-import ignore from 'ignore';
+import ignore, { type Ignore } from 'ignore';
 
 /** One pattern (gitignore syntax, any depth, any case) and why a file matching it can run code. */
 export interface CodeFileRule {
@@ -58,7 +58,9 @@ export const CODE_FILE_RULES: readonly CodeFileRule[] = [
   { pattern: '.mvn/', why: 'the Maven wrapper and extensions: downloads and runs the Maven and extensions it names' },
 ];
 
-const matcher = ignore().add(CODE_FILE_RULES.map((r) => r.pattern));
+// Made on the first question, not when the engine bundle loads: building it
+// there was ~7 ms of the engine's first use, which a listing never needs.
+let matcher: Ignore | undefined;
 
 /**
  * A piece of literal text of each rule: a path that matches a rule holds its
@@ -73,5 +75,5 @@ export const CODE_FILE_HINTS: readonly string[] = [
 /** Whether a file at `relPath` (POSIX, relative to the restored folder) can make a tool run code on its own. */
 export function runsCode(relPath: string): boolean {
   const lower = relPath.toLowerCase();
-  return CODE_FILE_HINTS.some((h) => lower.includes(h)) && matcher.ignores(relPath);
+  return CODE_FILE_HINTS.some((h) => lower.includes(h)) && (matcher ??= ignore().add(CODE_FILE_RULES.map((r) => r.pattern))).ignores(relPath);
 }

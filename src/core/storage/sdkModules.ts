@@ -22,3 +22,9 @@ export const SDK_LAYERS: ReadonlyArray<readonly [name: string, load: () => unkno
 export function clientS3(): typeof S3 {
   return require('@aws-sdk/client-s3') as typeof S3;
 }
+
+/** Every step at once: what a worker thread runs to make V8's code cache of this bundle (extension/host/engineLoad.ts). */
+export function setUpAll(): void {
+  for (const [, load] of SDK_LAYERS) load();
+  clientS3();
+}

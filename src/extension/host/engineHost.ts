@@ -38,6 +38,8 @@ export class EngineHost implements vscode.Disposable {
   private readonly subs: vscode.Disposable[] = [];
   private cached: { id: string; engine: BackupEngine } | undefined;
   private engineModule: EngineModule | undefined;
+  private moduleLoad: Promise<void> | undefined;
+  private sdkLoad: Promise<void> | undefined;
   /**
    * The host name backups of this machine carry in their keys. S3_BACKUP_HOSTNAME
    * overrides it, for machines that share a host name and for tests that play two machines.
@@ -167,7 +169,8 @@ export class EngineHost implements vscode.Disposable {
    * Puts back what a restore changed, from its safety snapshot. Needs no
    * bucket: it works after the settings changed, or when there are none.
    */
-  undo(snapshotDir: string): Promise<UndoResult> {
+  async undo(snapshotDir: string): Promise<UndoResult> {
+    await this.loadEngine(false);
     return this.engine().BackupEngine.undo(snapshotDir);
   }
 
@@ -177,17 +180,20 @@ export class EngineHost implements vscode.Disposable {
   }
 
   /** The restores made from this VS Code (their undo records live in its global storage, so they survive a reload), newest first. */
-  listRestores(): Promise<RestoreSummary[]> {
+  async listRestores(): Promise<RestoreSummary[]> {
+    await this.loadEngine(false);
     return this.engine().BackupEngine.listRestores(this.snapshotRoot);
   }
 
   /** Completes an interrupted restore from its staged files. */
-  finishRestore(snapshotDir: string): Promise<FinishResult> {
+  async finishRestore(snapshotDir: string): Promise<FinishResult> {
+    await this.loadEngine(false);
     return this.engine().BackupEngine.finishRestore(snapshotDir);
   }
 
   /** Removes what crashed restores and downloads left behind in the global storage and in `folders`. */
-  cleanUp(folders: readonly string[]): Promise<CleanupReport> {
+  async cleanUp(folders: readonly string[]): Promise<CleanupReport> {
+    await this.loadEngine(false);
     return this.engine().BackupEngine.cleanUp({ snapshotRoot: this.snapshotRoot, tmpDir: this.tmpDir, folders });
   }
 
@@ -202,13 +208,32 @@ export class EngineHost implements vscode.Disposable {
     return this.engineModule;
   }
 
-  /** Loads the engine module and the AWS SDK if they are not yet, in turns of the shared event loop (engineLoad.ts). */
-  private async loadEngine(): Promise<void> {
-    if (this.engineModule) return;
-    await loadInTurns(
+  /**
+   * Loads the engine module, and with `sdk` the AWS SDK, if they are not yet:
+   * in turns of the shared event loop, compiled on a worker thread
+   * (engineLoad.ts). Undo records need no SDK: loading it for them would cost
+   * memory a session that never lists a bucket does not need.
+   */
+  private loadEngine(sdk = true): Promise<void> {
+    if (!sdk) return (this.moduleLoad ??= this.loadInTurns(false));
+    this.sdkLoad ??= this.moduleLoad ? this.moduleLoad.then(() => this.loadInTurns(true)) : (this.moduleLoad = this.loadInTurns(true));
+    return this.sdkLoad;
+  }
+
+  private loadInTurns(sdk: boolean): Promise<void> {
+    // The bundles next to this one (esbuild.js); not there in a file-by-file build, which loads them the usual way.
+    const files = [...(this.engineModule ? [] : [{ file: path.join(__dirname, 'engine.js') }]), ...(sdk ? [{ file: path.join(__dirname, 'sdk.js'), setUp: 'setUpAll' }] : [])];
+    const loaded = loadInTurns(
       () => this.engine(),
-      (m) => m.BackupEngine.sdkSteps(),
+      (m) => (sdk ? m.BackupEngine.sdkSteps() : []),
+      { files, onOutcome: (file, outcome, detail) => this.o.log.info(`[host] ${path.basename(file)} compiled: ${outcome}${detail ? ` (${detail})` : ''}`) },
     );
+    // A load that failed is tried again at the next need.
+    loaded.catch(() => {
+      this.moduleLoad = undefined;
+      this.sdkLoad = undefined;
+    });
+    return loaded.then(() => undefined);
   }
 
   private createEngine(profile: Profile, passphrase?: string): BackupEngine {
