@@ -31,16 +31,14 @@ function engineMissing() {
   return undefined;
 }
 
-/** The engine's first use as the extension makes it (src/extension/host/engineLoad.ts): Node's modules, the bundle, the SDK, in turns of the loop. */
 /** How each bundle of the first use was compiled (firstUse). */
 const precompiled = [];
 
+/** The engine's first use as the extension makes it (src/extension/host/engineLoad.ts): Node's modules, the bundle, the SDK, in turns of the loop, both bundles compiled on a worker thread. */
 function firstUse() {
-  const { loadInTurns } = require(path.join(ROOT, 'out', 'src', 'extension', 'host', 'engineLoad.js'));
-  // Compiled on a worker thread and loaded from its code cache, as EngineHost does; how each went is in `precompiled`.
-  const files = [{ file: BUNDLE }, { file: path.join(path.dirname(BUNDLE), 'sdk.js'), setUp: 'setUpAll' }];
-  const onOutcome = (file, outcome, detail) => precompiled.push(`${path.basename(file)}: ${outcome}${detail ? ` (${detail})` : ''}`);
-  return loadInTurns(loadCore, (core) => core.BackupEngine.sdkSteps(), { files, onOutcome });
+  const { engineBundles, loadInTurns, outcomeLine } = require(path.join(ROOT, 'out', 'src', 'extension', 'host', 'engineLoad.js'));
+  const files = engineBundles(path.dirname(BUNDLE), { engine: true, sdk: true });
+  return loadInTurns(loadCore, (core) => core.BackupEngine.sdkSteps(), { files, onOutcome: (...o) => precompiled.push(outcomeLine(...o)) });
 }
 
 function loadCore() {

@@ -7,7 +7,7 @@ import type { BackupEngine, CleanupReport, FinishResult, RestoreSummary, UndoRes
 import { BackupError } from '../../core/util/engineErrors';
 import { sanitizeHost } from '../../core/format/backupKeys';
 import { normalizeProfile, type Profile, type ProfileInput } from '../../core/storage/profile';
-import { loadInTurns } from './engineLoad';
+import { engineBundles, loadInTurns, outcomeLine } from './engineLoad';
 import type { Log } from '../ui/extensionLog';
 import type { SecretStore } from './secrets';
 
@@ -221,12 +221,12 @@ export class EngineHost implements vscode.Disposable {
   }
 
   private loadInTurns(sdk: boolean): Promise<void> {
-    // The bundles next to this one (esbuild.js); not there in a file-by-file build, which loads them the usual way.
-    const files = [...(this.engineModule ? [] : [{ file: path.join(__dirname, 'engine.js') }]), ...(sdk ? [{ file: path.join(__dirname, 'sdk.js'), setUp: 'setUpAll' }] : [])];
+    // The bundles next to this one; not there in a file-by-file build, which loads them the usual way.
+    const files = engineBundles(__dirname, { engine: !this.engineModule, sdk });
     const loaded = loadInTurns(
       () => this.engine(),
       (m) => (sdk ? m.BackupEngine.sdkSteps() : []),
-      { files, onOutcome: (file, outcome, detail) => this.o.log.info(`[host] ${path.basename(file)} compiled: ${outcome}${detail ? ` (${detail})` : ''}`) },
+      { files, onOutcome: (...o) => this.o.log.info(`[host] ${outcomeLine(...o)}`) },
     );
     // A load that failed is tried again at the next need.
     loaded.catch(() => {

@@ -55,6 +55,16 @@ export interface Precompile {
 }
 export type PrecompileOutcome = 'cached' | 'rejected' | 'failed' | 'absent' | 'loaded';
 
+/** The bundles in `dir` (dist/, see esbuild.js) for a first use: the engine's unless it is loaded, the SDK's (set up on the worker) when wanted. */
+export function engineBundles(dir: string, o: { engine: boolean; sdk: boolean }): Precompile['files'] {
+  return [...(o.engine ? [{ file: path.join(dir, 'engine.js') }] : []), ...(o.sdk ? [{ file: path.join(dir, 'sdk.js'), setUp: 'setUpAll' }] : [])];
+}
+
+/** How one bundle was compiled, in a line: `sdk.js compiled: cached`. */
+export function outcomeLine(file: string, outcome: PrecompileOutcome, detail?: string): string {
+  return `${path.basename(file)} compiled: ${outcome}${detail ? ` (${detail})` : ''}`;
+}
+
 /**
  * Node's modules, then `load()` (the engine module), then each step of
  * `steps(module)` (the SDK, see BackupEngine.sdkSteps), with a turn of the
