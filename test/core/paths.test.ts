@@ -27,6 +27,31 @@ describe('archive path checks', () => {
     it(`refuses ${JSON.stringify(p.length > 40 ? `${p.slice(0, 20)}…` : p)}`, () => assert.match(archivePathProblem(p) ?? 'accepted', why));
   }
 
+  it('finds an empty, `.` or `..` segment wherever it is, and names the first, as a segment-by-segment check does', () => {
+    const segments = ['', '.', '..', '...', 'a', '.a', 'a.', '..a'];
+    const bySegments = (p: string): string | undefined => {
+      for (const seg of p.split('/')) {
+        if (seg === '') return p.endsWith('/') ? 'it names a folder' : 'it has an empty segment';
+        if (seg === '.' || seg === '..') return `it contains "${seg}"`;
+      }
+      return undefined;
+    };
+    let paths = [''];
+    let fine = 0;
+    let refused = 0;
+    for (let depth = 1; depth <= 4; depth++) {
+      paths = paths.flatMap((p) => segments.map((s) => (depth === 1 ? s : `${p}/${s}`)));
+      for (const p of paths) {
+        if (p === '' || p.startsWith('/')) continue; // refused before the segments are looked at
+        const want = bySegments(p);
+        assert.strictEqual(archivePathProblem(p), want, JSON.stringify(p));
+        if (want === undefined) fine++;
+        else refused++;
+      }
+    }
+    assert.ok(fine > 100 && refused > 1000, `${fine} fine, ${refused} refused`);
+  });
+
   it('nameProblem (a fine folder plus one name) says what archivePathProblem says of the joined path', () => {
     const names = ['a', '.env', '..a', '.', '..', '', 'a\\b', 'a\u0000b', 'a/b', 'C:', 'c:x', 'ä日本', 'x'.repeat(30000), '名'.repeat(22000)];
     const dirs = ['src', 'a b/c', 'ä/日本', 'y'.repeat(40000)];

@@ -1,5 +1,8 @@
 import * as path from 'path';
 
+// A segment that is empty, `.` or `..`: at the start or after a `/`, up to the next `/` or the end.
+const BAD_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 /**
  * Why an archive path is unsafe or not portable, or undefined when it is fine.
  * Archive paths are POSIX, relative, normalised, with no empty, `.` or `..`
@@ -12,7 +15,11 @@ export function archivePathProblem(p: string): string | undefined {
   if (p.includes('\\')) return 'it contains a backslash';
   if (p.startsWith('/')) return 'it is an absolute path';
   if (/^[A-Za-z]:/.test(p)) return 'it starts with a drive letter';
-  if (Buffer.byteLength(p, 'utf8') > 65535) return 'it is too long';
+  // Cheap first: a UTF-8 byte is at most 3 per UTF-16 unit.
+  if (p.length * 3 > 65535 && Buffer.byteLength(p, 'utf8') > 65535) return 'it is too long';
+  // Called for every file of a restore, three times (parse, plan, apply):
+  // one scan for an empty, `.` or `..` segment, the split only to name it.
+  if (!BAD_SEGMENT.test(p)) return undefined;
   for (const seg of p.split('/')) {
     if (seg === '') return p.endsWith('/') ? 'it names a folder' : 'it has an empty segment';
     if (seg === '.' || seg === '..') return `it contains "${seg}"`;
