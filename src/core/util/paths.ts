@@ -3,6 +3,11 @@ import * as path from 'path';
 // A segment that is empty, `.` or `..`: at the start or after a `/`, up to the next `/` or the end.
 const BAD_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
 
+/** Whether `p` takes more UTF-8 bytes than a zip entry's name holds; cheap first: a UTF-16 unit is at most 3 bytes. */
+function isTooLong(p: string): boolean {
+  return p.length * 3 > 65535 && Buffer.byteLength(p, 'utf8') > 65535;
+}
+
 /**
  * Why an archive path is unsafe or not portable, or undefined when it is fine.
  * Archive paths are POSIX, relative, normalised, with no empty, `.` or `..`
@@ -15,8 +20,7 @@ export function archivePathProblem(p: string): string | undefined {
   if (p.includes('\\')) return 'it contains a backslash';
   if (p.startsWith('/')) return 'it is an absolute path';
   if (/^[A-Za-z]:/.test(p)) return 'it starts with a drive letter';
-  // Cheap first: a UTF-8 byte is at most 3 per UTF-16 unit.
-  if (p.length * 3 > 65535 && Buffer.byteLength(p, 'utf8') > 65535) return 'it is too long';
+  if (isTooLong(p)) return 'it is too long';
   // Called for every file of a restore, three times (parse, plan, apply):
   // one scan for an empty, `.` or `..` segment, the split only to name it.
   if (!BAD_SEGMENT.test(p)) return undefined;
@@ -37,8 +41,7 @@ export function nameProblem(name: string, path: string): string | undefined {
   if (name.includes('\0')) return 'it contains a NUL character';
   if (name.includes('\\')) return 'it contains a backslash';
   if (name === '.' || name === '..') return `it contains "${name}"`;
-  // Cheap first: a UTF-8 byte is at most 3 per UTF-16 unit.
-  if (path.length * 3 > 65535 && Buffer.byteLength(path, 'utf8') > 65535) return 'it is too long';
+  if (isTooLong(path)) return 'it is too long';
   return undefined;
 }
 

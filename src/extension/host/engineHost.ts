@@ -216,7 +216,11 @@ export class EngineHost implements vscode.Disposable {
    */
   private loadEngine(sdk = true): Promise<void> {
     if (!sdk) return (this.moduleLoad ??= this.loadInTurns(false));
-    this.sdkLoad ??= this.moduleLoad ? this.moduleLoad.then(() => this.loadInTurns(true)) : (this.moduleLoad = this.loadInTurns(true));
+    if (!this.sdkLoad) {
+      // The SDK after the module when that is loading or loaded, else both in one load.
+      this.sdkLoad = this.moduleLoad ? this.moduleLoad.then(() => this.loadInTurns(true)) : this.loadInTurns(true);
+      this.moduleLoad ??= this.sdkLoad;
+    }
     return this.sdkLoad;
   }
 
