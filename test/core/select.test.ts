@@ -97,15 +97,17 @@ describe('selectFiles', () => {
     assert.ok(threads, 'worker threads start here');
     try {
       // The same answers from the caller's thread pool and from a worker's stat batches.
-      for (const o of [{}, { threads }]) checkLinksAndSpecials(await selectFiles(tmp, o));
+      for (const o of [{}, { threads }, { threads, archivePrefix: 'workspace/app/' }]) checkLinksAndSpecials(await selectFiles(tmp, o), o.archivePrefix);
     } finally {
       await threads.close();
     }
   });
 
-  function checkLinksAndSpecials(r: Awaited<ReturnType<typeof selectFiles>>): void {
+  function checkLinksAndSpecials(r: Awaited<ReturnType<typeof selectFiles>>, archivePrefix?: string): void {
     assert.deepStrictEqual(r.files.map((f) => f.relPath), ['real/file.txt']);
     const f = r.files[0];
+    assert.strictEqual(f.archivePath, `${archivePrefix ?? ''}real/file.txt`, 'the path in a backup: the prefix and the relative path');
+    assert.ok(f.ino > 0 && f.ctimeMs > 0, `the inode and ctime a later backup compares (${f.ino}, ${f.ctimeMs})`);
     assert.strictEqual(f.size, 5);
     assert.strictEqual(f.mode, 0o640);
     assert.strictEqual(Math.round(f.mtimeMs), 1700000000123);

@@ -371,6 +371,15 @@ function mismatch(name: string, detail: string): BackupError {
   return new BackupError(base.code, base.message, base.hint, { cause: new Error(`${name}: ${detail}`), params: { ...base.params, detail } });
 }
 
+/** The gathering sink's block, by default (packs use it). */
+export const GATHER_BLOCK = 256 * 1024;
+/**
+ * With the default block, a chunk shorter than this is copied into the block
+ * before the sink's call returns: its source may be reused or freed at once
+ * (hashPass.ts releases the worker threads' batch buffers on this).
+ */
+export const COPIED_BELOW = GATHER_BLOCK / 4;
+
 /**
  * A sink that gathers small chunks into blocks of `size` bytes before they go
  * to `out`: a pack of small files is three chunks per entry (header, data,
@@ -378,7 +387,7 @@ function mismatch(name: string, detail: string): BackupError {
  * Chunks of a quarter block or more pass straight through. `flush` before
  * ending `out`.
  */
-export function gatheringSink(out: Writable, signal?: AbortSignal, size = 256 * 1024): { sink: ZipSink; flush(): Promise<void> } {
+export function gatheringSink(out: Writable, signal?: AbortSignal, size = GATHER_BLOCK): { sink: ZipSink; flush(): Promise<void> } {
   const write = writableSink(out, signal);
   let block = Buffer.allocUnsafe(size);
   let used = 0;

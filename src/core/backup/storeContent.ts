@@ -2,7 +2,7 @@
 // the bucket already (unchanged by its stat, or the same sha256), or hash,
 // compress and pack it; then the manifest entries that say where it all is.
 import { packEntryName, PackSet, writeEntries, type WrittenPack } from '../archive/packWriter';
-import { CACHE_BYTES, hashPass } from '../archive/hashPass';
+import { CACHE_BYTES, hashPass, releasableBytes, releaseBytes } from '../archive/hashPass';
 import { Pipeline } from '../archive/readAhead';
 import type { ArchiveSource, Entry } from '../archive/entries';
 import type { ManifestAdded, ManifestFile, PieceRef } from '../format/manifest';
@@ -225,12 +225,16 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
     allHashed ||= !hashing;
     const [from, to] = waves[w];
     const held = hashed.slice(from, to).reduce((n, e) => n + (e!.cached?.length ?? 0) + (e!.packed?.length ?? 0), 0);
+    // Taken before decide() drops the views of what needs no packing.
+    const release = releasableBytes(hashed.slice(from, to));
     const fresh = await decide(from, to);
     const placed = fresh.length > 0 ? await packWave(fresh, packs, o, totals, packDone) : [];
     for (const w of owners) place(w.source, { sha256: w.sha256, size: w.size, pieces: placed.slice(w.first, w.first + w.count) });
     owners = [];
     hashed.fill(undefined, from, to);
     cache.left += held;
+    // Packed: the sink copied every view of these.
+    releaseBytes(release);
   }
   o.beforeClose?.();
   // The entries are made while the last packs upload; awaited once they are.
