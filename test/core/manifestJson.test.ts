@@ -164,4 +164,32 @@ describe('manifest JSON, parsed a line at a time', () => {
     assert.deepStrictEqual(back.files[4999], m.files[4999]);
     assert.deepStrictEqual(back.added, added);
   });
+
+  it('an entry with any key the format lacks comes back without it; one without, with exactly its own', async () => {
+    const m = manifest(4);
+    m.files[3].ino = 77;
+    m.files[3].ctime = 1_700_000_000_000;
+    // Keys our serializer never writes, planted in the text: one unknown, one named __proto__.
+    const text = serializeManifest(m)
+      .toString('utf8')
+      .replace('{"path":"workspace/app/f1', '{"evil":{"run":"me"},"path":"workspace/app/f1')
+      .replace('{"path":"workspace/app/f2', '{"__proto__":{"polluted":true},"path":"workspace/app/f2');
+    assert.ok(text.includes('"evil"') && text.includes('"__proto__"'), 'the planted keys are in the text');
+    const back = await readManifest(zlib.gzipSync(text));
+    const own = ['path', 'size', 'mtime', 'mode', 'sha256', 'refs'];
+    assert.deepStrictEqual(Object.keys(back.files[0]), own);
+    assert.deepStrictEqual(back.files[0].refs, [[0, 0, 0, 8, 0, 0]]);
+    for (const k of [1, 2]) {
+      assert.deepStrictEqual(Object.keys(back.files[k]), own, `entry ${k}: only the format's keys`);
+      assert.strictEqual(Object.getPrototypeOf(back.files[k]), Object.prototype, `entry ${k}: a plain object`);
+      assert.deepStrictEqual(back.files[k].refs, [[0, k, k, 8, k, k]]);
+    }
+    assert.strictEqual(({} as Record<string, unknown>).polluted, undefined, 'nothing reached Object.prototype');
+    assert.deepStrictEqual(Object.keys(back.files[3]).sort(), ['ctime', 'ino', 'mode', 'mtime', 'path', 'refs', 'sha256', 'size']);
+    assert.strictEqual(back.files[3].ino, 77);
+    // The piece lists are still checked where they are: a bad one is refused.
+    const wrong = manifest(2);
+    wrong.files[1].refs = [[0, 1, 1, 8, 1, 2]];
+    await assert.rejects(readManifest(await compressManifest(wrong)), /do not add up|size/);
+  });
 });
