@@ -197,8 +197,8 @@ export function releasableBytes(entries: readonly (Entry | undefined)[]): ArrayB
   const copied = new Map<ArrayBuffer, boolean>();
   for (const e of entries) {
     const view = e?.packed;
-    if (!view || !fromThreads.has(view.buffer as ArrayBuffer)) continue;
-    const buffer = view.buffer as ArrayBuffer;
+    const buffer = view?.buffer as ArrayBuffer | undefined;
+    if (!view || !buffer || !fromThreads.has(buffer)) continue;
     copied.set(buffer, (copied.get(buffer) ?? true) && view.length < COPIED_BELOW);
   }
   return [...copied].filter(([, all]) => all).map(([buffer]) => buffer);

@@ -373,12 +373,14 @@ function mismatch(name: string, detail: string): BackupError {
 
 /** The gathering sink's block, by default (packs use it). */
 export const GATHER_BLOCK = 256 * 1024;
+/** The shortest chunk the sink passes on as it is, for a block of `size`: a quarter. */
+const passedOnFrom = (size: number): number => size / 4;
 /**
  * With the default block, a chunk shorter than this is copied into the block
  * before the sink's call returns: its source may be reused or freed at once
  * (hashPass.ts releases the worker threads' batch buffers on this).
  */
-export const COPIED_BELOW = GATHER_BLOCK / 4;
+export const COPIED_BELOW = passedOnFrom(GATHER_BLOCK);
 
 /**
  * A sink that gathers small chunks into blocks of `size` bytes before they go
@@ -403,7 +405,7 @@ export function gatheringSink(out: Writable, signal?: AbortSignal, size = GATHER
     used += chunk.length;
   };
   const sink: ZipSink = (chunk) => {
-    if (chunk.length >= size / 4) return flush().then(() => write(chunk));
+    if (chunk.length >= passedOnFrom(size)) return flush().then(() => write(chunk));
     if (used + chunk.length > size) return flush().then(() => keep(chunk));
     // The common case, a small chunk that fits: copied, nothing to wait for.
     keep(chunk);

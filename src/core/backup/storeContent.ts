@@ -224,9 +224,10 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
     hashing?.catch((e: unknown) => o.fail(e instanceof Error ? e : new Error(String(e))));
     allHashed ||= !hashing;
     const [from, to] = waves[w];
-    const held = hashed.slice(from, to).reduce((n, e) => n + (e!.cached?.length ?? 0) + (e!.packed?.length ?? 0), 0);
+    const wave = hashed.slice(from, to);
+    const held = wave.reduce((n, e) => n + (e!.cached?.length ?? 0) + (e!.packed?.length ?? 0), 0);
     // Taken before decide() drops the views of what needs no packing.
-    const release = releasableBytes(hashed.slice(from, to));
+    const release = releasableBytes(wave);
     const fresh = await decide(from, to);
     const placed = fresh.length > 0 ? await packWave(fresh, packs, o, totals, packDone) : [];
     for (const w of owners) place(w.source, { sha256: w.sha256, size: w.size, pieces: placed.slice(w.first, w.first + w.count) });

@@ -412,22 +412,17 @@ function* parseManifestSteps(raw: unknown, o: { headerOnly?: boolean } = {}): St
     if (!isIsoDate(f.mtime)) throw bad(`The backup manifest has no valid date for "${name}".`, 'mtime', 'Integrity', name);
     if (!isCount(f.mode) || f.mode > 0o7777) throw bad(`The backup manifest has no valid mode for "${name}".`, 'mode', 'Integrity', name);
     if (typeof f.sha256 !== 'string' || !SHA256.test(f.sha256)) throw bad(`The backup manifest has no valid checksum for "${name}".`, 'sha256', 'Integrity', name);
-    let file: ManifestFile;
-    if (packs) {
-      const refs = parseRefs(f.refs, packs.length, f.size, name);
-      const ino = f.ino === undefined ? undefined : count(f.ino, 'ino', name);
-      const ctime = f.ctime === undefined ? undefined : count(f.ctime, 'ctime', name);
-      // The line's own object, checked, when it holds nothing else (any backup we wrote): a copy was
-      // an object a file more for the old generation. Anything else is copied field by field.
-      if (Object.keys(f).length === 6 + Number(ino !== undefined) + Number(ctime !== undefined)) {
-        file = f as unknown as ManifestFile;
-      } else {
-        file = { path: p, size: f.size, mtime: f.mtime, mode: f.mode, sha256: f.sha256, refs };
-        if (ino !== undefined) file.ino = ino;
-        if (ctime !== undefined) file.ctime = ctime;
-      }
-    } else {
-      file = { path: p, size: f.size, mtime: f.mtime, mode: f.mode, sha256: f.sha256 };
+    const refs = packs ? parseRefs(f.refs, packs.length, f.size, name) : undefined;
+    const ino = refs && f.ino !== undefined ? count(f.ino, 'ino', name) : undefined;
+    const ctime = refs && f.ctime !== undefined ? count(f.ctime, 'ctime', name) : undefined;
+    // Format 2: the line's own object, checked, when it holds nothing else (any backup we wrote): a
+    // copy was an object a file more for the old generation. Anything else is copied field by field.
+    const own = refs !== undefined && Object.keys(f).length === 6 + Number(ino !== undefined) + Number(ctime !== undefined);
+    const file: ManifestFile = own ? (f as unknown as ManifestFile) : { path: p, size: f.size, mtime: f.mtime, mode: f.mode, sha256: f.sha256 };
+    if (!own && refs) {
+      file.refs = refs;
+      if (ino !== undefined) file.ino = ino;
+      if (ctime !== undefined) file.ctime = ctime;
     }
     bytes += f.size;
     files.push(file);
