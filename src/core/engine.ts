@@ -236,7 +236,8 @@ export class BackupEngine {
     // Packing and uploading overlap (back-pressure ties them): one 'upload' phase, counted in source bytes.
     const streaming = (p: Progress): void => progress(p.phase === 'archive' ? { ...p, phase: 'upload' } : p);
     try {
-      const key = await this.crypto.forBackup(signal);
+      // The repository's key is looked up while the folders are scanned (runBackup).
+      const sealing = this.crypto.forBackup(signal).then((key) => (key ? this.crypto.sealing(this.store, key) : undefined));
       const r = await runBackup(
         {
           store: this.store,
@@ -246,7 +247,7 @@ export class BackupEngine {
           packLimits: this.options.packLimits,
           lock: this.options.lock,
           beforeCommit: this.options.beforeCommit,
-          ...(key ? { sealing: this.crypto.sealing(this.store, key) } : {}),
+          sealing,
         },
         { kind: req.kind, folders, extra, selection },
         { signal, onProgress: streaming },

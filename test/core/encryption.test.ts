@@ -210,7 +210,10 @@ describe('encrypted repositories (real S3)', function () {
     it('refuses without a passphrase and with a wrong one, in one plain sentence, writing nothing', async () => {
       const none = engineFor(root, undefined, 'enc-c');
       await refusedRestore(none, second.key, 'PassphraseNeeded');
+      const keysNow = async (): Promise<string[]> => (await bucket.listObjects(`${root}/`)).map((o) => o.key).sort();
+      const before = await keysNow();
       await assert.rejects(() => none.backup({ kind: 'workspace', folders: [{ name: 'app', path: src }] }), expectCode('PassphraseNeeded'));
+      assert.deepStrictEqual(await keysNow(), before, 'the refused backup wrote nothing (no lock, no pack)');
       assert.deepStrictEqual(await none.encryption(), { encrypted: true, passphrase: false });
       const wrong = engineFor(root, 'not the passphrase', 'enc-c');
       await refusedRestore(wrong, second.key, 'WrongPassphrase');

@@ -259,6 +259,53 @@ describe('incremental backups (format 2, real S3)', function () {
     });
   });
 
+  describe("the lock's round trips and the scan", () => {
+    const isLockPut = (req: { method?: string; url?: string }): boolean => req.method === 'PUT' && /\/locks\//.test(req.url ?? '');
+    const scanFinished = (p: { phase: string; filesDone: number; filesTotal: number }): boolean => p.phase === 'scan' && p.filesTotal > 0 && p.filesDone === p.filesTotal;
+
+    it('the folders are scanned while the lock goes to the server', async () => {
+      const tree = path.join(work, 'overlap', 'app');
+      await makeTree(tree, { files: 30, dirs: 3, totalBytes: 64 * 1024, textRatio: 1, seed: 606 });
+      let scanned!: () => void;
+      const scanDone = new Promise<void>((r) => (scanned = r));
+      // The lock's write waits for the scan (5 s at most): a backup that scanned only once it held its lock waits it out.
+      let scanDoneAtLock: boolean | undefined;
+      let done = false;
+      void scanDone.then(() => (done = true));
+      const proxy = await startFaultProxy((req) => {
+        if (!isLockPut(req) || scanDoneAtLock !== undefined) return undefined;
+        return { after: Promise.race([scanDone, new Promise((r) => setTimeout(r, 5000))]).then(() => (scanDoneAtLock = done)) };
+      });
+      try {
+        const r = await engineFor('overlap', {}, proxy.endpoint).backup({ kind: 'workspace', folders: [{ name: 'app', path: tree }] }, { onProgress: (p) => (scanFinished(p) ? scanned() : undefined) });
+        assert.strictEqual(r.files, 30);
+        assert.strictEqual(scanDoneAtLock, true, 'the scan had finished when the lock was written');
+        assert.deepStrictEqual(await restoreFresh(engineFor('overlap'), r.key, 'overlap'), digest(tree));
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('a lock the server refuses ends the backup (its scan stopped): it fails with the cause, and writes nothing', async () => {
+      const tree = path.join(work, 'refused', 'app');
+      await makeTree(tree, { files: 200, dirs: 4, totalBytes: 256 * 1024, textRatio: 1, seed: 607 });
+      const prefix = 'refused-lock';
+      const proxy = await startFaultProxy((req) => (isLockPut(req) ? { status: 403, code: 'AccessDenied', message: 'Access Denied' } : undefined));
+      const phases: string[] = [];
+      try {
+        const engine = new BackupEngine({ ...bucket.profileAt(prefix), endpoint: proxy.endpoint, forcePathStyle: true }, { hostname: 'refused', tmpDir: path.join(work, 'tmp') });
+        await assert.rejects(
+          engine.backup({ kind: 'workspace', folders: [{ name: 'app', path: tree }] }, { onProgress: (p) => phases.push(p.phase) }),
+          (e: BackupError) => e instanceof BackupError && e.code === 'AccessDenied',
+        );
+      } finally {
+        await proxy.close();
+      }
+      assert.ok(!phases.includes('upload'), `no upload began (phases: ${[...new Set(phases)].join(', ')})`);
+      assert.deepStrictEqual(await bucket.listObjects(`${prefix}/`), [], 'nothing in the bucket: no lock, no pack, no manifest');
+    });
+  });
+
   it('a manifest that cannot be read stops a clean-up: nothing is deleted until it is gone', async () => {
     const dir = path.join(work, 'junk', 'app');
     await makeTree(dir, { files: 5, dirs: 1, totalBytes: 64 * 1024, textRatio: 1, seed: 5 });

@@ -174,8 +174,8 @@ export interface FaultAnswer {
   body?: string;
 }
 
-/** Returns an answer to fail the request, 'hang' to never answer, or undefined to forward it. */
-export type FaultRule = (req: http.IncomingMessage) => FaultAnswer | 'hang' | undefined;
+/** Returns an answer to fail the request, 'hang' to never answer, `{ after }` to forward it once `after` settles, or undefined to forward it. */
+export type FaultRule = (req: http.IncomingMessage) => FaultAnswer | 'hang' | { after: Promise<unknown> } | undefined;
 
 export interface FaultProxy {
   endpoint: string;
@@ -200,6 +200,10 @@ export async function startFaultProxy(rule: FaultRule): Promise<FaultProxy> {
       req.resume();
       return;
     }
+    if (answer && 'after' in answer) {
+      void answer.after.finally(forward);
+      return;
+    }
     if (answer) {
       req.resume();
       const body =
@@ -211,17 +215,20 @@ export async function startFaultProxy(rule: FaultRule): Promise<FaultProxy> {
       res.end(body);
       return;
     }
-    const up = http.request(
-      { host: target.hostname, port: target.port || 80, method: req.method, path: req.url, headers: req.headers },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.on('aborted', () => up.destroy());
-    res.on('close', () => up.destroy());
-    req.pipe(up);
+    forward();
+    function forward(): void {
+      const up = http.request(
+        { host: target.hostname, port: target.port || 80, method: req.method, path: req.url, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      req.on('aborted', () => up.destroy());
+      res.on('close', () => up.destroy());
+      req.pipe(up);
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

@@ -11,7 +11,7 @@ import { compressManifest, compressManifestEntries, FORMAT_VERSION, type Manifes
 import { packsPrefix, parsePackKey } from '../format/packKeys';
 import type { SelectionRules } from '../format/selectionRules';
 import { listBackups } from '../repository/collectGarbage';
-import { acquireLock, waitForNoExclusive, type LockOptions } from '../repository/locks';
+import { acquireLock, waitForNoExclusive, type Lock, type LockOptions } from '../repository/locks';
 import type { ManifestStore } from '../repository/manifestStore';
 import type { S3Store } from '../storage/s3Store';
 import { BackupError, throwIfAborted } from '../util/engineErrors';
@@ -41,8 +41,17 @@ export interface BackupDeps {
   lock?: Partial<Pick<LockOptions, 'staleMs' | 'refreshMs' | 'now' | 'waitMs'>>;
   /** Test seam: runs after the packs are uploaded, before the commit. */
   beforeCommit?: () => Promise<void>;
-  /** Encryption on: packs go through `packs`, the manifest is sealed by `manifest` (crypto/repositoryCrypto.ts). */
-  sealing?: { packs: PackStore; manifest: (key: string, body: Buffer) => Buffer };
+  /**
+   * Encryption on: packs go through `packs`, the manifest is sealed by
+   * `manifest` (crypto/repositoryCrypto.ts). May be a promise (the
+   * repository's key on its way from the server) that settles to none.
+   */
+  sealing?: Sealing | Promise<Sealing | undefined>;
+}
+
+export interface Sealing {
+  packs: PackStore;
+  manifest: (key: string, body: Buffer) => Buffer;
 }
 
 export interface BackupOutcome {
@@ -73,18 +82,41 @@ export async function runBackup(
   const { store, log, signal } = { ...deps, signal: o.signal };
   const rootPath = store.profile.rootPath;
   const lockOptions = { ...deps.lock, host: deps.hostname, signal, logger: log };
-  const lock = await acquireLock(store, 'shared', { ...lockOptions, purpose: `backup (${req.kind})`, waitMs: deps.lock?.waitMs ?? LOCK_WAIT_MS });
+  const sealingOnItsWay = Promise.resolve(deps.sealing);
+  sealingOnItsWay.catch(() => undefined);
   const threads = req.folders.length > 0 ? WorkerPool.create('fileWorker') : undefined;
-  const failure = new FirstFailure();
-  const packs = new PackSet(deps.sealing?.packs ?? store, rootPath, { signal, limits: deps.packLimits, log });
+  // The scan reads this machine's files only: it runs while the repository's key and the lock go
+  // to the server (a few round trips, ~120 ms on a local server). Work started ahead like this is
+  // stopped when the backup fails before waiting for it.
+  const stopAhead = new AbortController();
+  const ahead = signal ? AbortSignal.any([signal, stopAhead.signal]) : stopAhead.signal;
+  const scanning = scanFolders(req.folders, o.onProgress, ahead, log, threads);
+  scanning.catch(() => undefined);
+  let sealing: Sealing | undefined;
+  let lock: Lock;
   try {
-    const scan = await scanFolders(req.folders, o.onProgress, signal, log, threads);
+    sealing = await sealingOnItsWay;
+    lock = await acquireLock(store, 'shared', { ...lockOptions, purpose: `backup (${req.kind})`, waitMs: deps.lock?.waitMs ?? LOCK_WAIT_MS });
+  } catch (e) {
+    stopAhead.abort();
+    await scanning.catch(() => undefined);
+    await threads?.close();
+    throw e;
+  }
+  const prefixes = [...req.folders.map((f) => `workspace/${f.name}`), ...(req.extra.length > 0 ? ['appdata'] : [])];
+  // The kept backups' manifests (what the bucket holds already) are read while the scan goes on:
+  // with the lock held, as no clean-up may run meanwhile.
+  const reusing = reuseIndexFor(deps, req.folders, prefixes, ahead);
+  reusing.catch(() => undefined);
+  const failure = new FirstFailure();
+  const packs = new PackSet(sealing?.packs ?? store, rootPath, { signal, limits: deps.packLimits, log });
+  try {
+    const scan = await scanning;
     // The sources (two paths a file) and the reuse index (the kept backups' files) go once the
     // content is stored: the manifest of 100,000 files is made and gzip'd without them (~25 MiB less).
     let sources: ArchiveSource[] | undefined = [...scan.sources, ...req.extra];
     scan.sources = [];
-    const prefixes = [...req.folders.map((f) => `workspace/${f.name}`), ...(req.extra.length > 0 ? ['appdata'] : [])];
-    let reuse: ReuseIndex | undefined = await reuseIndexFor(deps, req.folders, prefixes, signal);
+    let reuse: ReuseIndex | undefined = await reusing;
     log.info(`${sources.length} files; content of ${reuse.size} files already in the bucket`);
 
     // The commit's lock refresh and wait for a clean-up go to the server while the last pack is finished and uploaded.
@@ -144,18 +176,19 @@ export async function runBackup(
     await checkLock();
     await checkPacksExist(store, rootPath, manifest.packs ?? [], signal);
     const gzipped = await compressing;
-    const body = deps.sealing ? deps.sealing.manifest(key, gzipped) : gzipped;
-    await store.putBuffer(key, body, { signal, contentType: deps.sealing ? 'application/octet-stream' : 'application/gzip' });
+    const body = sealing ? sealing.manifest(key, gzipped) : gzipped;
+    await store.putBuffer(key, body, { signal, contentType: sealing ? 'application/octet-stream' : 'application/gzip' });
     log.info(`committed ${key}: ${manifest.totals.files} files, ${stored.added.files} new (${stored.added.packBytes} bytes in ${stored.added.packs} packs), ${stored.unchanged} unchanged`);
     const ref: BackupRef = parseBackupKey(rootPath, key, body.length) ?? { key, time, host: sanitizeHost(deps.hostname), kind: req.kind, size: body.length, format: 2 };
     return { ref, manifest, skipped: scan.skipped, stored, uploaded: stored.added.packBytes + body.length };
   } catch (e) {
     failure.record(e);
+    stopAhead.abort();
+    await Promise.all([scanning.catch(() => undefined), reusing.catch(() => undefined)]);
     await packs.abort(e instanceof Error ? e : new Error(String(e)));
     throw failure.error;
   } finally {
-    await threads?.close();
-    await lock.release();
+    await Promise.all([threads?.close(), lock.release()]);
   }
 }
 
