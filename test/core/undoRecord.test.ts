@@ -149,13 +149,19 @@ describe('undo record, lock and recovery', function () {
     assert.deepStrictEqual(Object.keys(await listTree(other.target)), [LOCK_NAME], 'nothing was written');
   });
 
-  it('prunes old records beyond the newest N, never an interrupted one', async () => {
-    const { target, snapshots } = fresh('prune');
+  /** `n` restores of the tree into one fresh target, one after the other: their snapshot dirs, oldest first. */
+  async function restoresInto(name: string, n: number): Promise<{ snapshots: string; dirs: string[] }> {
+    const { target, snapshots } = fresh(name);
     const dirs: string[] = [];
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < n; i++) {
       fs.rmSync(target, { recursive: true, force: true });
       dirs.push(await restore(target, snapshots));
     }
+    return { snapshots, dirs };
+  }
+
+  it('prunes old records beyond the newest N, never an interrupted one', async () => {
+    const { snapshots, dirs } = await restoresInto('prune', 4);
     // The oldest one stopped half-way (its record says so): it stays whatever the limit.
     const interrupted = path.join(dirs[0], 'snapshot.json');
     fs.writeFileSync(interrupted, JSON.stringify({ ...JSON.parse(fs.readFileSync(interrupted, 'utf8')), state: 'applying' }));
@@ -164,13 +170,16 @@ describe('undo record, lock and recovery', function () {
     assert.strictEqual(await pruneSnapshots(snapshots, { keep: 0, days: 0 }), 0, 'no limit, nothing pruned');
   });
 
+  it("counts the restore that has just finished as the newest without reading its record back (a record has an entry a file)", async () => {
+    const { snapshots, dirs } = await restoresInto('prune-current', 4);
+    // Were the current record read, this one would not count: the newest of the others would stay as well.
+    fs.writeFileSync(path.join(dirs[3], 'snapshot.json'), 'not read');
+    assert.strictEqual(await pruneSnapshots(snapshots, { keep: 1, except: dirs[3] }), 3);
+    assert.deepStrictEqual(fs.readdirSync(snapshots), [path.basename(dirs[3])]);
+  });
+
   it('prunes records older than N days, keeps younger ones and interrupted ones of any age', async () => {
-    const { target, snapshots } = fresh('prune-days');
-    const dirs: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      fs.rmSync(target, { recursive: true, force: true });
-      dirs.push(await restore(target, snapshots));
-    }
+    const { snapshots, dirs } = await restoresInto('prune-days', 3);
     const age = (dir: string, days: number, state?: string): void => {
       const f = path.join(dir, 'snapshot.json');
       const r = JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>;
