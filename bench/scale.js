@@ -33,6 +33,23 @@ async function removeSettled(dir) {
   await run('sync', [], { timeoutMs: 120_000 });
 }
 
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+
+/** The CLI's environment for the bench's server (the secret in the environment, as the CLI wants it). */
+function cliEnv(server, bucket, rootPath) {
+  return {
+    ...process.env,
+    S3_BACKUP_ENDPOINT: server.endpoint,
+    S3_BACKUP_REGION: server.region,
+    S3_BACKUP_BUCKET: bucket,
+    S3_BACKUP_ACCESS_KEY_ID: server.accessKeyId,
+    S3_BACKUP_SECRET_ACCESS_KEY: server.secretAccessKey,
+    S3_BACKUP_ROOT_PATH: rootPath,
+    S3_BACKUP_ADDRESSING_STYLE: 'path',
+    S3_BACKUP_HOSTNAME: 'bench',
+  };
+}
+
 /** Runs the rows (`all`: the big ones too), alternating which tool goes first. */
 async function scaling(ctx, o, resticEnv, say) {
   const { server, work } = ctx;
@@ -52,6 +69,8 @@ async function scaling(ctx, o, resticEnv, say) {
     const figures = { ours: [], restic: [] };
     for (let round = 0; round < o.rounds; round++) {
       const prefix = `${row.id}-${round}`;
+      // This round's figures of ours: the engine as the extension loads it, and the CLI.
+      const mine = {};
       const ours = async () => {
         const common = { bucket, rootPath: `${prefix}-ours`, tmpDir, name: 'scale' };
         const b = await measure('backup', { ...common, dir: t.dir }, server, { osTime: true });
@@ -63,9 +82,25 @@ async function scaling(ctx, o, resticEnv, say) {
         // The first use is measured as the extension makes it: both bundles from the worker's code cache.
         const notCached = [...b.precompiled, ...r.precompiled].filter((x) => !x.endsWith(': cached'));
         if (notCached.length) say(`    first use not as the extension's: ${notCached.join('; ')}`);
-        figures.ours.push({ backupMs: b.os.wallMs, backupRss: b.os.peakRss, restoreMs: r.os.wallMs, restoreRss: r.os.peakRss, stored: b.result.uploaded, stallMs: Math.max(b.stallMs, r.stallMs), firstUseStallMs: Math.max(b.firstUseStallMs, r.firstUseStallMs) });
+        Object.assign(mine, { backupMs: b.os.wallMs, backupRss: b.os.peakRss, restoreMs: r.os.wallMs, restoreRss: r.os.peakRss, stored: b.result.uploaded, stallMs: Math.max(b.stallMs, r.stallMs), firstUseStallMs: Math.max(b.firstUseStallMs, r.firstUseStallMs) });
         // The server keeps objects in memory: free them before the other tool's turn.
         await lib.emptyPrefix(client, bucket, `${prefix}-ours/`);
+      };
+      // The same backup and restore as `s3-backup backup` and `restore` run them (what a script or cron
+      // runs, as restic is run): a process that loads the CLI's bundle and does the one operation.
+      const cli = async () => {
+        const env = cliEnv(server, bucket, `${prefix}-cli`);
+        const snapshots = path.join(tmpDir, `snapshots-${prefix}`);
+        const cb = await osRun(process.execPath, [CLI, 'backup', t.dir, '--json', '--snapshots', snapshots], { env, timeoutMs: 3_600_000 });
+        const cliKey = JSON.parse(cb.stdout.trim().split('\n').pop()).key;
+        const cliDest = path.join(work, `scale-cli-${prefix}`);
+        fs.mkdirSync(cliDest);
+        const cr = await osRun(process.execPath, [CLI, 'restore', cliKey, cliDest, '--yes', '--json', '--snapshots', snapshots], { env, timeoutMs: 3_600_000 });
+        lib.assertSameTree(digest, await lib.digestTree(cliDest), `the CLI's restore of ${row.label}`);
+        await removeSettled(cliDest);
+        fs.rmSync(snapshots, { recursive: true, force: true });
+        Object.assign(mine, { cliBackupMs: cb.ms, cliBackupRss: cb.peakRss, cliRestoreMs: cr.ms, cliRestoreRss: cr.peakRss });
+        await lib.emptyPrefix(client, bucket, `${prefix}-cli/`);
       };
       const restic = async () => {
         const repo = `s3:${server.endpoint}/${bucket}/${prefix}-restic`;
@@ -79,18 +114,27 @@ async function scaling(ctx, o, resticEnv, say) {
         figures.restic.push({ backupMs: b.ms, backupRss: b.peakRss, restoreMs: r.ms, restoreRss: r.peakRss });
         await lib.emptyPrefix(client, bucket, `${prefix}-restic/`);
       };
-      for (const step of (n + round) % 2 === 0 ? [ours, restic] : [restic, ours]) await step();
+      // Each file-creating run leaves the disk slower for the next (journal, discards; see removeSettled):
+      // the three turn about, a row and a round each.
+      const steps = [ours, cli, restic];
+      const first = (n + round) % steps.length;
+      for (const step of [...steps.slice(first), ...steps.slice(0, first)]) await step();
+      figures.ours.push(mine);
     }
     const med = (side, k) => lib.median(figures[side].map((x) => x[k]));
     const r = { id: row.id, label: row.label, kind: row.kind, files: t.files, bytes: t.bytes, rounds: figures };
-    for (const side of ['ours', 'restic']) r[side] = Object.fromEntries(['backupMs', 'backupRss', 'restoreMs', 'restoreRss'].map((k) => [k, med(side, k)]));
-    r.ratios = Object.fromEntries(['backupMs', 'backupRss', 'restoreMs', 'restoreRss'].map((k) => [k, r.ours[k] / r.restic[k]]));
+    const keys = ['backupMs', 'backupRss', 'restoreMs', 'restoreRss'];
+    for (const side of ['ours', 'restic']) r[side] = Object.fromEntries(keys.map((k) => [k, med(side, k)]));
+    r.cli = Object.fromEntries(keys.map((k) => [k, med('ours', `cli${k[0].toUpperCase()}${k.slice(1)}`)]));
+    r.ratios = Object.fromEntries(keys.map((k) => [k, r.ours[k] / r.restic[k]]));
+    r.cliRatios = Object.fromEntries(keys.map((k) => [k, r.cli[k] / r.restic[k]]));
     // The worst round's longest event-loop stall, backup or restore.
     r.ours.stallMs = Math.max(...figures.ours.map((x) => x.stallMs));
     // The same for the engine's first use in each process (bundle load, first listing): once a session in the extension.
     r.ours.firstUseStallMs = Math.max(...figures.ours.map((x) => x.firstUseStallMs));
     say(`    backup  ours ${fmtMs(r.ours.backupMs)} (${fmtMiB(r.ours.backupRss)}) | restic ${fmtMs(r.restic.backupMs)} (${fmtMiB(r.restic.backupRss)}) -> ${fmtRatio(r.ratios.backupMs)} time, ${fmtRatio(r.ratios.backupRss)} RSS`);
     say(`    restore ours ${fmtMs(r.ours.restoreMs)} (${fmtMiB(r.ours.restoreRss)}) | restic ${fmtMs(r.restic.restoreMs)} (${fmtMiB(r.restic.restoreRss)}) -> ${fmtRatio(r.ratios.restoreMs)} time, ${fmtRatio(r.ratios.restoreRss)} RSS`);
+    say(`    the CLI: backup ${fmtMs(r.cli.backupMs)} (${fmtMiB(r.cli.backupRss)}) -> ${fmtRatio(r.cliRatios.backupMs)}, restore ${fmtMs(r.cli.restoreMs)} (${fmtMiB(r.cli.restoreRss)}) -> ${fmtRatio(r.cliRatios.restoreMs)} restic's time`);
     say(`    longest event-loop stall of ours (backup or restore): ${fmtMs(r.ours.stallMs)}; at the engine's first use before it (load, first listing): ${fmtMs(r.ours.firstUseStallMs)}`);
     rows.push(r);
   }
@@ -104,6 +148,15 @@ function scalingTable(s) {
   lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of s.rows) {
     lines.push(`| ${r.label} | ${fmtMs(r.ours.backupMs)} / ${fmtMs(r.restic.backupMs)} | ${fmtRatio(r.ratios.backupMs)} | ${fmtMs(r.ours.restoreMs)} / ${fmtMs(r.restic.restoreMs)} | ${fmtRatio(r.ratios.restoreMs)} | ${fmtMiB(r.ours.backupRss)} / ${fmtMiB(r.restic.backupRss)} | ${fmtMiB(r.ours.restoreRss)} / ${fmtMiB(r.restic.restoreRss)} | ${r.ours.stallMs === undefined ? 'n/a' : fmtMs(r.ours.stallMs)} |`);
+  }
+  lines.push('');
+  lines.push('The same operations as the CLI runs them (`s3-backup backup`, `s3-backup restore`), against the same restic runs:');
+  lines.push('');
+  lines.push('| tree | CLI backup / restic | ratio | CLI restore / restic | ratio | peak RSS, CLI backup / restore |');
+  lines.push('| --- | --- | --- | --- | --- | --- |');
+  for (const r of s.rows) {
+    if (!r.cli) continue;
+    lines.push(`| ${r.label} | ${fmtMs(r.cli.backupMs)} / ${fmtMs(r.restic.backupMs)} | ${fmtRatio(r.cliRatios.backupMs)} | ${fmtMs(r.cli.restoreMs)} / ${fmtMs(r.restic.restoreMs)} | ${fmtRatio(r.cliRatios.restoreMs)} | ${fmtMiB(r.cli.backupRss)} / ${fmtMiB(r.cli.restoreRss)} |`);
   }
   return lines.join('\n');
 }
