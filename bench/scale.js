@@ -66,11 +66,9 @@ async function scaling(ctx, o, resticEnv, say) {
     const t = g.value;
     say(`  ${row.label}: ${t.files.toLocaleString('en')} files, ${fmtMiB(t.bytes)}${g.ms > 1000 ? `, generated in ${fmtMs(g.ms)}` : ''}`);
     const digest = await lib.digestTree(t.dir);
-    const figures = { ours: [], restic: [] };
+    const figures = { ours: [], cli: [], restic: [] };
     for (let round = 0; round < o.rounds; round++) {
       const prefix = `${row.id}-${round}`;
-      // This round's figures of ours: the engine as the extension loads it, and the CLI.
-      const mine = {};
       const ours = async () => {
         const common = { bucket, rootPath: `${prefix}-ours`, tmpDir, name: 'scale' };
         const b = await measure('backup', { ...common, dir: t.dir }, server, { osTime: true });
@@ -82,7 +80,7 @@ async function scaling(ctx, o, resticEnv, say) {
         // The first use is measured as the extension makes it: both bundles from the worker's code cache.
         const notCached = [...b.precompiled, ...r.precompiled].filter((x) => !x.endsWith(': cached'));
         if (notCached.length) say(`    first use not as the extension's: ${notCached.join('; ')}`);
-        Object.assign(mine, { backupMs: b.os.wallMs, backupRss: b.os.peakRss, restoreMs: r.os.wallMs, restoreRss: r.os.peakRss, stored: b.result.uploaded, stallMs: Math.max(b.stallMs, r.stallMs), firstUseStallMs: Math.max(b.firstUseStallMs, r.firstUseStallMs) });
+        figures.ours.push({ backupMs: b.os.wallMs, backupRss: b.os.peakRss, restoreMs: r.os.wallMs, restoreRss: r.os.peakRss, stored: b.result.uploaded, stallMs: Math.max(b.stallMs, r.stallMs), firstUseStallMs: Math.max(b.firstUseStallMs, r.firstUseStallMs) });
         // The server keeps objects in memory: free them before the other tool's turn.
         await lib.emptyPrefix(client, bucket, `${prefix}-ours/`);
       };
@@ -99,7 +97,7 @@ async function scaling(ctx, o, resticEnv, say) {
         lib.assertSameTree(digest, await lib.digestTree(cliDest), `the CLI's restore of ${row.label}`);
         await removeSettled(cliDest);
         fs.rmSync(snapshots, { recursive: true, force: true });
-        Object.assign(mine, { cliBackupMs: cb.ms, cliBackupRss: cb.peakRss, cliRestoreMs: cr.ms, cliRestoreRss: cr.peakRss });
+        figures.cli.push({ backupMs: cb.ms, backupRss: cb.peakRss, restoreMs: cr.ms, restoreRss: cr.peakRss });
         await lib.emptyPrefix(client, bucket, `${prefix}-cli/`);
       };
       const restic = async () => {
@@ -119,13 +117,11 @@ async function scaling(ctx, o, resticEnv, say) {
       const steps = [ours, cli, restic];
       const first = (n + round) % steps.length;
       for (const step of [...steps.slice(first), ...steps.slice(0, first)]) await step();
-      figures.ours.push(mine);
     }
     const med = (side, k) => lib.median(figures[side].map((x) => x[k]));
     const r = { id: row.id, label: row.label, kind: row.kind, files: t.files, bytes: t.bytes, rounds: figures };
     const keys = ['backupMs', 'backupRss', 'restoreMs', 'restoreRss'];
-    for (const side of ['ours', 'restic']) r[side] = Object.fromEntries(keys.map((k) => [k, med(side, k)]));
-    r.cli = Object.fromEntries(keys.map((k) => [k, med('ours', `cli${k[0].toUpperCase()}${k.slice(1)}`)]));
+    for (const side of ['ours', 'cli', 'restic']) r[side] = Object.fromEntries(keys.map((k) => [k, med(side, k)]));
     r.ratios = Object.fromEntries(keys.map((k) => [k, r.ours[k] / r.restic[k]]));
     r.cliRatios = Object.fromEntries(keys.map((k) => [k, r.cli[k] / r.restic[k]]));
     // The worst round's longest event-loop stall, backup or restore.

@@ -270,11 +270,10 @@ describe('incremental backups (format 2, real S3)', function () {
       const scanDone = new Promise<void>((r) => (scanned = r));
       // The lock's write waits for the scan (5 s at most): a backup that scanned only once it held its lock waits it out.
       let scanDoneAtLock: boolean | undefined;
-      let done = false;
-      void scanDone.then(() => (done = true));
       const proxy = await startFaultProxy((req) => {
         if (!isLockPut(req) || scanDoneAtLock !== undefined) return undefined;
-        return { after: Promise.race([scanDone, new Promise((r) => setTimeout(r, 5000))]).then(() => (scanDoneAtLock = done)) };
+        const outcome = Promise.race([scanDone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+        return { after: outcome.then((v) => (scanDoneAtLock = v)) };
       });
       try {
         const r = await engineFor('overlap', {}, proxy.endpoint).backup({ kind: 'workspace', folders: [{ name: 'app', path: tree }] }, { onProgress: (p) => (scanFinished(p) ? scanned() : undefined) });
