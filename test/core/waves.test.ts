@@ -1,7 +1,14 @@
-// The hash pass's waves (backup/storeContent.ts): small first, so packing
+// The hash pass's waves (backup/storeContent.ts, cut as the sources are found): small first, so packing
 // starts early, then up to 1,024 files or 16 MiB each, in order, every file once.
 import * as assert from 'assert';
-import { wavesOf } from '../../src/core/backup/storeContent';
+import { WaveCutter } from '../../src/core/backup/storeContent';
+
+function wavesOf(sources: { size: number }[]): [number, number][] {
+  const cutter = new WaveCutter();
+  for (const s of sources) cutter.add(s.size);
+  assert.strictEqual(cutter.total, sources.reduce((n, s) => n + s.size, 0), 'the bytes of every source');
+  return cutter.waves();
+}
 
 describe('hash waves', () => {
   it('grow from 512 files to 1,024, cover every file once in order, and stop at 16 MiB', () => {

@@ -15,7 +15,7 @@ import { BackupError, CancelledError, throwIfAborted } from '../util/engineError
 import { FirstFailure } from '../util/firstFailure';
 import type { ProgressListener } from '../util/progress';
 import { testPause } from '../util/testPause';
-import { yieldIfDue } from '../util/timeSlice';
+import { sortSliced, yieldIfDue } from '../util/timeSlice';
 import { wholeBufferInflate } from '../util/deflateWindow';
 import { fromWorkerError } from '../util/workerError';
 import { WorkerPool } from '../util/workerPool';
@@ -125,11 +125,13 @@ async function rangesOf(files: ManifestFile[]): Promise<Range[]> {
   }
   const ranges: Range[] = [];
   for (const [pack, items] of byPack) {
-    // Up to 20,000 entries a pack: one sort at a time.
+    // Up to 20,000 entries a pack, sorted and walked with turns of the event loop.
     await yieldIfDue();
-    items.sort((a, b) => a.ref[1] - b.ref[1]);
+    await sortSliced(items, (a, b) => a.ref[1] - b.ref[1]);
     let cur: Range | undefined;
-    for (const it of items) {
+    for (let k = 0; k < items.length; k++) {
+      if ((k & 1023) === 1023) await yieldIfDue();
+      const it = items[k];
       const start = it.ref[1];
       const end = start + it.ref[2] - 1;
       if (cur && start - cur.end - 1 <= MAX_GAP && end - cur.start + 1 <= MAX_RANGE && start > cur.end) {

@@ -72,21 +72,34 @@ const WAVE_FILES = 1024;
 const FIRST_WAVE_FILES = 512;
 const WAVE_BYTES = 16 * 1024 * 1024;
 
-/** [from, to) ranges of `sources`, in order: up to WAVE_FILES files (fewer for the first) or WAVE_BYTES bytes each (a bigger file is a wave of its own). */
-export function wavesOf(sources: readonly { size: number }[]): [number, number][] {
-  const waves: [number, number][] = [];
-  let from = 0;
-  let bytes = 0;
-  sources.forEach((s, k) => {
-    if (k > from && (k - from >= Math.min(WAVE_FILES, FIRST_WAVE_FILES * 2 ** waves.length) || bytes + s.size > WAVE_BYTES)) {
-      waves.push([from, k]);
-      from = k;
-      bytes = 0;
+/**
+ * Cuts the sources to hash into waves as they are found, one size at a time:
+ * made afterwards from the whole list, the waves and the totals took three
+ * more passes over 100,000 files without a turn of the event loop (~60 ms).
+ */
+export class WaveCutter {
+  private readonly cut: [number, number][] = [];
+  private from = 0;
+  private n = 0;
+  private bytes = 0;
+  /** The bytes of every source added. */
+  total = 0;
+
+  add(size: number): void {
+    const k = this.n++;
+    if (k > this.from && (k - this.from >= Math.min(WAVE_FILES, FIRST_WAVE_FILES * 2 ** this.cut.length) || this.bytes + size > WAVE_BYTES)) {
+      this.cut.push([this.from, k]);
+      this.from = k;
+      this.bytes = 0;
     }
-    bytes += s.size;
-  });
-  if (from < sources.length) waves.push([from, sources.length]);
-  return waves;
+    this.bytes += size;
+    this.total += size;
+  }
+
+  /** [from, to) ranges of the sources added, in order: up to WAVE_FILES files (fewer for the first) or WAVE_BYTES bytes each (a bigger file is a wave of its own). */
+  waves(): [number, number][] {
+    return this.from < this.n ? [...this.cut, [this.from, this.n]] : [...this.cut];
+  }
 }
 
 /**
@@ -148,12 +161,16 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
   // Loops over every source give the event loop a turn (100,000 files: ~100 ms each otherwise).
   // The sources to read, by index (an object each would be 100,000 more objects for 100,000 files).
   const toHash: number[] = [];
+  const cutter = new WaveCutter();
   for (let i = 0; i < sources.length; i++) {
     if (i % 1024 === 0) await yieldIfDue();
     const s = sources[i];
     const same = s.absPath && s.ino !== undefined && s.ctimeMs !== undefined ? reuse.unchanged(s.archivePath, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino, ctimeMs: s.ctimeMs }) : undefined;
     if (same) place(i, same);
-    else toHash.push(i);
+    else {
+      toHash.push(i);
+      cutter.add(s.size);
+    }
   }
   const unchanged = sources.length - toHash.length;
   // A wave's entries, released once the wave is packed.
@@ -196,9 +213,9 @@ export async function storeContent(sources: ArchiveSource[], reuse: ReuseIndex, 
   // compress wave k+1 while this thread packs wave k (one after the other, the
   // threads idled through the packing and this thread through the hashing).
   // The read cache is shared and each wave's bytes go back once it is packed.
-  const waves = wavesOf(toHash.map((i) => sources[i]));
+  const waves = cutter.waves();
   const cache = { left: CACHE_BYTES };
-  const hashTotals = { bytes: toHash.reduce((n, i) => n + sources[i].size, 0), files: toHash.length };
+  const hashTotals = { bytes: cutter.total, files: toHash.length };
   const hashDone = { bytes: 0, files: 0 };
   const packDone = { bytes: 0, files: 0 };
   let allHashed = waves.length <= 1;

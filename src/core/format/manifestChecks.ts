@@ -166,7 +166,11 @@ function* checkNesting(files: readonly { path: string }[], platform: NodeJS.Plat
     new BackupError('UnsafeArchive', `The backup holds "${printable(a)}" and "${printable(b)}", which are the same name on ${platformName(platform)}.`, 'Nothing was restored. Restore this backup on a system that tells the two names apart.', {
       params: { entry: printable(b), detail: 'case', reason: 'platform', platform: platformName(platform) },
     });
-  const exact = new Set(files.map((f) => f.path));
+  const exact = new Set<string>();
+  for (const f of files) {
+    if (++n % STEP_ITEMS === 0) yield;
+    exact.add(f.path);
+  }
   // Where names fold (macOS, Windows), two files can be one; elsewhere the folded names are the names.
   const folds = platform === 'darwin' || platform === 'win32';
   const folded = new Map<string, string>();

@@ -16,7 +16,7 @@ import { linkStaysInside } from './planLinks';
 import { LINK_CONTENT_PREFIX } from './snapshotRecord';
 import { SnapshotWriter } from './snapshot';
 import { TreeStaging } from './stagedTrees';
-import { conflict, ioError, rootFor, rootsOf, unsafeTarget } from './targetRoots';
+import { conflict, ioError, rootFor, rootsOf, unsafeTarget, type Root } from './targetRoots';
 
 export interface RestoreResult {
   written: number;
@@ -73,6 +73,9 @@ export async function applyRestore(
   // Each manifest file's place in `work`, or -1 (not written), and each file to write's place in the manifest.
   const workPlace = new Int32Array(manifestFiles.length).fill(-1);
   const manifestPlace = new Int32Array(work.length);
+  // The roots this restore changes, with the bytes it writes into each (for the free-space check):
+  // counted here, in the loop that checks each file's target.
+  const need = new Map<Root, number>();
   for (let i = 0; i < work.length; i++) {
     if (i % 512 === 0) await yieldIfDue();
     const it = work[i];
@@ -81,13 +84,18 @@ export async function applyRestore(
     if (!hit || m === undefined || resolveInside(hit.root.dir, hit.rel) !== it.targetPath) throw unsafeTarget(it.archivePath, 'plan');
     workPlace[m] = i;
     manifestPlace[i] = m;
+    need.set(hit.root, (need.get(hit.root) ?? 0) + it.size);
   }
   for (const l of links) {
     const hit = rootFor(roots, l.archivePath);
     if (!hit || resolveInside(hit.root.dir, hit.rel) !== l.targetPath || !linkStaysInside(hit.root.dir, l.targetPath, l.target)) throw unsafeTarget(l.archivePath, 'plan');
+    if (!need.has(hit.root)) need.set(hit.root, 0);
   }
-  const changed = [...work.map((it) => it.archivePath), ...links.map((l) => l.archivePath), ...(plan.dirs ?? []).filter((d) => d.action === 'create').map((d) => d.archivePath)];
-  const usedRoots = roots.filter((r) => changed.some((p) => rootFor(roots, p)?.root === r));
+  for (const d of plan.dirs ?? []) {
+    const root = d.action === 'create' ? rootFor(roots, d.archivePath)?.root : undefined;
+    if (root && !need.has(root)) need.set(root, 0);
+  }
+  const usedRoots = roots.filter((r) => need.has(r));
 
   const snapshotRoot = o.snapshotRoot ?? path.join(os.tmpdir(), 's3-backup-snapshots');
   let journal: SnapshotWriter;
@@ -101,11 +109,11 @@ export async function applyRestore(
     try {
       await journal.prepare();
       for (const r of usedRoots) {
-        const need = work.filter((it) => rootFor(roots, it.archivePath)!.root === r).reduce((s, it) => s + it.size, 0);
+        const bytes = need.get(r)!;
         const fsStat = await fs.promises.statfs(r.dir).catch(() => undefined);
-        if (fsStat && fsStat.bavail * fsStat.bsize < need + 16 * 1024 * 1024) {
-          throw new BackupError('Io', `There is not enough free space in "${r.dir}" (${need} bytes needed).`, 'Free some space, then try again.', {
-            params: { path: r.dir, bytes: need },
+        if (fsStat && fsStat.bavail * fsStat.bsize < bytes + 16 * 1024 * 1024) {
+          throw new BackupError('Io', `There is not enough free space in "${r.dir}" (${bytes} bytes needed).`, 'Free some space, then try again.', {
+            params: { path: r.dir, bytes },
           });
         }
       }
