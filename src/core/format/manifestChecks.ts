@@ -166,22 +166,18 @@ function* checkNesting(files: readonly { path: string }[], platform: NodeJS.Plat
     new BackupError('UnsafeArchive', `The backup holds "${printable(a)}" and "${printable(b)}", which are the same name on ${platformName(platform)}.`, 'Nothing was restored. Restore this backup on a system that tells the two names apart.', {
       params: { entry: printable(b), detail: 'case', reason: 'platform', platform: platformName(platform) },
     });
+  // Where names fold (macOS, Windows), two files can be one; elsewhere the folded names are the names.
+  const folds = platform === 'darwin' || platform === 'win32';
   const exact = new Set<string>();
+  const folded = new Map<string, string>();
   for (const f of files) {
     if (++n % STEP_ITEMS === 0) yield;
     exact.add(f.path);
-  }
-  // Where names fold (macOS, Windows), two files can be one; elsewhere the folded names are the names.
-  const folds = platform === 'darwin' || platform === 'win32';
-  const folded = new Map<string, string>();
-  if (folds) {
-    for (const f of files) {
-      if (++n % STEP_ITEMS === 0) yield;
-      const key = foldedPath(f.path, platform);
-      const other = folded.get(key);
-      if (other !== undefined) throw sameFile(other, f.path);
-      folded.set(key, f.path);
-    }
+    if (!folds) continue;
+    const key = foldedPath(f.path, platform);
+    const other = folded.get(key);
+    if (other !== undefined) throw sameFile(other, f.path);
+    folded.set(key, f.path);
   }
   // Each folder is checked once, with the first file under it: the folders above it were checked then too.
   const checked = new Set<string>();
