@@ -15,7 +15,7 @@ import { commitRestore, type StagedFile } from './commitRestore';
 import { linkStaysInside } from './planLinks';
 import { LINK_CONTENT_PREFIX } from './snapshotRecord';
 import { SnapshotWriter } from './snapshot';
-import { TreeStaging } from './stagedTrees';
+import { InTreeFile, TreeStaging } from './stagedTrees';
 import { conflict, ioError, rootFor, rootsOf, unsafeTarget, type Root } from './targetRoots';
 
 export interface RestoreResult {
@@ -208,7 +208,8 @@ export async function applyRestore(
       if (i % 1024 === 0) await yieldIfDue();
       const it = work[i];
       const t = treePlace[i];
-      files.push({ targetPath: it.targetPath, staged: stagedPath(i), restoredSha256: manifestFiles[manifestPlace[i]].sha256, current: current.get(it), tree: t >= 0 ? trees.trees[t] : undefined });
+      const sha256 = manifestFiles[manifestPlace[i]].sha256;
+      files.push(t >= 0 ? new InTreeFile(it.targetPath, trees.trees[t], sha256, current.get(it)) : { targetPath: it.targetPath, staged: stagedPath(i), restoredSha256: sha256, current: current.get(it) });
     }
     // The places by path are not needed from here on: the commit's peak is the restore's.
     placeOf = undefined;
