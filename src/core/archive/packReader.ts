@@ -66,8 +66,9 @@ const ONE_SHOT = 4 * 1024 * 1024;
 const MAX_GAP = 256 * 1024;
 // One ranged GET at most this long. Staging many small files is bound by
 // creating them, not by the downloads: ranges of 8 MiB held 25-30 MiB more at
-// the peak of a 100,000-file restore than 4 MiB, and were no faster.
-const MAX_RANGE = 4 * 1024 * 1024;
+// the peak of a 100,000-file restore than 4 MiB, and 4 MiB ~12 MiB more than
+// 2 MiB (30,000 files: ~17 MiB), none of them faster.
+const MAX_RANGE = 2 * 1024 * 1024;
 const PARALLEL_GETS = 4;
 // Downloaded and not yet written: three ranges (48 MiB instead of 24 held
 // ~25 MiB more at that peak for no time gained either).
@@ -311,7 +312,7 @@ export async function readFromPacks(
         if (first?.error) throw fromWorkerError(first.error);
         if (first?.check) throw checkFailure({ name: g.items[first.index].file.path }, first.check);
       };
-      // Posted one by one with turns between: a range of 8 MiB of small files is a few dozen
+      // Posted one by one with turns between: a range of small files is up to a few dozen
       // messages of hundreds of entries each (~60 ms of postMessage at once otherwise).
       const calls: Promise<void>[] = [];
       for (const [key, g] of groups) {
@@ -322,7 +323,7 @@ export async function readFromPacks(
         calls.push(call);
       }
       // Every group has its copy: the range is let go (a holder, as a parameter would live on in this frame), so
-      // what waits for the threads holds each byte once, not twice (up to three ranges of 8 MiB are in flight).
+      // what waits for the threads holds each byte once, not twice (up to three ranges are in flight).
       range.bytes = undefined;
       range.release?.();
       await Promise.all(calls);
