@@ -11,11 +11,11 @@ import type { ProgressListener } from '../util/progress';
 import { ContainmentCheck } from './containment';
 import { extractEntries } from './extract';
 import { PARALLEL, type RestoreItem, type RestorePlan } from './planRestore';
-import { commitRestore, type StagedFile } from './commitRestore';
+import { commitRestore, InTreeFile, type StagedFile } from './commitRestore';
 import { linkStaysInside } from './planLinks';
 import { LINK_CONTENT_PREFIX } from './snapshotRecord';
 import { SnapshotWriter } from './snapshot';
-import { InTreeFile, TreeStaging } from './stagedTrees';
+import { TreeStaging } from './stagedTrees';
 import { conflict, ioError, rootFor, rootsOf, unsafeTarget, type Root } from './targetRoots';
 
 export interface RestoreResult {
@@ -76,6 +76,7 @@ export async function applyRestore(
   // The roots this restore changes, with the bytes it writes into each (for the free-space check):
   // counted here, in the loop that checks each file's target.
   const need = new Map<Root, number>();
+  const use = (root: Root, bytes = 0): void => void need.set(root, (need.get(root) ?? 0) + bytes);
   for (let i = 0; i < work.length; i++) {
     if (i % 512 === 0) await yieldIfDue();
     const it = work[i];
@@ -84,16 +85,16 @@ export async function applyRestore(
     if (!hit || m === undefined || resolveInside(hit.root.dir, hit.rel) !== it.targetPath) throw unsafeTarget(it.archivePath, 'plan');
     workPlace[m] = i;
     manifestPlace[i] = m;
-    need.set(hit.root, (need.get(hit.root) ?? 0) + it.size);
+    use(hit.root, it.size);
   }
   for (const l of links) {
     const hit = rootFor(roots, l.archivePath);
     if (!hit || resolveInside(hit.root.dir, hit.rel) !== l.targetPath || !linkStaysInside(hit.root.dir, l.targetPath, l.target)) throw unsafeTarget(l.archivePath, 'plan');
-    if (!need.has(hit.root)) need.set(hit.root, 0);
+    use(hit.root);
   }
   for (const d of plan.dirs ?? []) {
     const root = d.action === 'create' ? rootFor(roots, d.archivePath)?.root : undefined;
-    if (root && !need.has(root)) need.set(root, 0);
+    if (root) use(root);
   }
   const usedRoots = roots.filter((r) => need.has(r));
 

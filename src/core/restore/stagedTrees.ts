@@ -10,7 +10,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { missingDirs } from './snapshot';
-import type { Before } from './snapshotRecord';
 
 /** A new folder of the target (`targetPath`, missing when staged) and where its subtree is staged. */
 export interface StagedTree {
@@ -68,26 +67,6 @@ export class TreeStaging {
   /** Creates the staged subtrees' folders (outermost first). */
   async create(): Promise<void> {
     for (const d of [...this.dirs].sort((a, b) => a.length - b.length)) await fs.promises.mkdir(d);
-  }
-}
-
-/**
- * A file staged in a new folder: its staged path is worked out when asked for
- * (the undo record's writes, a folder that could not move whole), not a
- * string each file holds through the commit (100,000 files: ~12 MiB of the
- * restore's peak, at its very end).
- */
-export class InTreeFile {
-  before?: Before;
-  constructor(
-    readonly targetPath: string,
-    readonly tree: StagedTree,
-    readonly restoredSha256: string,
-    readonly current: fs.Stats | undefined,
-  ) {}
-
-  get staged(): string {
-    return TreeStaging.stagedPath(this.tree, this.targetPath);
   }
 }
 
